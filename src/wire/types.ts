@@ -336,3 +336,7 @@ export interface DataPacket {
 
 export type LispMessage = ControlMessage | DataPacket;
 export type LispMessageType = LispMessage['type'];
+
+/** The control message interface whose `type` admits T (MapNotify covers two type names). */
+export type ControlMessageOf<T extends ControlMessageType> =
+  ControlMessage extends infer U ? (U extends { type: infer K } ? (T extends K ? U : never) : never) : never;

@@ -1,0 +1,10 @@
+// Public surface of the wire codec: pure functions, no I/O.
+export * from './types';
+export { WireError } from './errors';
+export { decodeControl, encodeControl, controlTypeName } from './control';
+export { decodeData, encodeData, readDataHeader, writeDataHeader, DATA_HEADER_LENGTH } from './data';
+export { decodeInnerUdp, decodeInnerUdpAt, encodeInnerUdp, type InnerUdpPacket } from './inner';
+export { formatAddress } from './address';
+export {
+  AuthAlgorithm, type AuthCoverage, authLengthFor, encodeSigned, signControl, verifyControl, type AuthVerdict, type SignOptions,
+} from './auth';
