@@ -1,0 +1,127 @@
+// Turns one captured LISP datagram into everything `decent decode` prints: the decoded message, the
+// inner control message of an ECM or of a head-end-replicated data packet, and the auth verdict.
+// Rendering (text or JSON) is elsewhere.
+import type { LispDatagram } from '../pcap/lisp';
+import { LISP_CONTROL_PORT } from '../pcap/lisp';
+import { parseIpPacket, protocolName } from '../pcap/packet';
+import {
+  decodeControl, decodeData, decodeInnerUdp, verifyControl, WireError,
+  type AuthVerdict, type ControlMessage, type DataPacket, type InnerUdpHeader, type LispMessage,
+  type LispMessageType,
+} from '../wire';
+
+export interface DecodeFailure {
+  /** Which part failed: the UDP payload itself, or the control message inside it. */
+  readonly part: 'message' | 'inner';
+  readonly reason: string;
+  /** Byte offset within that part; undefined for an internal error (a codec bug). */
+  readonly offset?: number;
+}
+
+/** Short description of the IP packet inside a LISP data packet that is not a control message. */
+export interface InnerPacketSummary {
+  readonly version: number;
+  readonly source: string;
+  readonly destination: string;
+  readonly protocol: string;
+  readonly length: number;
+  readonly ports?: readonly [number, number];
+}
+
+export interface DecodedDatagram {
+  readonly datagram: LispDatagram;
+  /** Seconds since the first frame of the capture. */
+  readonly time: number;
+  /** Undefined only when the message type cannot even be told from the first byte. */
+  readonly type?: LispMessageType;
+  readonly message?: LispMessage;
+  /** Inner IP/UDP header of an ECM or HER copy. */
+  readonly innerIp?: InnerUdpHeader;
+  /** Inner control message of an ECM or HER copy. */
+  readonly inner?: ControlMessage;
+  /** For plain LISP data: what the inner packet is. */
+  readonly innerPacket?: InnerPacketSummary;
+  /** With a key, for every datagram holding a control message (for ECM/HER: the inner one). */
+  readonly auth?: AuthVerdict;
+  readonly error?: DecodeFailure;
+}
+
+const TYPE_BY_CODE: Readonly<Record<number, LispMessageType>> = {
+  1: 'map-request', 2: 'map-reply', 3: 'map-register', 4: 'map-notify', 5: 'map-notify-ack', 8: 'ecm',
+};
+
+/** ECM header length (RFC 9301 §5.8): the inner IP packet starts right after it when S=0. */
+const ECM_HEADER_LENGTH = 4;
+
+export function analyzeDatagram(datagram: LispDatagram, time: number, key?: string): DecodedDatagram {
+  const base = { datagram, time };
+  const bytes = datagram.payload;
+  if (datagram.plane === 'control') {
+    const type = bytes.length > 0 ? TYPE_BY_CODE[bytes[0] >> 4] : undefined;
+    let message: ControlMessage;
+    try {
+      message = decodeControl(bytes);
+    } catch (e) {
+      return { ...base, type, error: failure('message', e) };
+    }
+    if (message.type !== 'ecm') {
+      return { ...base, type: message.type, message, auth: key === undefined ? undefined : verifyControl(bytes, key) };
+    }
+    const out = { ...base, type: message.type, message, innerIp: message.inner, inner: message.message };
+    if (!message.message || key === undefined) return out;
+    // The codec hands us the inner message decoded; verification needs its bytes.
+    let innerBytes: Uint8Array;
+    try {
+      innerBytes = decodeInnerUdp(bytes.subarray(ECM_HEADER_LENGTH)).payload;
+    } catch (e) {
+      return { ...out, error: failure('inner', e) };
+    }
+    return { ...out, auth: verifyControl(innerBytes, key) };
+  }
+
+  let packet: DataPacket;
+  try {
+    packet = decodeData(bytes);
+  } catch (e) {
+    return { ...base, type: 'data', error: failure('message', e) };
+  }
+  const out = { ...base, type: 'data' as const, message: packet };
+  const content = parseIpPacket(packet.payload);
+  // A control message travels in a data packet when an ITR head-end-replicates a group
+  // Map-Register (lispers: IID 0xffffff, inner UDP to 4342; lispers-decent-README "HER").
+  if (content.kind === 'udp' && content.udp.destinationPort === LISP_CONTROL_PORT) {
+    let innerIp: InnerUdpHeader;
+    let innerBytes: Uint8Array;
+    try {
+      ({ header: innerIp, payload: innerBytes } = decodeInnerUdp(packet.payload));
+    } catch (e) {
+      return { ...out, error: failure('inner', e) };
+    }
+    let inner: ControlMessage;
+    try {
+      inner = decodeControl(innerBytes);
+    } catch (e) {
+      return { ...out, innerIp, error: failure('inner', e) };
+    }
+    return { ...out, innerIp, inner, auth: key === undefined ? undefined : verifyControl(innerBytes, key) };
+  }
+  if (content.kind === 'udp' || content.kind === 'ip' || content.kind === 'fragment') {
+    const { ip } = content;
+    return {
+      ...out,
+      innerPacket: {
+        version: ip.version, source: ip.source, destination: ip.destination,
+        protocol: content.kind === 'fragment' ? `${protocolName(ip.protocol)} fragment` : protocolName(ip.protocol),
+        length: ip.totalLength,
+        ports: content.kind === 'udp' ? [content.udp.sourcePort, content.udp.destinationPort] : undefined,
+      },
+    };
+  }
+  return out;
+}
+
+function failure(part: DecodeFailure['part'], e: unknown): DecodeFailure {
+  if (e instanceof WireError) return { part, reason: e.reason, offset: e.offset };
+  // Anything but WireError escaping the codec is a codec bug: report it, do not crash the listing.
+  return { part, reason: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+}
