@@ -166,7 +166,9 @@ function decodeMapRegister(r: Reader, w0: number): MapRegister {
   if (w0 & RG_I) {
     // RFC 9301 §5.6: with I set, the 128-bit xTR-ID and 64-bit site-ID follow the records.
     r.need(24, 'Map-Register xTR-ID and site-ID');
-    m.xtrId = (r.u64('xTR-ID') << 64n) | r.u64('xTR-ID');
+    const hi = r.u64('xTR-ID');
+    const lo = r.u64('xTR-ID');
+    m.xtrId = hi === 0n ? lo : (hi << 64n) | lo;
     m.siteId = r.u64('site-ID');
   }
   if (w0 & RG_RESERVED) m.reservedBits = w0 & RG_RESERVED;

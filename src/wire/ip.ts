@@ -5,8 +5,21 @@
 const DEC = Array.from({ length: 256 }, (_, i) => String(i));
 const HEX16 = (v: number): string => v.toString(16);
 
+// Control messages name the same few RLOCs and EIDs again and again; a small direct-mapped cache
+// of their text forms saves building a string per address (the codec benchmark's main cost).
+const V4_CACHE_SIZE = 1024;
+const v4Keys = new Uint32Array(V4_CACHE_SIZE);
+const v4Texts: (string | undefined)[] = new Array<string | undefined>(V4_CACHE_SIZE).fill(undefined);
+
 export function formatIpv4(b: Uint8Array, off: number): string {
-  return `${DEC[b[off]]}.${DEC[b[off + 1]]}.${DEC[b[off + 2]]}.${DEC[b[off + 3]]}`;
+  const key = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+  const slot = (Math.imul(key, 0x9e3779b1) >>> 22) & (V4_CACHE_SIZE - 1);
+  const cached = v4Texts[slot];
+  if (cached !== undefined && v4Keys[slot] === key) return cached;
+  const text = `${DEC[b[off]]}.${DEC[b[off + 1]]}.${DEC[b[off + 2]]}.${DEC[b[off + 3]]}`;
+  v4Keys[slot] = key;
+  v4Texts[slot] = text;
+  return text;
 }
 
 export function formatIpv6(b: Uint8Array, off: number): string {
@@ -35,16 +48,28 @@ export function formatIpv6(b: Uint8Array, off: number): string {
 
 /** Parses dotted-quad IPv4 into `out[off..off+4]`; returns false when the text is not IPv4. */
 export function parseIpv4(text: string, out: Uint8Array, off: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return false;
-    const v = Number(p);
-    if (v > 255) return false;
-    out[off + i] = v;
+  const n = text.length;
+  if (n < 7 || n > 15) return false;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 46; // a virtual '.' closes the last part
+    if (c === 46) {
+      if (digits === 0 || part > 3) return false;
+      out[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // no leading zeros: "01" is ambiguous (octal)
+      value = value * 10 + (c - 48);
+      if (value > 255) return false;
+      digits++;
+    } else {
+      return false;
+    }
   }
-  return true;
+  return part === 4;
 }
 
 /** Parses IPv6 text (with optional embedded IPv4 tail) into 16 bytes; false when invalid. */
