@@ -1,0 +1,130 @@
+/* dn.h - decent native I/O: shared layout of the batch pools and the C entry points.
+ *
+ * A pool is one big byte buffer cut into fixed slots plus an Int32Array of descriptors,
+ * DN_DESC_STRIDE int32 per slot, shared with JavaScript (src/native/pool.ts mirrors
+ * these indexes; keep the two in sync). Nothing here allocates per packet: every array
+ * below is sized once when a TUN or UDP handle is opened.
+ */
+#ifndef DECENT_DN_H
+#define DECENT_DN_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+
+/* descriptor fields (int32 index within one slot's descriptor) */
+enum {
+    DN_LEN = 0,    /* packet bytes starting at OFF (TUN: inner packet; UDP rx: whole datagram) */
+    DN_OFF = 1,    /* offset of the packet inside its slot */
+    DN_ADDR = 2,   /* tx: index into the address table, < 0 = drop; TUN write: < 0 = skip */
+    DN_TTLTOS = 3, /* tx: bits 0-7 outer TTL/hop limit (0 = socket default), 8-15 TOS/TCLASS, bit 16 = set TOS */
+    DN_FLAGS = 4,  /* DN_F_* */
+    DN_GSO = 5,    /* TUN read: MSS of a super-packet; UDP rx: GRO segment size (0 = one datagram) */
+    DN_HDR = 6,    /* UDP tx: prefix bytes before OFF repeated on every segment; TUN write: bytes stripped per segment */
+    DN_AUX = 7,    /* reserved */
+    DN_DESC_STRIDE = 8
+};
+
+/* DN_FLAGS bits */
+enum {
+    DN_F_GSO_TCP4 = 1u << 0,
+    DN_F_GSO_TCP6 = 1u << 1,
+    DN_F_GSO_UDP = 1u << 2,  /* USO (VIRTIO_NET_HDR_GSO_UDP_L4) */
+    DN_F_ECN = 1u << 3,
+    DN_F_CSUM_DONE = 1u << 4, /* we completed a NEEDS_CSUM checksum */
+    DN_F_TRUNC = 1u << 5      /* datagram truncated (MSG_TRUNC) */
+};
+#define DN_F_GSO_ANY (DN_F_GSO_TCP4 | DN_F_GSO_TCP6 | DN_F_GSO_UDP)
+
+/* address table entry: [0] family 4|6 (0 unused), [1] 0, [2..3] port (network order), [4..19] address */
+#define DN_ADDR_STRIDE 20
+
+/* offload switches (bit mask shared with TS) */
+enum {
+    DN_OFF_VNET = 1u << 0, /* IFF_VNET_HDR */
+    DN_OFF_TSO4 = 1u << 1,
+    DN_OFF_TSO6 = 1u << 2,
+    DN_OFF_USO4 = 1u << 3,
+    DN_OFF_USO6 = 1u << 4,
+    DN_OFF_UDP_GSO = 1u << 5, /* UDP_SEGMENT on the socket */
+    DN_OFF_UDP_GRO = 1u << 6, /* UDP_GRO on the socket */
+    DN_OFF_COALESCE = 1u << 7 /* coalesce segments into GSO writes to the TUN */
+};
+
+/* stats slots (Float64Array shared with TS, see src/native/stats.ts) */
+enum {
+    ST_TUN_READS, ST_TUN_READ_BYTES, ST_TUN_WRITES, ST_TUN_WRITE_PKTS, ST_TUN_COALESCED,
+    ST_TUN_ERRORS, ST_CSUM_BAD, ST_UDP_SEND_CALLS, ST_UDP_SENT_MSGS, ST_UDP_SENT_DGRAMS,
+    ST_UDP_SEND_DROPS, ST_UDP_RECV_CALLS, ST_UDP_RECV_MSGS, ST_UDP_RECV_DGRAMS, ST_BAD_PKTS,
+    ST_GSO_FALLBACKS, ST_COUNT
+};
+
+#define DN_VNET_LEN 10           /* sizeof(struct virtio_net_hdr) */
+#define DN_MAX_GSO_SEGS 64       /* UDP_MAX_SEGMENTS on older kernels */
+#define DN_MAX_UDP_PAYLOAD 65000 /* below 65507 (IPv4) with room to spare */
+#define DN_SEG_HDR_STRIDE 192    /* scratch per segment: prefix (<= 64) + IP (<= 60) + TCP (<= 60) */
+#define DN_MAX_PREFIX 64
+
+/* ---- TUN (tun.c) ---- */
+typedef struct dn_run {
+    int open, closed, nseg, kind; /* kind: 4|6 + 0x10 for UDP */
+    int iphl, l4hl, mss, paylen;  /* paylen: total payload so far */
+    uint32_t next_seq;
+    int niov;
+    uint8_t hdr[DN_VNET_LEN + 128];
+    struct iovec iov[DN_MAX_GSO_SEGS + 2];
+} dn_run;
+
+typedef struct dn_tun {
+    int fd;
+    int vnet;          /* IFF_VNET_HDR in effect */
+    unsigned offloads; /* DN_OFF_* actually in effect */
+    double *stats;
+    dn_run run;
+} dn_tun;
+
+int dn_tun_open(dn_tun *t, const char *name, int multi_queue, unsigned want, char *out_name,
+                int *ifindex, const char **stage);
+void dn_tun_close(dn_tun *t);
+int dn_tun_read(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, size_t headroom,
+                int max, int *err);
+int dn_tun_write(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count, int *err);
+
+/* ---- UDP (udp.c) ---- */
+typedef struct dn_udp {
+    int fd, family;
+    unsigned offloads; /* DN_OFF_UDP_GSO / DN_OFF_UDP_GRO in effect */
+    double *stats;
+    int max_msgs, max_iov, max_seghdr, rx_max;
+    struct mmsghdr *txm;
+    int *txsegs;
+    struct iovec *txiov;
+    uint8_t *txcmsg;
+    struct sockaddr_storage *txaddr;
+    uint8_t *seghdr;
+    struct mmsghdr *rxm;
+    struct iovec *rxiov;
+    uint8_t *rxcmsg;
+    struct sockaddr_storage *rxaddr;
+    uint16_t local_port;
+} dn_udp;
+
+int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsize, unsigned want,
+                int rx_max, const char **stage);
+void dn_udp_close(dn_udp *u);
+int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count,
+                const uint8_t *addrs, size_t naddrs, int *err);
+int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, size_t headroom,
+                int max, uint8_t *src, uint8_t *dst, int *err);
+
+/* ---- rtnetlink (rtnl.c) ---- */
+int dn_rtnl_link(int ifindex, int mtu, int up);
+int dn_rtnl_addr(int ifindex, int family, const uint8_t *addr, int plen);
+int dn_rtnl_route(int add, int ifindex, int family, const uint8_t *dst, int plen, int metric);
+int dn_ifindex(const char *name);
+
+/* ---- network namespaces (netns.c) ---- */
+int dn_netns_enter(const char *path, int *saved);
+void dn_netns_leave(int saved);
+#endif

@@ -1,0 +1,63 @@
+// Layout constants shared with native/src/dn.h. Keep both in sync: the addon checks
+// DESC_STRIDE, ADDR_STRIDE and STATS_COUNT against these at load time (see pool.ts).
+
+/** Int32 fields of one slot descriptor. */
+export const D = {
+  /** Packet bytes starting at OFF. TUN read: the inner packet; UDP receive: the whole datagram. */
+  LEN: 0,
+  /** Offset of the packet inside its slot. */
+  OFF: 1,
+  /** Send: index into the AddressTable (< 0 drops the slot). TUN write: < 0 skips the slot. */
+  ADDR: 2,
+  /** Send: bits 0-7 outer TTL / hop limit (0 = socket default), 8-15 TOS / traffic class, bit 16 = set TOS. */
+  TTLTOS: 3,
+  /** F.* bits. */
+  FLAGS: 4,
+  /** TUN read: MSS of a super-packet; UDP receive: GRO segment size (0 = a single datagram). */
+  GSO: 5,
+  /** Send: bytes before OFF repeated in front of every segment (outer header). TUN write: bytes stripped per segment. */
+  HDR: 6,
+  AUX: 7,
+} as const;
+
+export const DESC_STRIDE = 8;
+export const ADDR_STRIDE = 20;
+export const VNET_HDR_LEN = 10;
+
+/** Descriptor flag bits (D.FLAGS). */
+export const F = {
+  GSO_TCP4: 1 << 0,
+  GSO_TCP6: 1 << 1,
+  GSO_UDP: 1 << 2,
+  ECN: 1 << 3,
+  CSUM_DONE: 1 << 4,
+  TRUNC: 1 << 5,
+} as const;
+
+/** Offload bits passed to and reported by the addon. */
+export const OFF = {
+  VNET: 1 << 0,
+  TSO4: 1 << 1,
+  TSO6: 1 << 2,
+  USO4: 1 << 3,
+  USO6: 1 << 4,
+  UDP_GSO: 1 << 5,
+  UDP_GRO: 1 << 6,
+  COALESCE: 1 << 7,
+} as const;
+
+/** Counters kept by the addon, one Float64Array slot each (order = enum in dn.h). */
+export const STAT_NAMES = [
+  'tunReads', 'tunReadBytes', 'tunWrites', 'tunWritePackets', 'tunCoalesced',
+  'tunErrors', 'checksumBad', 'udpSendCalls', 'udpSentMessages', 'udpSentDatagrams',
+  'udpSendDrops', 'udpRecvCalls', 'udpRecvMessages', 'udpRecvDatagrams', 'badPackets',
+  'gsoFallbacks',
+] as const;
+export type StatName = (typeof STAT_NAMES)[number];
+export type IoStats = Record<StatName, number>;
+
+export function readStats(a: Float64Array): IoStats {
+  const out = {} as IoStats;
+  STAT_NAMES.forEach((n, i) => { out[n] = a[i]; });
+  return out;
+}
