@@ -139,3 +139,61 @@ export function createPair(opts: PairOptions = {}): Pair {
     throw e;
   }
 }
+
+/** Run `argv` in a namespace and collect stdout; rejects with stderr on a non-zero exit. */
+export function run(ns: Netns, argv: string[], onLine?: (line: string) => void): { done: Promise<string>; child: ChildProcess } {
+  const child = ns.spawn(argv);
+  const done = new Promise<string>((resolve, reject) => {
+    let out = '', err = '', partial = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      partial += d.toString();
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        onLine?.(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${argv.join(' ')} in ${ns.name} exited with ${code ?? signal}: ${err.trim()}`));
+    });
+  });
+  return { done, child };
+}
+
+// A TCP receiver that hashes what it gets and a sender of random bytes that hashes what it
+// sends: the two SHA-256 sums must be equal for a byte-identical transfer.
+const RECEIVER = `const net=require('net'),c=require('crypto');
+const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
+k.on('data',(d)=>{h.update(d);n+=d.length;});
+k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
+s.listen(+process.argv[2],process.argv[1],()=>console.log('listening'));`;
+const SENDER = `const net=require('net'),c=require('crypto');const N=+process.argv[3];const h=c.createHash('sha256');let sent=0;
+const k=net.connect(+process.argv[2],process.argv[1],()=>{const t0=process.hrtime.bigint();
+const w=()=>{while(sent<N){const b=c.randomBytes(Math.min(65536,N-sent));h.update(b);sent+=b.length;if(!k.write(b)){k.once('drain',w);return;}}
+k.end(()=>console.log(JSON.stringify({bytes:sent,sha256:h.digest('hex'),ms:Number(process.hrtime.bigint()-t0)/1e6})));};w();});`;
+
+export interface TransferResult {
+  sent: { bytes: number; sha256: string; ms: number };
+  received: { bytes: number; sha256: string };
+}
+
+/** Send `bytes` random bytes over TCP from namespace `from` to `toAddr`:`port` in namespace `to`. */
+export async function tcpTransfer(from: Netns, to: Netns, toAddr: string, port: number, bytes: number): Promise<TransferResult> {
+  let listening!: () => void;
+  const ready = new Promise<void>((r) => { listening = r; });
+  const rx = run(to, [process.execPath, '-e', RECEIVER, toAddr, String(port)], (l) => { if (l === 'listening') listening(); });
+  await Promise.race([ready, rx.done]);
+  const tx = run(from, [process.execPath, '-e', SENDER, toAddr, String(port), String(bytes)]);
+  try {
+    const [s, r] = await Promise.all([tx.done, rx.done]);
+    const last = (t: string): string => t.trim().split('\n').pop() ?? '';
+    return { sent: JSON.parse(last(s)) as TransferResult['sent'], received: JSON.parse(last(r)) as TransferResult['received'] };
+  } finally {
+    tx.child.kill();
+    rx.child.kill();
+  }
+}

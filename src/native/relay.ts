@@ -32,7 +32,7 @@ export class RawRelay {
   decapsulated = 0;
   dropped = 0;
 
-  constructor(private readonly opts: RawRelayOptions) {
+  constructor(readonly opts: RawRelayOptions) {
     const batch = opts.batch ?? 64;
     this.rounds = opts.rounds ?? 4;
     // a super-packet (TSO) or a GRO message needs a 64 KiB slot; without offloads one MTU is enough
