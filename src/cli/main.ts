@@ -111,10 +111,11 @@ function synopsis(command: Command): string {
 
 function commandHelp(command: Command): string {
   const rows: [string, string][] = command.options.map((o) => [
-    `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : ''}`,
+    `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : ''}`,
     o.description,
   ]);
   rows.push(['-h, --help', 'show this help']);
+  // Keep long options aligned whether or not they have a short form.
   return [
     `Usage: ${synopsis(command)}`,
     '',
