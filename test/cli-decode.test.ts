@@ -1,10 +1,10 @@
 // `decent decode` end to end, through bin/decent as a user runs it.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writeUdpPcap } from '../src/pcap/writer';
+import { buildUdpFrame, encodePcap, writeUdpPcap } from '../src/pcap/writer';
 import { REPO_ROOT, vectorDatagrams, vectorFiles, vectorPath } from './helpers/vectors';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'decent');
@@ -156,6 +156,22 @@ test('a corrupted LISP datagram is reported, the others printed, exit 1', (t) =>
     t.is(tr.status, 1);
     t.is(jsonLines(tr.stdout).length, 1);
     t.regex(tr.stderr, /truncated record of frame 2: \d+ of \d+ bytes \(at file offset \d+\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('IP fragments are reported on stderr, not decoded, and do not fail the run', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'decent-cli-'));
+  try {
+    const frame = buildUdpFrame({ source: '10.0.0.1', destination: '10.0.0.2', sourcePort: 5, destinationPort: 4342, payload: Buffer.alloc(30) });
+    frame.writeUInt16BE(0x2000, 14 + 6); // MF: first fragment
+    const file = path.join(dir, 'fragment.pcap');
+    writeFileSync(file, encodePcap([{ data: frame, time: 0 }]));
+    const r = decent('decode', file, '--json');
+    t.is(r.status, 0);
+    t.is(r.stdout, '');
+    t.regex(r.stderr, /frame 1: IPv4 fragment of a UDP datagram 10\.0\.0\.1 -> 10\.0\.0\.2, id 0x0, offset 0, more follow: not reassembled/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -60,7 +60,7 @@ export function* lispItems(linkType: number, frames: Iterable<PcapFrame>): Gener
         yield {
           kind: 'fragment',
           frame,
-          description: `IPv${ip.version} fragment of a UDP datagram ${ip.source} → ${ip.destination}, `
+          description: `IPv${ip.version} fragment of a UDP datagram ${ip.source} -> ${ip.destination}, `
             + `id 0x${content.identification.toString(16)}, offset ${content.fragmentOffset}`
             + `${content.moreFragments ? ', more follow' : ''}: not reassembled`,
         };
