@@ -1,6 +1,7 @@
 // Every LISP datagram of every shared vector must decode, re-encode to the same bytes, and decode
 // again to the same value; likewise the inner control messages of ECMs and HER copies.
 import test from 'ava';
+import { isDeepStrictEqual } from 'node:util';
 import { toJson } from '../src/cli/decode-json';
 import { parseIpPacket } from '../src/pcap/packet';
 import {
@@ -9,7 +10,7 @@ import {
 } from '../src/wire';
 import { hex, vectorDatagrams, vectorFiles } from './helpers/vectors';
 
-/** Comparable form: bytes and bigints as hex, so Buffer vs Uint8Array views do not matter. */
+/** Printable form for failure messages: bytes and bigints as hex. */
 const norm = (v: unknown): unknown => toJson(v);
 
 interface Case { readonly where: string; readonly bytes: Uint8Array }
@@ -34,7 +35,7 @@ function roundTrip<T>(c: Case, decode: (b: Uint8Array) => T, encode: (m: T) => U
   }
   try {
     const second = decode(encoded);
-    if (JSON.stringify(norm(second)) !== JSON.stringify(norm(first))) {
+    if (!isDeepStrictEqual(second, first)) {
       failures.push(`${c.where}: decode(encode(m)) != m\n  m:  ${JSON.stringify(norm(first))}\n  m2: ${JSON.stringify(norm(second))}`);
     }
   } catch (e) {
