@@ -20,7 +20,7 @@ enum {
     DN_ADDR = 2,   /* tx: index into the address table, < 0 = drop; TUN write: < 0 = skip */
     DN_TTLTOS = 3, /* tx: bits 0-7 outer TTL/hop limit (0 = socket default), 8-15 TOS/TCLASS, bit 16 = set TOS */
     DN_FLAGS = 4,  /* DN_F_* */
-    DN_GSO = 5,    /* TUN read: MSS of a super-packet; UDP rx: GRO segment size (0 = one datagram) */
+    DN_GSO = 5,    /* TUN read: MSS of a super-packet; UDP rx: GRO segment size (0 = one datagram); tx: segment size */
     DN_HDR = 6,    /* UDP tx: prefix bytes before OFF repeated on every segment; TUN write: bytes stripped per segment */
     DN_AUX = 7,    /* reserved */
     DN_DESC_STRIDE = 8

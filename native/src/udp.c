@@ -331,10 +331,19 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
                 st_add(u->stats, ST_BAD_PKTS, 1);
             continue;
         }
+        /* no super-packet flag but a GSO size: the slot is one buffer of equal-sized datagrams
+         * (plain UDP GSO, e.g. a traffic generator); needs the socket's GSO */
+        int gso = 0, nseg = 1;
+        size_t total = len + plen;
+        if (d[DN_GSO] > 0 && (size_t)d[DN_GSO] < total && (u->offloads & DN_OFF_UDP_GSO)) {
+            gso = d[DN_GSO];
+            nseg = (int)((total + (size_t)gso - 1) / (size_t)gso);
+            if (nseg > DN_MAX_GSO_SEGS || total > DN_MAX_UDP_PAYLOAD) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+        }
         if (t.k + 1 > u->max_msgs || t.iov + 1 > u->max_iov) tx_flush(u, &t);
         u->txiov[t.iov].iov_base = p - plen;
-        u->txiov[t.iov].iov_len = len + plen;
-        msg_begin(u, &t, &dst, alen, d[DN_TTLTOS], 0, 1, 1);
+        u->txiov[t.iov].iov_len = total;
+        msg_begin(u, &t, &dst, alen, d[DN_TTLTOS], gso, 1, nseg);
     }
     tx_flush(u, &t); /* the caller reuses the slots after we return */
     return u->stats ? (int)(u->stats[ST_UDP_SENT_DGRAMS] - before) : 0;

@@ -13,7 +13,11 @@ export const D = {
   TTLTOS: 3,
   /** F.* bits. */
   FLAGS: 4,
-  /** TUN read: MSS of a super-packet; UDP receive: GRO segment size (0 = a single datagram). */
+  /**
+   * TUN read: MSS of a super-packet; UDP receive: GRO segment size (0 = a single datagram).
+   * Send: segment size; with F.GSO_* set the slot is an inner super-packet to split, without
+   * them the slot is sent as one UDP GSO buffer of equal-sized datagrams.
+   */
   GSO: 5,
   /** Send: bytes before OFF repeated in front of every segment (outer header). TUN write: bytes stripped per segment. */
   HDR: 6,
