@@ -174,6 +174,45 @@ const CASES: readonly Case[] = [
     'lisp.lcaf.mcinfo.grp.ipv4': ['233.252.1.1'], 'lisp.lcaf.mcinfo.grp.masklen': ['32'],
     'lisp.lcaf.rle_entry.ipv4': [ETR, ITR], 'lisp.lcaf.rle_entry.level': ['128', '128'],
   }),
+  control('ECM, IPv6 inner, Map-Request with M bit and two ITR-RLOCs', '2001:db8::2', 50001, '2001:db8::3', 4342, encodeControl({
+    type: 'ecm', security: false, ddt: false,
+    inner: {
+      version: 6, source: '2001:db8:2::1', destination: '2001:db8:1::1', ttl: 64, tos: 0, id: 0, fragment: 0,
+      flowLabel: 0x12345, sourcePort: 50000, destinationPort: 4342,
+    },
+    message: {
+      type: 'map-request', authoritative: false, mapDataPresent: true, probe: false, smr: false, pitr: true,
+      smrInvoked: true, nonce: 0x99n, sourceEid: ipv6('2001:db8:2::1'), itrRlocs: [ipv4(ITR), ipv6('2001:db8::2')],
+      records: [{ eidMaskLen: 128, eid: ipv6('2001:db8:1::1') }],
+      mapReplyRecord: record(ipv6('2001:db8:2::'), 48, [locator(ipv6('2001:db8::2'))]),
+    },
+  }), {
+    'lisp.type': ['8', '1'], 'ipv6.flow': ['0x000000', '0x012345'], 'lisp.nonce': ['0x0000000000000099'],
+    'lisp.mreq.flags.mrp': ['1'], 'lisp.mreq.flags.pitr': ['1'], 'lisp.mreq.flags.smri': ['1'],
+    'lisp.mreq.itr_rloc_ipv4': [ITR], 'lisp.mreq.itr_rloc_ipv6': ['2001:db8::2'],
+    'lisp.mreq.record.prefix.ipv6': ['2001:db8:1::1'], 'lisp.mapping.eid.ipv6': ['2001:db8:2::'],
+  }),
+  control('Map-Reply, Geo-Coordinates RLOC, map-version', ETR, 4342, ITR, 50000, encodeControl({
+    type: 'map-reply', probe: false, echoNonceCapable: true, security: false, nonce: 0x77n,
+    records: [record(ipv4('10.1.0.0'), 16, [locator({
+      kind: 'lcaf',
+      lcaf: {
+        type: 'geo', north: true, latDegrees: 37, latMinutes: 25, latSeconds: 0, east: false, lonDegrees: 122,
+        lonMinutes: 5, lonSeconds: 0, altitude: -10, address: ipv4(ETR),
+      },
+    })], { mapVersion: 123 })],
+  }), {
+    'lisp.type': ['2'], 'lisp.mrep.flags.enlr': ['1'], 'lisp.mapping.ver': ['123'], 'lisp.lcaf.geo.lat.deg': ['37'],
+    'lisp.lcaf.geo.lat.min': ['25'], 'lisp.lcaf.geo.lon.hemisphere': ['0'], 'lisp.lcaf.geo.lon.deg': ['122'],
+    'lisp.lcaf.geo.ipv4': [ETR],
+  }),
+  control('Map-Register, HMAC-SHA-1 truncated to 96 bits', ETR, 61000, MS, 4342, signed({
+    type: 'map-register', proxyReply: false, security: false, useTtl: false, merge: false, wantMapNotify: true,
+    nonce: 1n, keyId: 1, algorithm: 1, authData: new Uint8Array(12),
+    records: [record(ipv4('10.1.0.0'), 16, [locator(ipv4(ETR))])],
+  }, 'k'), {
+    'lisp.type': ['3'], 'lisp.keyid': ['0x0101'], 'lisp.authlen': ['12'], 'lisp.mapping.eid.ipv4': ['10.1.0.0'],
+  }),
 ];
 
 function haveTshark(): boolean {
