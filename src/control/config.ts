@@ -1,0 +1,70 @@
+// The control plane's runtime configuration (already validated; the YAML loader builds it).
+import type { Eid } from './eid';
+
+export interface GroupConfig {
+  /** The mapping-system group G (RFC 9962 §4): an IPv4 or IPv6 multicast address. */
+  readonly address: string;
+  /** Head-end replication over the overlay, or underlay IP multicast (lisp-decent.md §2.3). */
+  readonly replication: 'her' | 'multicast';
+  /** Member RLOCs to bootstrap from (RFC 9962 §4.4): registrations also go to them unicast. */
+  readonly seeds: readonly string[];
+  /** Instance-id of the group entry (0.0.0.0/0, G). */
+  readonly instanceId: number;
+}
+
+export interface AuthConfig {
+  readonly key: string;
+  readonly keyId: number;
+  /** 1 HMAC-SHA-1, 2 HMAC-SHA-256 (RFC 9301 §12.5). */
+  readonly algorithm: 1 | 2;
+}
+
+export interface PolicyConfig {
+  /** EID prefixes a key may register (with accept-more-specifics); empty = anything. */
+  readonly allowed: readonly Eid[];
+  /** Accept lispers' unauthenticated (alg 0) group joins and RLE Map-Notifys (Q4, Q7). */
+  readonly acceptUnauthenticatedGroupJoins: boolean;
+}
+
+export interface TimerConfig {
+  /** Map-Register period (RFC 9301 §8.2: 60 s). */
+  readonly registerIntervalMs: number;
+  /** Registration lifetime sent as Record TTL with T=1 (RFC 9301: 3 min). */
+  readonly registrationTtlMs: number;
+  /** How often the site cache is scanned for expired registrations. */
+  readonly expiryScanMs: number;
+  /** RLOC-probe period (0 = off). */
+  readonly probeIntervalMs: number;
+  /** Record TTL of our proxy Map-Replies, minutes. */
+  readonly mapReplyTtlMin: number;
+  /** Unsolicited Map-Notify retransmission interval and count (RFC 9301 §5.7; lispers 2 s × 3). */
+  readonly notifyRetransmitMs: number;
+  readonly notifyRetries: number;
+}
+
+export interface ControlConfig {
+  /** Node name: lispers' rloc-name, shown to operators. */
+  readonly name: string;
+  /** Own EIDs (the database). */
+  readonly eids: readonly Eid[];
+  /** Own RLOCs at start; roaming updates them at run time. */
+  readonly rlocs: readonly string[];
+  readonly group: GroupConfig;
+  readonly auth: AuthConfig;
+  readonly policy: PolicyConfig;
+  readonly timers: TimerConfig;
+  readonly xtrId: bigint;
+  readonly siteId: bigint;
+  /** Produce lispers.net's wire forms (padded Multicast-Info, named RLEs, AFI-List RLOCs). */
+  readonly lispers: boolean;
+}
+
+export const DEFAULT_TIMERS: TimerConfig = {
+  registerIntervalMs: 60_000,
+  registrationTtlMs: 180_000,
+  expiryScanMs: 1_000,
+  probeIntervalMs: 10_000,
+  mapReplyTtlMin: 15,
+  notifyRetransmitMs: 2_000,
+  notifyRetries: 3,
+};

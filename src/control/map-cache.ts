@@ -1,0 +1,101 @@
+// The ITR's map-cache (RFC 9300 §6, RFC 9301 §6): mappings this node forwards with. Every change
+// is reported to a listener, which feeds the data plane's FIB.
+import { eidCovers, eidKey, type Eid } from './eid';
+import { locatorIp } from './locators';
+import type { LocatorRecord } from '../wire';
+
+export type MapCacheSource = 'local-mr' | 'map-reply' | 'static' | 'group';
+
+export interface MapCacheRloc {
+  readonly address: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** R bit from the mapping and RLOC-probe state combined. */
+  readonly up: boolean;
+}
+
+export interface MapCacheEntry {
+  readonly eid: Eid;
+  readonly key: string;
+  readonly rlocs: readonly MapCacheRloc[];
+  /** Negative entries: ACT (RFC 9301 §5.4); 0 for positive entries. */
+  readonly action: number;
+  readonly negative: boolean;
+  readonly ttlMs: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number;
+  readonly source: MapCacheSource;
+  /** Group entries: the replication list (RLE node RLOCs). */
+  readonly members?: readonly string[];
+}
+
+export type MapCacheEvent = { op: 'set'; entry: MapCacheEntry } | { op: 'remove'; key: string; eid: Eid };
+
+export function rlocsOf(locators: readonly LocatorRecord[], downSet?: ReadonlySet<string>): MapCacheRloc[] {
+  const out: MapCacheRloc[] = [];
+  for (const l of locators) {
+    const address = locatorIp(l.address);
+    if (!address) continue;
+    out.push({ address, priority: l.priority, weight: l.weight, up: l.reachable && !(downSet?.has(address) ?? false) });
+  }
+  return out;
+}
+
+export class MapCache {
+  private readonly entries = new Map<string, MapCacheEntry>();
+
+  constructor(private readonly listener: (e: MapCacheEvent) => void) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): MapCacheEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  all(): MapCacheEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Inserts or replaces; reports only when something the data plane uses changed. */
+  set(entry: MapCacheEntry): void {
+    const old = this.entries.get(entry.key);
+    const created = old ? { ...entry, createdAt: old.createdAt } : entry;
+    this.entries.set(entry.key, created);
+    if (!old || forwardingSignature(old) !== forwardingSignature(created)) this.listener({ op: 'set', entry: created });
+  }
+
+  remove(key: string): void {
+    const old = this.entries.get(key);
+    if (!old) return;
+    this.entries.delete(key);
+    this.listener({ op: 'remove', key, eid: old.eid });
+  }
+
+  /** Longest-prefix match for an address EID, exact match for names. */
+  lookup(eid: Eid): MapCacheEntry | undefined {
+    const exact = this.entries.get(eidKey(eid));
+    if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
+    let best: MapCacheEntry | undefined;
+    for (const e of this.entries.values()) {
+      if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
+        if (!best || (best.eid.kind === e.eid.kind && e.eid.maskLen > best.eid.maskLen)) best = e;
+      }
+    }
+    return best;
+  }
+
+  expire(now: number): void {
+    for (const e of [...this.entries.values()]) if (e.source !== 'static' && e.expiresAt <= now) this.remove(e.key);
+  }
+
+  clear(): void {
+    for (const key of [...this.entries.keys()]) this.remove(key);
+  }
+}
+
+function forwardingSignature(e: MapCacheEntry): string {
+  return `${e.negative ? `neg${e.action}` : ''}|${e.rlocs.map((r) => `${r.address}/${r.priority}/${r.weight}/${r.up ? 1 : 0}`).join(',')}|${(e.members ?? []).join(',')}`;
+}

@@ -1,0 +1,233 @@
+// The Map-Server's site cache (RFC 9301 §8.2): every registration received, per EID and per
+// xTR-ID, with the merged set that is published in proxy Map-Replies and Map-Notifies.
+//
+// Merge rules (lisp-wire.md §10 "MS rules", RFC 8378 §5.1.3):
+// - with the merge bit, each xTR-ID's registration is kept apart and the published RLOC-set is
+//   their union, without duplicates; for group entries the RLEs are merged into one list, and an
+//   xTR's re-registration replaces its own entries;
+// - without it, a registration replaces the whole set.
+import { eidCovers, eidKey, type Eid } from './eid';
+import { locatorIp, rleEntries, rleLocator } from './locators';
+import type { EidRecord, LocatorRecord, RleEntry } from '../wire';
+
+export interface Registration {
+  readonly xtrId?: bigint;
+  readonly siteId?: bigint;
+  readonly locators: readonly LocatorRecord[];
+  /** Where it came from, `ip:port`, and how (direct UDP, head-end replicated, local). */
+  readonly registerer: string;
+  readonly via: 'udp' | 'her' | 'local' | 'multicast';
+  readonly firstRegistered: number;
+  readonly lastRegistered: number;
+  readonly expiresAt: number;
+  readonly proxyReply: boolean;
+  readonly merge: boolean;
+  readonly wantMapNotify: boolean;
+  readonly authenticated: boolean;
+}
+
+export interface SiteEntry {
+  readonly eid: Eid;
+  readonly key: string;
+  readonly registrations: ReadonlyMap<string, Registration>;
+  readonly firstRegistered: number;
+  readonly lastRegistered: number;
+  readonly lastRegisterer: string;
+  /** The published RLOC-set (merged). */
+  readonly locators: readonly LocatorRecord[];
+}
+
+interface MutableEntry {
+  eid: Eid;
+  key: string;
+  registrations: Map<string, Registration>;
+  firstRegistered: number;
+  lastRegistered: number;
+  lastRegisterer: string;
+  locators: LocatorRecord[];
+  signature: string;
+}
+
+export interface RegisterInput {
+  readonly eid: Eid;
+  readonly record: EidRecord;
+  readonly xtrId?: bigint;
+  readonly siteId?: bigint;
+  readonly source: string;
+  readonly sourcePort: number;
+  readonly via: Registration['via'];
+  readonly ttlMs: number;
+  readonly now: number;
+  readonly proxyReply: boolean;
+  readonly merge: boolean;
+  readonly wantMapNotify: boolean;
+  readonly authenticated: boolean;
+  /** Encode merged RLEs in lispers' AFI-List form. */
+  readonly lispersForm: boolean;
+}
+
+export type RegisterOutcome = 'created' | 'changed' | 'refreshed' | 'deregistered' | 'ignored';
+
+const xtrKey = (xtrId: bigint | undefined): string => (xtrId === undefined ? '' : xtrId.toString(16));
+
+export class SiteCache {
+  private readonly entries = new Map<string, MutableEntry>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Applies one EID-record of an accepted Map-Register. */
+  register(input: RegisterInput): RegisterOutcome {
+    const key = eidKey(input.eid);
+    let entry = this.entries.get(key);
+    const who = xtrKey(input.merge ? input.xtrId : undefined);
+    if (input.record.ttl === 0) {
+      // Record TTL 0 withdraws; accepted only from an RLOC in the registered set (lispers, RFC
+      // 9301 MS validation) so a third party cannot deregister a site.
+      if (!entry) return 'ignored';
+      const regKey = entry.registrations.has(who) || input.merge ? who : entry.registrations.keys().next().value ?? who;
+      const reg = entry.registrations.get(regKey);
+      if (!reg) return 'ignored';
+      if (!registeredRlocs(reg).includes(input.source) && input.via !== 'local') return 'ignored';
+      entry.registrations.delete(regKey);
+      if (entry.registrations.size === 0) this.entries.delete(key);
+      else this.republish(entry, input.lispersForm);
+      return 'deregistered';
+    }
+    const registerer = `${input.source}:${input.sourcePort}`;
+    if (!entry) {
+      entry = {
+        eid: input.eid, key, registrations: new Map(), firstRegistered: input.now, lastRegistered: input.now,
+        lastRegisterer: registerer, locators: [], signature: '',
+      };
+      this.entries.set(key, entry);
+    }
+    const previous = entry.registrations.get(who);
+    if (!input.merge) entry.registrations.clear();
+    entry.registrations.set(who, {
+      xtrId: input.xtrId, siteId: input.siteId, locators: input.record.locators, registerer, via: input.via,
+      firstRegistered: previous?.firstRegistered ?? input.now, lastRegistered: input.now,
+      expiresAt: input.now + input.ttlMs, proxyReply: input.proxyReply, merge: input.merge,
+      wantMapNotify: input.wantMapNotify, authenticated: input.authenticated,
+    });
+    entry.lastRegistered = input.now;
+    entry.lastRegisterer = registerer;
+    const before = entry.signature;
+    this.republish(entry, input.lispersForm);
+    if (!previous && before === '') return 'created';
+    return entry.signature === before ? 'refreshed' : 'changed';
+  }
+
+  /** Drops registrations whose lifetime ended; returns the keys whose published set changed. */
+  expire(now: number, lispersForm: boolean): string[] {
+    const changed: string[] = [];
+    for (const entry of this.entries.values()) {
+      let dropped = false;
+      for (const [who, reg] of entry.registrations) {
+        if (reg.expiresAt <= now) {
+          entry.registrations.delete(who);
+          dropped = true;
+        }
+      }
+      if (!dropped) continue;
+      changed.push(entry.key);
+      if (entry.registrations.size === 0) this.entries.delete(entry.key);
+      else this.republish(entry, lispersForm);
+    }
+    return changed;
+  }
+
+  get(key: string): SiteEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Exact match for names and groups; longest covering prefix for addresses. */
+  lookup(eid: Eid): SiteEntry | undefined {
+    const exact = this.entries.get(eidKey(eid));
+    if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
+    let best: MutableEntry | undefined;
+    for (const e of this.entries.values()) {
+      if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
+        if (!best || (best.eid.kind === e.eid.kind && e.eid.maskLen > best.eid.maskLen)) best = e;
+      }
+    }
+    return best;
+  }
+
+  /** Group entries whose group is G (any source), for the push-mode member list. */
+  groupEntries(group: string): SiteEntry[] {
+    return [...this.entries.values()].filter((e) => e.eid.kind === 'group' && e.eid.group === group);
+  }
+
+  all(): SiteEntry[] {
+    return [...this.entries.values()];
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private republish(entry: MutableEntry, lispersForm: boolean): void {
+    entry.locators = entry.eid.kind === 'group' ? mergeRles(entry, lispersForm) : mergeUnicast(entry);
+    entry.signature = entry.locators.map(locatorSignature).join('|');
+  }
+}
+
+function registeredRlocs(reg: Registration): string[] {
+  const out: string[] = [];
+  for (const l of reg.locators) {
+    const ip = locatorIp(l.address);
+    if (ip) out.push(ip);
+    for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') out.push(e.address.ip);
+  }
+  return out;
+}
+
+function mergeUnicast(entry: MutableEntry): LocatorRecord[] {
+  const seen = new Set<string>();
+  const out: LocatorRecord[] = [];
+  for (const reg of entry.registrations.values()) {
+    for (const loc of reg.locators) {
+      const k = locatorIp(loc.address) ?? JSON.stringify(loc.address);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(loc);
+    }
+  }
+  // RFC 9301 §5.5: locators sorted by address, IPv4 before IPv6.
+  return out.sort((a, b) => compareIp(locatorIp(a.address), locatorIp(b.address)));
+}
+
+function mergeRles(entry: MutableEntry, lispersForm: boolean): LocatorRecord[] {
+  const byAddress = new Map<string, RleEntry>();
+  for (const reg of entry.registrations.values()) {
+    for (const loc of reg.locators) {
+      for (const e of rleEntries(loc.address) ?? []) {
+        const ip = e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? e.address.ip : JSON.stringify(e.address);
+        byAddress.set(ip, e);
+      }
+    }
+  }
+  if (byAddress.size === 0) return [];
+  const entries = [...byAddress.entries()].sort(([a], [b]) => compareIp(a, b)).map(([, e]) => e);
+  return [rleLocator(entries, false, lispersForm)];
+}
+
+function compareIp(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return 1;
+  if (b === undefined) return -1;
+  const va = a.includes(':') ? 1 : 0;
+  const vb = b.includes(':') ? 1 : 0;
+  if (va !== vb) return va - vb;
+  const pa = va ? a : a.split('.').map((x) => x.padStart(3, '0')).join('.');
+  const pb = vb ? b : b.split('.').map((x) => x.padStart(3, '0')).join('.');
+  return pa < pb ? -1 : 1;
+}
+
+function locatorSignature(l: LocatorRecord): string {
+  const rle = rleEntries(l.address);
+  if (rle) return `rle:${rle.map((e) => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? e.address.ip : '?')).join(',')}`;
+  return `${locatorIp(l.address)}/${l.priority}/${l.weight}/${l.reachable ? 1 : 0}`;
+}

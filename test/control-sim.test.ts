@@ -1,0 +1,167 @@
+import test from 'ava';
+import { parseEid } from '../src/control/eid';
+import type { ControlNode } from '../src/control/node';
+import { SimNet, simConfig } from './helpers/sim-net';
+
+const siteKeys = (n: ControlNode): string[] => n.siteCache.all().map((e) => e.key).sort();
+const groupMembers = (n: ControlNode): string[] => {
+  const e = n.mapCache.get('[0](0.0.0.0/0, 224.1.1.1/32)');
+  return [...(e?.members ?? [])];
+};
+
+/** The demo topology: each node seeds from the next one, like the lispers.net capture. */
+function demoGroup(net: SimNet, opts: { key3?: string; ttlMs?: number; lispers?: boolean } = {}): ControlNode[] {
+  const spec = [
+    { name: 'n1', rloc: '192.168.77.5', eids: ['1.1.1.1/32', "'nexus-n1'"], seeds: ['192.168.77.6'] },
+    { name: 'n2', rloc: '192.168.77.6', eids: ['2.2.2.2/32', "'nexus-n2'"], seeds: ['192.168.77.7'] },
+    { name: 'n3', rloc: '192.168.77.7', eids: ['3.3.3.3/32', "'nexus-n3'"], seeds: ['192.168.77.5'], key: opts.key3 },
+  ];
+  return spec.map((s) => net.addNode(simConfig({ ...s, ttlMs: opts.ttlMs, lispers: opts.lispers })));
+}
+
+const FULL = [
+  "[0]'nexus-n1'", "[0]'nexus-n2'", "[0]'nexus-n3'", '[0](0.0.0.0/0, 224.1.1.1/32)',
+  '[0]1.1.1.1/32', '[0]2.2.2.2/32', '[0]3.3.3.3/32',
+].sort();
+
+test('three nodes bootstrap from one seed each and converge to identical site caches', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  const took = net.until(() => nodes.every((n) => siteKeys(n).join() === FULL.join()), 5_000);
+  t.true(took >= 0, `not converged: ${nodes.map((n) => siteKeys(n).join(' ')).join(' | ')}`);
+  t.true(took < 2000, `converged in ${took} ms of simulated time`);
+  for (const n of nodes) {
+    const g = n.siteCache.get('[0](0.0.0.0/0, 224.1.1.1/32)');
+    t.deepEqual(n.siteCache.get('[0](0.0.0.0/0, 224.1.1.1/32)') && groupMembers(n), ['192.168.77.5', '192.168.77.6', '192.168.77.7']);
+    t.truthy(g);
+    t.is(n.counters.get('register.rejected.auth'), 0);
+  }
+  t.deepEqual(net.undecodable(), []);
+});
+
+test('the ITR resolves through its local Map-Resolver: proxy data for peers, negative for unknowns', (t) => {
+  const net = new SimNet();
+  const [n1] = demoGroup(net);
+  for (const n of net.nodes.values()) n.start();
+  net.advance(1000);
+  const hit = n1.resolve(parseEid('2.2.2.2/32'));
+  t.false(hit.negative);
+  t.deepEqual(hit.rlocs.map((r) => r.address), ['192.168.77.6']);
+  const name = n1.resolve(parseEid("'nexus-n3'"));
+  t.deepEqual(name.rlocs.map((r) => r.address), ['192.168.77.7']);
+  const miss = n1.resolve(parseEid('9.9.9.9/32'));
+  t.true(miss.negative);
+  t.is(miss.action, 1);
+});
+
+test('a negative entry turns positive as soon as the registration arrives', (t) => {
+  const net = new SimNet();
+  const [n1, n2] = demoGroup(net).slice(0, 2);
+  n1.start();
+  t.true(n1.resolve(parseEid('2.2.2.2/32')).negative);
+  n2.start();
+  const took = net.until(() => n1.mapCache.get('[0]2.2.2.2/32')?.negative === false, 2000);
+  t.true(took >= 0);
+  const events = net.mapCacheEvents.get('n1') ?? [];
+  t.true(events.some((e) => e.op === 'set' && e.entry.key === '[0]2.2.2.2/32' && !e.entry.negative));
+});
+
+test('roaming: a peer map-cache follows a new RLOC within one round trip', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  net.advance(1500);
+  const [n1, n2] = nodes;
+  t.deepEqual(n1.resolve(parseEid('2.2.2.2/32')).rlocs.map((r) => r.address), ['192.168.77.6']);
+  net.move(n2, '192.168.77.66');
+  const took = net.until(() => n1.mapCache.get('[0]2.2.2.2/32')?.rlocs.map((r) => r.address).join() === '192.168.77.66', 5_000, 1);
+  t.true(took >= 0 && took < 1000, `roamed in ${took} ms`);
+  // The group's member list follows too, so registrations keep reaching the roamer.
+  net.until(() => groupMembers(n1).includes('192.168.77.66') && !groupMembers(n1).includes('192.168.77.6'), 5_000);
+  t.true(groupMembers(n1).includes('192.168.77.66'));
+  t.false(groupMembers(n1).includes('192.168.77.6'));
+});
+
+test('a node with the wrong key is rejected, counted, and never enters a site cache', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net, { key3: 'not-the-key' });
+  nodes.forEach((n) => n.start());
+  net.advance(3000);
+  const [n1, n2, n3] = nodes;
+  for (const n of [n1, n2]) t.false(siteKeys(n).includes('[0]3.3.3.3/32'));
+  // n3 bootstraps through n1, so n1 sees its registrations and rejects them; n3 rejects everyone's.
+  t.true((n1.counters.get('register.rejected.auth') ?? 0) > 0);
+  t.true((n3.counters.get('register.rejected.auth') ?? 0) > 0);
+  t.deepEqual(siteKeys(n3).filter((k) => !k.includes('3.3.3.3') && !k.includes('nexus-n3') && !k.includes('224.1.1.1')), []);
+});
+
+test('ten nodes converge; a killed node vanishes after its TTL; a restarted one re-joins', (t) => {
+  const net = new SimNet();
+  const ttlMs = 6_000;
+  const mk = (i: number): ReturnType<typeof simConfig> => simConfig({
+    name: `n${i}`, rloc: `10.0.0.${i}`, eids: [`172.16.${i}.0/24`], seeds: [`10.0.0.${i === 1 ? 2 : 1}`], ttlMs, registerIntervalMs: 2_000,
+  });
+  const nodes = Array.from({ length: 10 }, (_, i) => net.addNode(mk(i + 1)));
+  nodes.forEach((n) => n.start());
+  const full = (n: ControlNode): boolean => n.siteCache.size === 11;
+  const took = net.until(() => nodes.every(full), 10_000);
+  t.true(took >= 0 && took < 2000, `10 nodes converged in ${took} ms`);
+
+  net.kill(nodes[4]);
+  const others = nodes.filter((_, i) => i !== 4);
+  net.advance(ttlMs - 2_500);
+  t.true(others.every((n) => n.siteCache.get('[0]172.16.5.0/24') !== undefined), 'still there before the TTL');
+  const gone = net.until(() => others.every((n) => !n.siteCache.get('[0]172.16.5.0/24') && !groupMembers(n).includes('10.0.0.5')), ttlMs + 3_000);
+  t.true(gone >= 0, 'the killed node expired everywhere');
+
+  const again = net.addNode(mk(5));
+  again.start();
+  const back = net.until(() => [...others, again].every(full), 5_000);
+  t.true(back >= 0 && back < 2000, `re-joined in ${back} ms`);
+  t.deepEqual(net.undecodable(), []);
+});
+
+test('a clean stop withdraws at once (Record TTL 0)', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  net.advance(1500);
+  nodes[2].stop(true);
+  net.advance(50);
+  for (const n of nodes.slice(0, 2)) {
+    t.false(siteKeys(n).includes('[0]3.3.3.3/32'));
+    t.false(groupMembers(n).includes('192.168.77.7'));
+  }
+});
+
+test('lig: an ECM Map-Request answered by a peer Map-Resolver with a proxy reply', async (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  net.advance(1500);
+  const pending = nodes[0].lig(parseEid('3.3.3.3/32'), '192.168.77.6');
+  net.advance(10);
+  const r = await pending;
+  t.is(r.from, '192.168.77.6');
+  const rec = r.reply.records[0];
+  t.false(rec.authoritative, 'proxy replies have A=0');
+  t.is(rec.locators.length, 1);
+  t.false(rec.locators[0].local);
+  const neg = nodes[0].lig(parseEid('9.9.9.9/32'), '192.168.77.6');
+  net.advance(10);
+  const n = await neg;
+  t.is(n.reply.records[0].locators.length, 0);
+  t.is(n.reply.records[0].action, 1);
+});
+
+test('lispers wire forms on request: padded (S,G) and named RLE entries', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net, { lispers: true });
+  nodes.forEach((n) => n.start());
+  const took = net.until(() => nodes.every((n) => siteKeys(n).join() === FULL.join()), 5_000);
+  t.true(took >= 0);
+  const padded = net.wire.some((w) => w.port === 4341 && w.bytes.includes(Buffer.from('400300000900001400000000', 'hex')));
+  t.true(padded, 'Multicast-Info with the 2-byte pad on the wire');
+  t.deepEqual(net.undecodable(), []);
+});
