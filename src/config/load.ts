@@ -1,0 +1,110 @@
+// Loads and validates a node's YAML config. Every error names the file, the line, the key path
+// and what was expected; unknown keys are errors. Secrets are read here and never logged.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
+import { parseEid } from '../control/eid';
+import { configSchema, type ConfigFile } from './schema';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly raw: ConfigFile;
+  readonly control: ControlConfig;
+  readonly rlocInterfaces: readonly string[];
+  readonly apiSocket: string;
+}
+
+function locate(doc: Document, lc: LineCounter, keyPath: readonly PropertyKey[]): string {
+  for (let n = keyPath.length; n >= 0; n--) {
+    const node = doc.getIn(keyPath.slice(0, n) as (string | number)[], true);
+    if (isNode(node) && node.range) {
+      const { line, col } = lc.linePos(node.range[0]);
+      return `${line}:${col}`;
+    }
+  }
+  return '1:1';
+}
+
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(doc.errors.map((e) => {
+      const { line, col } = lc.linePos(e.pos[0]);
+      return `${file}:${line}:${col}: YAML syntax: ${e.message.split('\n')[0]}`;
+    }));
+  }
+  const parsed = configSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => {
+      const keyPath = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]] : i.path;
+      const where = keyPath.length ? keyPath.join('.') : '(top level)';
+      return `${file}:${locate(doc, lc, keyPath)}: ${where}: ${i.message}`;
+    }));
+  }
+  const c = parsed.data;
+  const key = readKey(c, file, env);
+  const xtrId = c['xtr-id'] === 'auto' ? randomBytes(8).readBigUInt64BE(0) : BigInt(`0x${c['xtr-id'].replace(/^0x/, '')}`);
+  const control: ControlConfig = {
+    name: c.name,
+    eids: c.eids.map((e) => parseEid(e)),
+    rlocs: c.rlocs.addresses,
+    group: { address: c.decent.group, replication: c.decent.replication, seeds: c.decent.seeds, instanceId: c.decent['instance-id'] },
+    auth: { key, keyId: c.auth['key-id'], algorithm: c.auth.algorithm === 'sha1' ? 1 : 2 },
+    policy: {
+      allowed: c.policy['allowed-prefixes'].map((e) => parseEid(e)),
+      acceptUnauthenticatedGroupJoins: c.policy['accept-unauthenticated-group-joins'],
+    },
+    timers: {
+      ...DEFAULT_TIMERS,
+      registerIntervalMs: c.timers['register-interval'],
+      registrationTtlMs: c.timers['registration-ttl'],
+      probeIntervalMs: c.timers['probe-interval'],
+      mapReplyTtlMin: Math.max(1, Math.round(c.timers['map-reply-ttl'] / 60_000)),
+    },
+    xtrId,
+    siteId: BigInt(c['site-id']),
+    lispers: c.decent['lispers-compat'],
+  };
+  return {
+    file, raw: c, control, rlocInterfaces: c.rlocs.interfaces,
+    apiSocket: c.api.socket ?? `/run/decent/${c.name}.sock`,
+  };
+}
+
+function readKey(c: ConfigFile, file: string, env: NodeJS.ProcessEnv): string {
+  if (c.auth.key !== undefined) return c.auth.key;
+  if (c.auth['key-env'] !== undefined) {
+    const v = env[c.auth['key-env']];
+    if (!v) throw new ConfigError([`${file}: auth.key-env: environment variable ${c.auth['key-env']} is not set`]);
+    return v;
+  }
+  const keyFile = path.resolve(path.dirname(file), c.auth['key-file'] ?? '');
+  try {
+    const v = fs.readFileSync(keyFile, 'utf8').trim();
+    if (!v) throw new ConfigError([`${file}: auth.key-file: ${keyFile} is empty`]);
+    return v;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError([`${file}: auth.key-file: cannot read ${keyFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read the config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  return parseConfigText(text, file, env);
+}

@@ -1,0 +1,98 @@
+// The config file's schema: one YAML file per node. Every default lives here, in one place, and
+// the README's config reference is written from it.
+import { isIP, isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { EidError, isMulticastAddress, parseEid } from '../control/eid';
+
+/** "250ms", "10s", "3m", "1h", or a number of seconds. */
+export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 250ms, 10s, 3m or 1h, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000);
+});
+
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, { message: 'expected an IPv4 or IPv6 address' });
+
+const eidText = z.string().superRefine((s, ctx) => {
+  try {
+    parseEid(s);
+  } catch (e) {
+    if (e instanceof EidError) ctx.addIssue({ code: 'custom', message: e.message });
+    else throw e;
+  }
+});
+
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'expected an interface name (1-15 characters)');
+
+export const configSchema = z.strictObject({
+  /** Node name; also the RLOC-name lispers peers see. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a name of letters, digits, _ . - (1-64)'),
+  /** Own EIDs: prefixes, 'names' or [iid]-prefixed forms. */
+  eids: z.array(eidText).min(1, 'a node needs at least one EID'),
+  rlocs: z.strictObject({
+    /** Interfaces whose addresses are RLOCs; watched, so a changed address re-registers at once. */
+    interfaces: z.array(interfaceName).default([]),
+    /** Fixed RLOC addresses. */
+    addresses: z.array(ipAddress).default([]),
+  }).refine((r) => r.interfaces.length + r.addresses.length > 0, { message: 'give rlocs.interfaces or rlocs.addresses' }),
+  decent: z.strictObject({
+    /** The mapping-system group G (RFC 9962 §4). */
+    group: ipAddress.refine(isMulticastAddress, { message: 'the group must be a multicast address' }),
+    replication: z.enum(['her', 'multicast']).default('her'),
+    seeds: z.array(ipAddress).default([]),
+    'instance-id': z.number().int().min(0).max(0xfffffe).default(0),
+    'lispers-compat': z.boolean().default(false),
+  }),
+  auth: z.strictObject({
+    key: z.string().min(1).optional(),
+    'key-file': z.string().min(1).optional(),
+    'key-env': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+    'key-id': z.number().int().min(0).max(255).default(0),
+    algorithm: z.enum(['sha256', 'sha1']).default('sha256'),
+  }).refine((a) => [a.key, a['key-file'], a['key-env']].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of auth.key, auth.key-file, auth.key-env',
+  }),
+  policy: z.strictObject({
+    'allowed-prefixes': z.array(eidText).default([]),
+    'accept-unauthenticated-group-joins': z.boolean().default(false),
+  }).default({ 'allowed-prefixes': [], 'accept-unauthenticated-group-joins': false }),
+  timers: z.strictObject({
+    'register-interval': duration.default(60_000),
+    'registration-ttl': duration.default(180_000),
+    'probe-interval': duration.default(10_000),
+    'map-reply-ttl': duration.default(900_000),
+    'rloc-poll': duration.default(250),
+  }).default({ 'register-interval': 60_000, 'registration-ttl': 180_000, 'probe-interval': 10_000, 'map-reply-ttl': 900_000, 'rloc-poll': 250 }),
+  'xtr-id': z.union([z.literal('auto'), z.string().regex(/^(0x)?[0-9a-fA-F]{1,32}$/, 'expected auto or up to 32 hex digits')]).default('auto'),
+  'site-id': z.number().int().min(0).default(0),
+  dataplane: z.strictObject({
+    tun: interfaceName.default('decent0'),
+    mtu: z.number().int().min(576).max(65535).default(1400),
+    offloads: z.boolean().default(true),
+    /** EID prefixes routed into the TUN; default: every EID learned from the group. */
+    routes: z.array(eidText).optional(),
+    'static-map-cache': z.array(z.strictObject({ eid: eidText, rlocs: z.array(ipAddress).min(1) })).default([]),
+  }).optional(),
+  api: z.strictObject({
+    /** Unix socket for the CLI; default /run/decent/<name>.sock. */
+    socket: z.string().min(1).optional(),
+    /** host:port for the HTTP API and web UI; off by default. */
+    http: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'expected host:port').optional(),
+    'token-file': z.string().min(1).optional(),
+  }).default({}),
+  log: z.strictObject({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  }).default({ level: 'info' }),
+}).superRefine((c, ctx) => {
+  const v4 = isIPv4(c.decent.group);
+  if (c.rlocs.addresses.length && !c.rlocs.addresses.some((a) => isIPv4(a) === v4) && c.rlocs.interfaces.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['rlocs', 'addresses'], message: `no RLOC of the group's family (IPv${v4 ? 4 : 6})` });
+  }
+});
+
+export type ConfigFile = z.output<typeof configSchema>;

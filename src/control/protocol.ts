@@ -1,0 +1,49 @@
+// Messages between the main thread (data plane, API) and the control worker. Plain data only:
+// structured clone carries them, BigInt included.
+import type { ControlConfig } from './config';
+import type { MapCacheEvent, MapCacheEntry } from './map-cache';
+import type { SiteEntry } from './site-cache';
+
+export interface WorkerOptions {
+  readonly config: ControlConfig;
+  /** Interfaces whose addresses are our RLOCs; watched for roaming. Empty: config.rlocs are fixed. */
+  readonly rlocInterfaces: readonly string[];
+  /** Bind UDP 4341 in the worker too (no data plane in this process), for head-end replicated control. */
+  readonly bindDataPort: boolean;
+  /** How often interface addresses are checked for roaming. */
+  readonly rlocPollMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'counters' | 'status';
+
+export type ToWorker =
+  | { readonly t: 'encapsulated'; readonly bytes: Uint8Array; readonly src: string }
+  | { readonly t: 'resolve'; readonly eid: string }
+  | { readonly t: 'query'; readonly id: number; readonly what: Query }
+  | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string; readonly timeoutMs: number }
+  | { readonly t: 'clear-map-cache'; readonly id: number }
+  | { readonly t: 'stop'; readonly id: number; readonly withdraw: boolean };
+
+export type FromWorker =
+  | { readonly t: 'ready'; readonly rlocs: readonly string[] }
+  | { readonly t: 'map-cache'; readonly event: MapCacheEvent }
+  | { readonly t: 'rlocs'; readonly rlocs: readonly string[] }
+  | { readonly t: 'reply'; readonly id: number; readonly ok: true; readonly data: unknown }
+  | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: string }
+  | { readonly t: 'log'; readonly level: WorkerOptions['logLevel']; readonly msg: string; readonly fields?: Record<string, unknown> };
+
+/** Site-cache rows as the API shows them. */
+export interface SiteCacheRow {
+  readonly eid: string;
+  readonly rlocs: readonly string[];
+  readonly firstRegistered: number;
+  readonly lastRegistered: number;
+  readonly lastRegisterer: string;
+  readonly registrations: readonly {
+    readonly xtrId?: string; readonly siteId?: string; readonly registerer: string; readonly via: string;
+    readonly expiresAt: number; readonly flags: string; readonly authenticated: boolean;
+  }[];
+}
+
+export type { MapCacheEntry, SiteEntry };

@@ -1,0 +1,46 @@
+// The contract between the node's main thread (daemon) and the data plane. The daemon owns the
+// control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
+import type { Eid } from '../control/eid';
+import type { MapCacheEvent } from '../control/map-cache';
+
+export interface DataPlaneConfig {
+  /** TUN device name. */
+  readonly tun: string;
+  readonly mtu: number;
+  /** TUN/UDP offloads (TSO/USO, GSO/GRO); off = one packet per slot. */
+  readonly offloads: boolean;
+  /** Own EIDs: put on the host (TUN) so applications can use them as source addresses. */
+  readonly localEids: readonly Eid[];
+  /** Instance-id the node serves (data header I bit when ≠ 0). */
+  readonly instanceId: number;
+  /** Own RLOCs at start (outer source addresses). */
+  readonly rlocs: readonly string[];
+  /** Extra EID prefixes routed into the TUN at start (overlay EID space). */
+  readonly routes: readonly Eid[];
+  /** Static map-cache entries (static mode: no control plane needed). */
+  readonly staticMapCache: readonly { readonly eid: Eid; readonly rlocs: readonly string[] }[];
+}
+
+export interface DataPlaneHooks {
+  /** A decapsulated packet with instance-id 0xFFFFFF (head-end replicated control): the whole UDP 4341 payload. */
+  onEncapsulatedControl(bytes: Uint8Array, outerSource: string): void;
+  /** A packet from the TUN had no map-cache entry: ask the control plane (batched, rate-limited per EID). */
+  onMiss(eid: Eid): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface DataPlane {
+  start(): Promise<void>;
+  /** A map-cache change from the control plane; visible to forwarding within 1 ms. */
+  applyMapCache(event: MapCacheEvent): void;
+  /** The overlay's EID space changed (site cache): route these prefixes into the TUN, remove the rest we added. */
+  setRoutedEids(eids: readonly Eid[]): void;
+  /** Own RLOCs changed (roaming). */
+  setRlocs(rlocs: readonly string[]): void;
+  /** Counters: packets/bytes encapsulated/decapsulated, drops by reason, FIB sizes. */
+  counters(): Record<string, number>;
+  /** Per map-cache entry packet/byte counters, keyed by eidKey(). */
+  entryCounters(): Record<string, { packets: number; bytes: number }>;
+  /** Removes the TUN, routes and addresses it added. */
+  stop(): Promise<void>;
+}
