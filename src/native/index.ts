@@ -1,6 +1,6 @@
 // Public surface of the native TUN / UDP batch I/O (issue 3).
 export { loadAddon } from './addon';
-export { AddressTable, bytesToIp, ipToBytes, parseCidr } from './address';
+export { AddressTable, bytesToIp, familyOf, ipToBytes, maskBytes, parseCidr, readAddress } from './address';
 export type { Cidr, Family } from './address';
 export { NativeIoError } from './errors';
 export { D, DESC_STRIDE, ADDR_STRIDE, F, OFF, STAT_NAMES } from './layout';
