@@ -165,3 +165,15 @@ test('lispers wire forms on request: padded (S,G) and named RLE entries', (t) =>
   t.true(padded, 'Multicast-Info with the 2-byte pad on the wire');
   t.deepEqual(net.undecodable(), []);
 });
+
+test('a node whose seed starts later still joins quickly (bootstrap retry)', (t) => {
+  const net = new SimNet();
+  const n1 = net.addNode(simConfig({ name: 'n1', rloc: '10.9.0.1', eids: ['1.1.1.1/32'], seeds: ['10.9.0.2'] }));
+  n1.start(); // its seed is not on the wire yet: this registration is lost
+  net.advance(600);
+  // The seed's own seed is absent for good, so only n1's retry can bring the two together.
+  const n2 = net.addNode(simConfig({ name: 'n2', rloc: '10.9.0.2', eids: ['2.2.2.2/32'], seeds: ['10.9.0.3'] }));
+  n2.start();
+  const took = net.until(() => n1.siteCache.get('[0]2.2.2.2/32') !== undefined && n2.siteCache.get('[0]1.1.1.1/32') !== undefined, 5_000);
+  t.true(took >= 0 && took < 1500, `joined ${took} ms after the seed came up`);
+});

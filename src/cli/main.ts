@@ -7,8 +7,16 @@ import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type Command, type CommandArgs, type Io } from './command';
 import { decodeCommand } from './decode';
+import { demoCommand } from './demo';
+import { ligCommand } from './lig';
+import { runCommand } from './run';
+import { showCommand } from './show';
 
 const COMMANDS: readonly Command[] = [
+  runCommand,
+  showCommand,
+  ligCommand,
+  demoCommand,
   decodeCommand,
 ];
 

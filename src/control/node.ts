@@ -33,6 +33,8 @@ export interface ControlEnv {
   /** Underlay multicast to G:4342, not looped back to us. */
   sendMulticast?(group: string, bytes: Buffer): void;
   mapCacheChanged(event: MapCacheEvent): void;
+  /** The registered unicast EID space (site cache, less our own EIDs) changed: what to route into the TUN. */
+  eidSpaceChanged?(eids: readonly Eid[]): void;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -101,6 +103,7 @@ export class ControlNode {
   private expiryTimer: unknown;
   private probeTimer: unknown;
   private notifyTimer: unknown;
+  private bootstrapTimer: unknown;
   private running = false;
   readonly startedAt: number;
 
@@ -132,6 +135,18 @@ export class ControlNode {
     this.running = true;
     this.registerRound('start');
     const t = this.config.timers;
+    // Bootstrap: until some other member is known, a seed that was not listening yet would
+    // leave us alone for a whole period; retry at 250 ms, doubling (RFC 9301 §8.2 allows quick
+    // registration after a restart).
+    let retryMs = 250;
+    const bootstrap = (): void => {
+      this.bootstrapTimer = undefined;
+      if (!this.running || this.replicationTargets().length > 0 || retryMs >= t.registerIntervalMs) return;
+      this.registerRound('bootstrap');
+      retryMs *= 2;
+      this.bootstrapTimer = this.env.setTimeout(bootstrap, retryMs);
+    };
+    if (this.config.group.seeds.length) this.bootstrapTimer = this.env.setTimeout(bootstrap, retryMs);
     const periodic = (): void => {
       this.registerRound('periodic');
       this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
@@ -156,7 +171,7 @@ export class ControlNode {
     if (!this.running) return;
     if (withdraw) this.sendToGroup(this.buildRegisters(0), 'withdraw');
     this.running = false;
-    for (const t of [this.registerTimer, this.periodicTimer, this.expiryTimer, this.probeTimer, this.notifyTimer]) {
+    for (const t of [this.registerTimer, this.periodicTimer, this.expiryTimer, this.probeTimer, this.notifyTimer, this.bootstrapTimer]) {
       if (t !== undefined) this.env.clearTimeout(t);
     }
     for (const p of this.pendingNotifies.values()) this.env.clearTimeout(p.timer);
@@ -663,6 +678,7 @@ export class ControlNode {
 
   /** After any site-cache change, entries resolved from it follow at once (no SMR needed locally). */
   private siteCacheChanged(): void {
+    this.publishEidSpace();
     for (const mc of this.mapCache.all()) {
       if (mc.source !== 'local-mr') continue;
       const entry = this.siteCache.lookup(mc.eid);
@@ -680,6 +696,20 @@ export class ControlNode {
       }
       this.resolve(mc.eid);
     }
+  }
+
+  private lastEidSpace = '';
+
+  private publishEidSpace(): void {
+    if (!this.env.eidSpaceChanged) return;
+    const own = new Set(this.config.eids.map(eidKey));
+    const eids = this.siteCache.all()
+      .filter((e) => (e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && !own.has(e.key) && e.locators.length > 0)
+      .map((e) => e.eid);
+    const sig = eids.map(eidKey).sort().join(',');
+    if (sig === this.lastEidSpace) return;
+    this.lastEidSpace = sig;
+    this.env.eidSpaceChanged(eids);
   }
 
   /** The (0/0,G) map-cache entry: its members are the replication list (RFC 9962 §4). */

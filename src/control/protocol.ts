@@ -1,6 +1,7 @@
 // Messages between the main thread (data plane, API) and the control worker. Plain data only:
 // structured clone carries them, BigInt included.
 import type { ControlConfig } from './config';
+import type { Eid } from './eid';
 import type { MapCacheEvent, MapCacheEntry } from './map-cache';
 import type { SiteEntry } from './site-cache';
 
@@ -29,6 +30,7 @@ export type FromWorker =
   | { readonly t: 'ready'; readonly rlocs: readonly string[] }
   | { readonly t: 'map-cache'; readonly event: MapCacheEvent }
   | { readonly t: 'rlocs'; readonly rlocs: readonly string[] }
+  | { readonly t: 'eid-space'; readonly eids: readonly Eid[] }
   | { readonly t: 'reply'; readonly id: number; readonly ok: true; readonly data: unknown }
   | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: string }
   | { readonly t: 'log'; readonly level: WorkerOptions['logLevel']; readonly msg: string; readonly fields?: Record<string, unknown> };

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { Eid } from './eid';
 import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
 import type { FromWorker, Query, ToWorker, WorkerOptions } from './protocol';
@@ -13,6 +14,7 @@ type Request = { t: 'query'; what: Query } | { t: 'lig'; eid: string; resolver: 
 export interface ControlThreadEvents {
   'map-cache': [MapCacheEvent];
   rlocs: [readonly string[]];
+  'eid-space': [readonly Eid[]];
   ready: [readonly string[]];
   log: [LogLevel, string, Record<string, unknown> | undefined];
   restart: [Error];
@@ -74,6 +76,9 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
         return;
       case 'rlocs':
         this.emit('rlocs', m.rlocs);
+        return;
+      case 'eid-space':
+        this.emit('eid-space', m.eids);
         return;
       case 'log':
         this.emit('log', m.level, m.msg, m.fields);

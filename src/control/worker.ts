@@ -63,6 +63,7 @@ function main(): void {
     },
     sendMulticast: multicast ? (group, bytes) => sockets.get(family(group))?.send(bytes, CONTROL_PORT, group) : undefined,
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
+    eidSpaceChanged: (eids) => send({ t: 'eid-space', eids }),
     log,
   };
 

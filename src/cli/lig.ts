@@ -1,0 +1,64 @@
+// `decent lig EID`: asks the mapping system through a running node and prints the answer.
+import { apiRequest, ApiClientError } from '../api/client';
+import { toJson } from '../api/json';
+import type { LigResult } from '../control/node';
+import { formatAddress } from '../wire';
+import { UsageError, flagOption, stringOption, type Command } from './command';
+import { SOCKET_OPTION, socketPath } from './show';
+
+export const ligCommand: Command = {
+  name: 'lig',
+  summary: 'look an EID up in the mapping system and time the answer',
+  operands: 'EID',
+  minOperands: 1,
+  maxOperands: 1,
+  description: [
+    "The running node sends an ECM-encapsulated Map-Request (RFC 9301 §5.8) for EID to a",
+    'Map-Resolver — its own by default, or the member given with --to — and prints the',
+    'Map-Reply and the time it took. EID: an address or prefix (10.1.2.3, [1000]10.0.0.0/8),',
+    "a name ('nexus-n1') or a group ((0.0.0.0/0, 224.1.1.1/32)).",
+    '',
+    'Exit status: 0 with an answer (also a negative one), 1 when none came.',
+  ].join('\n'),
+  options: [
+    SOCKET_OPTION,
+    { name: 'to', type: 'string', placeholder: 'RLOC', description: 'ask this Map-Resolver instead of our own' },
+    { name: 'timeout', type: 'string', placeholder: 'MS', description: 'how long to wait (default 2000)' },
+    { name: 'json', type: 'boolean', description: 'print JSON' },
+  ],
+  examples: ['lig 2.2.2.2', "lig \"'nexus-n3'\" --to 192.168.77.6", 'lig 10.1.0.0/16 --json'],
+  async run(args, io) {
+    const timeout = stringOption(args, 'timeout') ?? '2000';
+    if (!/^\d+$/.test(timeout)) throw new UsageError(`--timeout takes milliseconds, got '${timeout}'`);
+    const q = new URLSearchParams({ eid: args.positionals[0], timeout });
+    const to = stringOption(args, 'to');
+    if (to) q.set('resolver', to);
+    let r: LigResult & { resolver: string; totalMs: number };
+    try {
+      r = await apiRequest(socketPath(stringOption(args, 'socket')), 'GET', `/api/lookup?${q}`, Number(timeout) + 3000);
+    } catch (e) {
+      if (e instanceof ApiClientError) {
+        io.err(`decent lig: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+    if (flagOption(args, 'json')) {
+      io.out(`${toJson(r, 2)}\n`);
+      return 0;
+    }
+    io.out(`Map-Reply from ${r.from} for ${args.positionals[0]} in ${r.rttMs.toFixed(1)} ms (asked ${r.resolver})\n`);
+    for (const rec of r.reply.records) {
+      const eidText = formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen);
+      if (rec.locators.length === 0) {
+        io.out(`  ${eidText}  negative, action ${rec.action}, TTL ${rec.ttl} min\n`);
+        continue;
+      }
+      io.out(`  ${eidText}  TTL ${rec.ttl} min, ${rec.authoritative ? 'authoritative' : 'proxy reply'}\n`);
+      for (const l of rec.locators) {
+        io.out(`    ${formatAddress(l.address)}  priority ${l.priority} weight ${l.weight}${l.reachable ? ' up' : ' down'}${l.local ? ' local' : ''}${l.probed ? ' probed' : ''}\n`);
+      }
+    }
+    return 0;
+  },
+};

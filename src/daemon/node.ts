@@ -1,0 +1,112 @@
+// One running decent node: the control worker, the data plane (when configured) and the local
+// API, wired together on the main thread.
+import { ApiError, ApiServer } from '../api/server';
+import type { LoadedConfig } from '../config/load';
+import { EidError, eidKey, parseEid, type Eid } from '../control/eid';
+import type { MapCacheEntry } from '../control/map-cache';
+import { ControlThread } from '../control/thread';
+import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
+import type { Logger } from './log';
+
+export interface RunningNode {
+  readonly control: ControlThread;
+  readonly dataPlane?: DataPlane;
+  stop(withdraw?: boolean): Promise<void>;
+}
+
+type DataPlaneFactory = (config: DataPlaneConfig, hooks: DataPlaneHooks) => DataPlane;
+
+function dataPlaneFactory(): DataPlaneFactory {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('../dataplane') as { createDataPlane?: DataPlaneFactory };
+  if (!mod.createDataPlane) throw new Error('this build has no data plane (src/dataplane/index.ts)');
+  return mod.createDataPlane;
+}
+
+export async function startNode(cfg: LoadedConfig, log: Logger): Promise<RunningNode> {
+  const dp = cfg.raw.dataplane;
+  const control = new ControlThread({
+    config: cfg.control,
+    rlocInterfaces: cfg.rlocInterfaces,
+    bindDataPort: dp === undefined,
+    rlocPollMs: cfg.raw.timers['rloc-poll'],
+    logLevel: cfg.raw.log.level,
+  });
+  control.on('log', (level, msg, fields) => log(level, 'control', msg, fields));
+  control.on('restart', (err) => log('error', 'control', 'control worker died; restarting it (forwarding continues)', { error: err.message }));
+
+  let dataPlane: DataPlane | undefined;
+  if (dp) {
+    const create = dataPlaneFactory();
+    dataPlane = create({
+      tun: dp.tun, mtu: dp.mtu, offloads: dp.offloads, localEids: cfg.control.eids, instanceId: cfg.control.group.instanceId,
+      rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e)),
+      staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid), rlocs: s.rlocs })),
+    }, {
+      onEncapsulatedControl: (bytes, src) => control.encapsulated(bytes, src),
+      onMiss: (eid) => control.resolve(eidKey(eid)),
+      log: (level, msg, fields) => log(level, 'dataplane', msg, fields),
+    });
+    control.on('map-cache', (e) => dataPlane?.applyMapCache(e));
+    control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
+    control.on('rlocs', (r) => dataPlane?.setRlocs(r));
+    await dataPlane.start();
+  }
+  const rlocs = await control.start();
+  log('info', 'node', 'started', { name: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
+
+  const eidParam = (q: URLSearchParams): Eid => {
+    const text = q.get('eid');
+    if (!text) throw new ApiError(400, 'give the EID to look up: ?eid=…');
+    try {
+      return parseEid(text, cfg.control.group.instanceId);
+    } catch (e) {
+      if (e instanceof EidError) throw new ApiError(400, e.message);
+      throw e;
+    }
+  };
+  const api = new ApiServer({
+    get: {
+      '/api/status': async () => ({ ...(await control.query('status') as object), restarts: control.restarts, dataplane: dataPlane !== undefined, pid: process.pid }),
+      '/api/site-cache': () => control.query('site-cache'),
+      '/api/map-cache': async () => {
+        const entries = await control.query<MapCacheEntry[]>('map-cache');
+        const counters = dataPlane?.entryCounters() ?? {};
+        return entries.map((e) => ({ ...e, packets: counters[e.key]?.packets ?? 0, bytes: counters[e.key]?.bytes ?? 0 }));
+      },
+      '/api/database': () => control.query('database'),
+      '/api/peers': () => control.query('peers'),
+      '/api/counters': async () => ({ control: await control.query('counters'), dataplane: dataPlane?.counters() ?? {} }),
+      '/api/lookup': async (q) => {
+        const eid = eidParam(q);
+        const status = await control.query<{ rlocs: string[] }>('status');
+        const resolver = q.get('resolver') ?? status.rlocs[0];
+        if (!resolver) throw new ApiError(409, 'this node has no RLOC to ask from');
+        const started = process.hrtime.bigint();
+        const r = await control.lig(eidKey(eid), resolver, Number(q.get('timeout') ?? 2000));
+        return { ...r, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
+      },
+    },
+    post: {
+      '/api/map-cache/clear': async () => {
+        await control.clearMapCache();
+        return { ok: true };
+      },
+    },
+  }, { socket: cfg.apiSocket, http: cfg.raw.api.http, token: undefined });
+  await api.start();
+
+  let stopped = false;
+  return {
+    control,
+    dataPlane,
+    async stop(withdraw = true) {
+      if (stopped) return;
+      stopped = true;
+      await control.stop(withdraw);
+      await dataPlane?.stop();
+      await api.stop();
+      log('info', 'node', 'stopped', { withdraw });
+    },
+  };
+}
