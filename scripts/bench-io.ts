@@ -135,10 +135,13 @@ async function startRelays(bed: Pair, offloads: boolean): Promise<ChildProcess[]
   return kids;
 }
 
-async function stopRelays(kids: ChildProcess[]): Promise<void> {
-  await Promise.all(kids.map((k) => new Promise<void>((resolve) => {
-    if (k.exitCode !== null) { resolve(); return; }
-    k.once('exit', () => resolve());
+/** Stop the relays; returns each one's counters (printed on SIGTERM). */
+async function stopRelays(kids: ChildProcess[]): Promise<string[]> {
+  return Promise.all(kids.map((k) => new Promise<string>((resolve) => {
+    let err = '';
+    k.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    if (k.exitCode !== null) { resolve(err); return; }
+    k.once('exit', () => resolve(err.trim()));
     k.kill('SIGTERM');
   })));
 }
@@ -186,7 +189,8 @@ async function measure(bed: Pair, v: Variant, round: number, a: Args): Promise<S
     const usPerPkt = relays.length && p > 0 ? ((cpu() - c1) * 1e6) / (p * a.ppsSecs) : 0;
     return { variant: v, round, tcpMbps: t.mbps, retrans: t.retrans, pps: p, cpuPct, usPerPkt };
   } finally {
-    await stopRelays(relays);
+    const counters = await stopRelays(relays);
+    if (process.env.BENCH_IO_DEBUG) for (const c of counters) process.stderr.write(`${v} relay counters: ${c}\n`);
   }
 }
 
