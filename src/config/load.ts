@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
 import { parseEid } from '../control/eid';
 import { configSchema, type ConfigFile } from './schema';
@@ -23,7 +23,18 @@ export interface LoadedConfig {
   readonly apiSocket: string;
 }
 
-function locate(doc: Document, lc: LineCounter, keyPath: readonly PropertyKey[]): string {
+function locate(doc: Document, lc: LineCounter, keyPath: readonly PropertyKey[], atKey = false): string {
+  if (atKey && keyPath.length) {
+    // An unknown key: point at the key itself, not its value.
+    const parent = keyPath.length === 1 ? doc.contents : doc.getIn(keyPath.slice(0, -1) as (string | number)[], true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === keyPath[keyPath.length - 1]);
+      if (pair && isNode(pair.key) && pair.key.range) {
+        const { line, col } = lc.linePos(pair.key.range[0]);
+        return `${line}:${col}`;
+      }
+    }
+  }
   for (let n = keyPath.length; n >= 0; n--) {
     const node = doc.getIn(keyPath.slice(0, n) as (string | number)[], true);
     if (isNode(node) && node.range) {
@@ -48,7 +59,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw new ConfigError(parsed.error.issues.map((i) => {
       const keyPath = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]] : i.path;
       const where = keyPath.length ? keyPath.join('.') : '(top level)';
-      return `${file}:${locate(doc, lc, keyPath)}: ${where}: ${i.message}`;
+      return `${file}:${locate(doc, lc, keyPath, i.code === 'unrecognized_keys')}: ${where}: ${i.message}`;
     }));
   }
   const c = parsed.data;

@@ -1,0 +1,87 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, loadConfig, parseConfigText } from '../src/config/load';
+
+const GOOD = `name: n1
+eids:
+  - 1.1.1.1/32
+rlocs:
+  addresses: [192.168.77.5]
+decent:
+  group: 224.1.1.1
+auth:
+  key: secret
+`;
+
+const problems = (text: string, env: NodeJS.ProcessEnv = {}): string[] => {
+  try {
+    parseConfigText(text, 'n1.yaml', env);
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
+};
+
+test('a minimal config loads with documented defaults', (t) => {
+  const c = parseConfigText(GOOD, 'n1.yaml', {});
+  t.is(c.control.name, 'n1');
+  t.is(c.control.auth.algorithm, 2);
+  t.is(c.control.auth.keyId, 0);
+  t.is(c.control.group.replication, 'her');
+  t.is(c.control.timers.registerIntervalMs, 60_000);
+  t.is(c.control.timers.registrationTtlMs, 180_000);
+  t.is(c.apiSocket, '/run/decent/n1.sock');
+  t.is(c.raw.dataplane, undefined);
+});
+
+// Every bad-config case names the file, the line:column, the key path and what was expected.
+const BAD: [string, string, RegExp][] = [
+  ['wrong type', GOOD.replace('name: n1', 'name: [n1]'), /^n1\.yaml:1:7: name: Invalid input: expected string, received array$/],
+  ['unknown key', `${GOOD}colour: blue\n`, /^n1\.yaml:10:1: colour: Unrecognized key: "colour"$/],
+  ['unknown nested key', GOOD.replace('  group: 224.1.1.1', '  group: 224.1.1.1\n  grup: 1'), /^n1\.yaml:8:3: decent\.grup: Unrecognized key: "grup"$/],
+  ['bad prefix', GOOD.replace('1.1.1.1/32', '1.1.1.1/33'), /^n1\.yaml:3:5: eids\.0: prefix length must be 0\.\.32: "1\.1\.1\.1\/33"$/],
+  ['bad EID', GOOD.replace('1.1.1.1/32', 'not-an-eid'), /^n1\.yaml:3:5: eids\.0: not an EID/],
+  ['bad address', GOOD.replace('[192.168.77.5]', '[192.168.77.500]'), /^n1\.yaml:5:15: rlocs\.addresses\.0: expected an IPv4 or IPv6 address$/],
+  ['unicast group', GOOD.replace('group: 224.1.1.1', 'group: 10.0.0.1'), /^n1\.yaml:7:10: decent\.group: the group must be a multicast address$/],
+  ['no key', GOOD.replace('  key: secret\n', '  key-id: 1\n'), /^n1\.yaml:9:3: auth: give exactly one of auth\.key, auth\.key-file, auth\.key-env$/],
+  ['two keys', GOOD.replace('  key: secret', '  key: secret\n  key-env: K'), /auth: give exactly one of/],
+  ['bad duration', `${GOOD}timers:\n  register-interval: soon\n`, /^n1\.yaml:11:22: timers\.register-interval: expected a duration such as 250ms, 10s, 3m or 1h, got "soon"$/],
+  ['no EIDs', GOOD.replace('eids:\n  - 1.1.1.1/32', 'eids: []'), /^n1\.yaml:2:7: eids: a node needs at least one EID$/],
+  ['no RLOCs', GOOD.replace('  addresses: [192.168.77.5]', '  addresses: []'), /rlocs: give rlocs\.interfaces or rlocs\.addresses$/],
+  ['missing key env', GOOD.replace('key: secret', 'key-env: DECENT_TEST_KEY'), /^n1\.yaml: auth\.key-env: environment variable DECENT_TEST_KEY is not set$/],
+  ['missing key file', GOOD.replace('key: secret', 'key-file: /nonexistent/key'), /^n1\.yaml: auth\.key-file: cannot read \/nonexistent\/key: ENOENT$/],
+  ['YAML syntax', 'name: [n1\n', /^n1\.yaml:\d+:\d+: YAML syntax:/],
+  ['bad iid', GOOD.replace('1.1.1.1/32', '"[99999999]1.1.1.1/32"'), /instance-id must be 0\.\.16777215/],
+];
+
+for (const [name, text, expected] of BAD) {
+  test(`config error: ${name}`, (t) => {
+    const p = problems(text);
+    t.true(p.some((line) => expected.test(line)), `got:\n${p.join('\n')}`);
+  });
+}
+
+test('secrets come from a file or the environment and are never in the error text', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-cfg-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'group.key'), 'from-a-file\n');
+  const file = path.join(dir, 'n1.yaml');
+  fs.writeFileSync(file, GOOD.replace('key: secret', 'key-file: group.key'));
+  t.is(loadConfig(file).control.auth.key, 'from-a-file');
+  t.is(parseConfigText(GOOD.replace('key: secret', 'key-env: K'), 'x.yaml', { K: 'from-env' }).control.auth.key, 'from-env');
+  const p = problems(GOOD.replace('key: secret', 'key: supersecret\n  bogus: 1'));
+  t.false(p.join('\n').includes('supersecret'));
+});
+
+test('every example config in examples/ is valid', (t) => {
+  const dir = path.resolve(__dirname, '../../examples');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  t.true(files.length >= 5);
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8').replace(/key-file: .*/, 'key: test');
+    t.notThrows(() => parseConfigText(text, f, { DECENT_GROUP_KEY: 'k', VPN_KEY: 'k' }), f);
+  }
+});
