@@ -1,0 +1,98 @@
+/**
+ * Word layouts shared by the FIB writer (control thread) and reader (data plane). Both sides
+ * must agree on every bit here, so the layout lives in one place.
+ */
+
+/** Map-cache action, with the wire ACT codes [RFC 9301 §5.4] so the control thread stores them as received. */
+export const enum FibAction {
+  /** Encapsulate to the RLOC set (a positive entry). */
+  NoAction = 0,
+  NativelyForward = 1,
+  SendMapRequest = 2,
+  /** Drop/No-Reason; 4 (Policy-Denied), 5 (Auth-Failure) and unknown codes are drops too. */
+  Drop = 3,
+  DropPolicyDenied = 4,
+  DropAuthFailure = 5,
+}
+
+// ---- Entry record: ENTRY_WORDS Int32 words per entry in `entries` --------------------------
+export const ENTRY_WORDS = 9;
+/** The route word: action, RLOC count and RLOC block, all in one word so one atomic store swaps them. */
+export const ENTRY_ROUTE = 0;
+/** Prefix meta: family bit, prefix length, in-use bit. Immutable while the entry is in use. */
+export const ENTRY_META = 1;
+export const ENTRY_IID = 2;
+/** Four address words (IPv4 uses the first). */
+export const ENTRY_ADDRESS = 3;
+export const ENTRY_TTL = 7;
+/** Expiry in whole seconds of the Unix epoch (uint32); 0 = never. */
+export const ENTRY_EXPIRES = 8;
+
+export const META_V6 = 1 << 0;
+export const META_IN_USE = 1 << 1;
+export const META_LENGTH_SHIFT = 8;
+
+/**
+ * Route word: bits 0-2 action, bits 3-7 RLOC count (0..31), bits 8-31 RLOC block offset in
+ * units of 2 words (blocks are at least 2 words and aligned), so the RLOC pool may hold 2^25 words.
+ */
+export const ROUTE_ACTION_MASK = 7;
+export const ROUTE_COUNT_SHIFT = 3;
+export const ROUTE_COUNT_MASK = 31;
+export const ROUTE_BLOCK_SHIFT = 8;
+export const MAX_RLOCS = 31;
+export const MAX_RLOC_POOL_WORDS = 2 ** 25;
+
+export function packRoute(action: number, count: number, blockOffsetWords: number): number {
+  return (action | (count << ROUTE_COUNT_SHIFT) | ((blockOffsetWords >>> 1) << ROUTE_BLOCK_SHIFT)) | 0;
+}
+
+// ---- RLOC record in `rlocs`: one head word, then 1 (IPv4) or 4 (IPv6) address words -------
+export const RLOC_PRIORITY_MASK = 0xff;
+export const RLOC_WEIGHT_SHIFT = 8;
+export const RLOC_LSB_SHIFT = 16;
+export const RLOC_LSB_MASK = 0x3f;
+export const RLOC_V6 = 1 << 24;
+/** Our reachability verdict (RLOC probing, ICMP): cleared = down, skipped at once. */
+export const RLOC_UP = 1 << 25;
+/** The R bit from the Locator record: 0 means the ITR MUST NOT encapsulate to it. */
+export const RLOC_REACHABLE = 1 << 26;
+export const RLOC_USABLE = RLOC_UP | RLOC_REACHABLE;
+/** Priority 255: never use for unicast. */
+export const PRIORITY_NEVER = 255;
+
+export function rlocRecordWords(head: number): number {
+  return (head & RLOC_V6) !== 0 ? 5 : 2;
+}
+
+// ---- Trie nodes in `nodes` ----------------------------------------------------------------
+/**
+ * A root is ROOT_SLOTS words indexed by the top 16 address bits. A slot value >= 0 is a leaf
+ * (entry index + 1, or 0 for no route); a value < 0 is ~(offset of a range node).
+ *
+ * A range node covers one level of bits below its parent: [count n, levelLeaf, n sorted uint32
+ * lower bounds (the first is 0), n values]. A value > 0 is a leaf, 0 means "no prefix of this
+ * level covers it" (use the best found above), < 0 is ~(offset of the child node). levelLeaf is
+ * the best prefix of the parent level covering the whole node (0 if none).
+ */
+export const ROOT_BITS = 16;
+export const ROOT_SLOTS = 1 << ROOT_BITS;
+export const NODE_COUNT = 0;
+export const NODE_LEVEL_LEAF = 1;
+export const NODE_BOUNDS = 2;
+
+/** Levels below the root: [first bit, width in bits]. IPv4 needs one, IPv6 four. */
+export const LEVELS_V4: readonly (readonly [number, number])[] = [[16, 16]];
+export const LEVELS_V6: readonly (readonly [number, number])[] = [[16, 32], [48, 32], [80, 32], [112, 16]];
+
+// ---- Instance-id directory in `instances` -------------------------------------------------
+/** Per slot: iid + 1 (0 = free), IPv4 root offset, IPv6 root offset. The key is stored last. */
+export const INSTANCE_WORDS = 3;
+export const INSTANCE_KEY = 0;
+export const INSTANCE_ROOT4 = 1;
+export const INSTANCE_ROOT6 = 2;
+export const MAX_IID = 0xffffff;
+
+export function instanceHash(iid: number): number {
+  return Math.imul(iid ^ (iid >>> 13), 0x9e3779b1) >>> 0;
+}
