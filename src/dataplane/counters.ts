@@ -1,0 +1,43 @@
+// Data-plane counters: plain numeric fields on one object of a fixed shape, so the hot path's
+// `c.x++` stays a monomorphic field store (no Map, no string keys per packet).
+export class DataPlaneCounters {
+  // ITR (TUN -> UDP)
+  encapPackets = 0;
+  encapBytes = 0;
+  /** Inner packets that were not IPv4/IPv6 or too short to carry their header. */
+  dropBadInner = 0;
+  /** A negative map-cache entry said drop (RFC 9301 §5.4 ACT=Drop) or natively forward (no path from a TUN). */
+  dropNegative = 0;
+  /** An entry with no usable RLOC (all down, R=0, or priority 255). */
+  dropNoRloc = 0;
+  /** No entry, and the destination is multicast/broadcast/link-local: nothing to ask the mapping system. */
+  dropNotUnicast = 0;
+  /** Inner packet too big for the path: answered with ICMP Frag-Needed / PTB (RFC 9300 §7.1). */
+  dropTooBigEncap = 0;
+  icmpSent = 0;
+  icmpRateLimited = 0;
+  // Miss handling
+  missPackets = 0;
+  missHeld = 0;
+  missFlushed = 0;
+  /** Held packets dropped: queue full, too big to hold, or no mapping within the hold time. */
+  missDropped = 0;
+  missReported = 0;
+  // ETR (UDP -> TUN)
+  decapPackets = 0;
+  decapBytes = 0;
+  dropBadHeader = 0;
+  dropUnknownInstance = 0;
+  dropNotOurEid = 0;
+  dropNotOurRloc = 0;
+  dropTtlExpired = 0;
+  dropTooBig = 0;
+  encapsulatedControl = 0;
+  ioErrors = 0;
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === 'number') out[k] = v;
+    return out;
+  }
+}

@@ -1,0 +1,231 @@
+// ITR: TUN -> map-cache lookup -> LISP header -> UDP 4341 (RFC 9300 §5.3, lisp-wire.md §5).
+// The addon's UDP socket adds the outer IP and UDP headers, so per packet we only write the
+// 8-byte LISP header into the slot's headroom, the destination RLOC into this slot's address
+// entry, and the outer TTL/TOS (copied from the inner, RFC 9300 §5.3) into the descriptor; a
+// TSO/USO super-packet goes out as one slot that the addon splits into UDP GSO datagrams.
+// Nothing here allocates per packet.
+import { ADDR_STRIDE, AddressTable, D, DESC_STRIDE, F, Pool, Tun, UdpEndpoint } from '../native';
+import { FibAction, type FibReader } from '../mapping/fib';
+import type { DataPlaneCounters } from './counters';
+import type { IcmpTooBig } from './icmp';
+import type { MissQueue } from './miss';
+import {
+  DATA_PORT, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
+} from './packet';
+
+const N_BIT = 0x80;
+const I_BIT = 0x08;
+
+export interface EncapOptions {
+  tun: Tun;
+  udp4: UdpEndpoint | undefined;
+  udp6: UdpEndpoint | undefined;
+  fib: FibReader;
+  miss: MissQueue;
+  icmp: IcmpTooBig;
+  counters: DataPlaneCounters;
+  instanceId: number;
+  /** Called after a batch that produced misses due for onMiss. */
+  onMissDue: () => void;
+  /** Slots per batch (default 64). */
+  batch?: number;
+  /** Batches per readiness event before yielding to the decap side (default 4). */
+  rounds?: number;
+  /** Path limit L (RFC 9300 §7): default 1500. */
+  underlayMtu?: number;
+}
+
+export class Encapsulator {
+  readonly pool: Pool;
+  private readonly addrs: AddressTable;
+  private readonly family: Uint8Array;
+  private readonly rounds: number;
+  private readonly flags: number;
+  private readonly word1: number;
+  private readonly limit4: number;
+  private readonly limit6: number;
+  private nonce = (Date.now() ^ (process.pid << 16)) | 1;
+  private staged = 0;
+  private busy = false;
+
+  constructor(private readonly o: EncapOptions) {
+    const batch = o.batch ?? 64;
+    this.rounds = o.rounds ?? 4;
+    // a TSO/USO super-packet is up to 64 KiB; without vnet headers one MTU-sized packet per slot
+    const slotSize = (o.tun.offloads.vnetHdr ? 65536 : 2048) + 64;
+    this.pool = new Pool({ slots: batch, slotSize, headroom: 64 });
+    this.addrs = new AddressTable(batch);
+    this.family = new Uint8Array(batch);
+    // RFC 9300 §5.3: N with a nonce on every packet; I and the instance-id when it is not 0.
+    this.flags = N_BIT | (o.instanceId !== 0 ? I_BIT : 0);
+    this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (lisp-wire.md §5)
+    const l = o.underlayMtu ?? UNDERLAY_MTU;
+    this.limit4 = l - OVERHEAD4;
+    this.limit6 = l - OVERHEAD6;
+  }
+
+  get isBusy(): boolean {
+    return this.busy;
+  }
+
+  /** Readiness callback: drain the TUN in bounded batches. */
+  drain(): void {
+    this.busy = true;
+    try {
+      const p = this.o.tun;
+      for (let r = 0; r < this.rounds; r++) {
+        const n = p.read(this.pool);
+        if (n === 0) break;
+        this.forward(n, Date.now());
+        if (n < this.pool.slots) break;
+      }
+    } finally {
+      this.busy = false;
+    }
+    this.o.icmp.flush(this.o.tun);
+    if (this.o.miss.reportDue) this.o.onMissDue();
+  }
+
+  /** Copy a held packet into the next slot; forwards a full batch. Pair with flushStaged(). */
+  stage(src: Buffer, off: number, len: number, flags: number, gso: number): void {
+    const p = this.pool;
+    if (len > p.slotSize - p.headroom) return;
+    if (this.staged === p.slots) this.flushStaged();
+    const i = this.staged++;
+    const d = i * DESC_STRIDE;
+    p.desc.fill(0, d, d + DESC_STRIDE);
+    p.desc[d + D.LEN] = len;
+    p.desc[d + D.OFF] = p.headroom;
+    p.desc[d + D.FLAGS] = flags;
+    p.desc[d + D.GSO] = gso;
+    src.copy(p.data, i * p.slotSize + p.headroom, off, off + len);
+  }
+
+  flushStaged(): void {
+    if (this.staged === 0) return;
+    const n = this.staged;
+    this.staged = 0;
+    this.forward(n, Date.now());
+    this.o.icmp.flush(this.o.tun);
+  }
+
+  private nextNonce(): number {
+    // xorshift32: cheap and unpredictable enough for a data-plane nonce (not a security token)
+    let x = this.nonce;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.nonce = x;
+    return x & 0xffffff;
+  }
+
+  /** Encapsulate slots [0, n) of the pool and send them. */
+  private forward(n: number, nowMs: number): void {
+    const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
+    const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
+    const iid = o.instanceId;
+    const nowSec = Math.floor(nowMs / 1000);
+    let n4 = 0, n6 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = i * DESC_STRIDE;
+      const at = i * slotSize + desc[d + D.OFF];
+      const len = desc[d + D.LEN];
+      desc[d + D.ADDR] = -1;
+      fam[i] = 0;
+      const ver = data[at] >> 4;
+      let v4: boolean, ttl: number, tos: number, entry: number;
+      if (ver === 4 && len >= 20) {
+        v4 = true;
+        ttl = data[at + 8];
+        tos = data[at + 1];
+        entry = fib.lookup4Bytes(iid, data, at + 16);
+      } else if (ver === 6 && len >= 40) {
+        v4 = false;
+        ttl = data[at + 7];
+        tos = ((data[at] & 0x0f) << 4) | (data[at + 1] >> 4);
+        entry = fib.lookup6Bytes(iid, data, at + 24);
+      } else {
+        c.dropBadInner++;
+        continue;
+      }
+      const flags = desc[d + D.FLAGS], gso = desc[d + D.GSO];
+      let route = 0;
+      if (entry >= 0 && !fib.entryExpired(entry, nowSec)) route = fib.route(entry);
+      else entry = -1;
+      if (entry < 0 && (v4 ? data[at + 16] >= 224 : data[at + 24] === 0xff || (data[at + 24] === 0xfe && (data[at + 25] & 0xc0) === 0x80))) {
+        // Multicast / broadcast / link-local (e.g. the kernel's own MLD reports on the TUN):
+        // not a unicast EID the mapping system can resolve, so no Map-Request for it.
+        c.dropNotUnicast++;
+        continue;
+      }
+      if (entry < 0 || (fib.routeRlocCount(route) === 0 && fib.routeAction(route) === FibAction.SendMapRequest)) {
+        // No mapping (or a negative entry asking for a Map-Request): hold it, ask the control plane.
+        c.missPackets++;
+        if (o.miss.hold(data, at, len, flags, gso, iid, v4, nowMs)) c.missHeld++;
+        else c.missDropped++;
+        continue;
+      }
+      if (fib.routeRlocCount(route) === 0) {
+        // Drop / Natively-Forward (RFC 9301 §5.4): a TUN has no native path to hand it to.
+        c.dropNegative++;
+        continue;
+      }
+      const ordinal = fib.selectRlocOfRoute(route, flowHash(data, at, len, v4));
+      if (ordinal < 0) {
+        c.dropNoRloc++;
+        continue;
+      }
+      const outer6 = fib.selectedFamily === 6;
+      if (outer6 ? o.udp6 === undefined : o.udp4 === undefined) {
+        c.dropNoRloc++;
+        continue;
+      }
+      // RFC 9300 §7.1 (stateless): too big after encapsulation -> ICMP with S = L - H, unless it
+      // is IPv4 without DF, which the kernel fragments (outer fragments; the ETR's kernel
+      // reassembles before our socket sees them).
+      const hdr = gso > 0 ? segmentHeaderLength(data, at, v4, flags) : 0;
+      const segLen = gso > 0 ? hdr + gso : len;
+      const limit = outer6 ? this.limit6 : this.limit4;
+      if (segLen > limit && (!v4 || (data[at + 6] & 0x40) !== 0)) {
+        c.dropTooBigEncap++;
+        o.icmp.tooBig(data, at, len, v4, v4 ? limit : Math.max(limit, IPV6_MIN_MTU));
+        continue;
+      }
+      // destination RLOC, port 4341 (address entry layout: src/native/address.ts)
+      const a = i * ADDR_STRIDE;
+      const w = fib.selectedAddress;
+      addrs[a] = outer6 ? 6 : 4;
+      addrs[a + 2] = DATA_PORT >> 8;
+      addrs[a + 3] = DATA_PORT & 0xff;
+      for (let k = 0, words = outer6 ? 4 : 1; k < words; k++) {
+        const x = w[k], q = a + 4 + 4 * k;
+        addrs[q] = x >>> 24;
+        addrs[q + 1] = (x >>> 16) & 0xff;
+        addrs[q + 2] = (x >>> 8) & 0xff;
+        addrs[q + 3] = x & 0xff;
+      }
+      // LISP header (RFC 9300 §5.3) right in front of the inner packet
+      const h = at - LISP_HEADER_LEN, nonce = this.nextNonce(), w1 = this.word1;
+      data[h] = this.flags;
+      data[h + 1] = nonce >>> 16;
+      data[h + 2] = (nonce >>> 8) & 0xff;
+      data[h + 3] = nonce & 0xff;
+      data[h + 4] = w1 >>> 24;
+      data[h + 5] = (w1 >>> 16) & 0xff;
+      data[h + 6] = (w1 >>> 8) & 0xff;
+      data[h + 7] = w1 & 0xff;
+      desc[d + D.HDR] = LISP_HEADER_LEN;
+      // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
+      desc[d + D.TTLTOS] = ttl | (tos << 8) | 0x10000;
+      if (outer6) { fam[i] = 6; n6++; } else { fam[i] = 4; n4++; desc[d + D.ADDR] = i; }
+      fib.count(entry, len);
+      c.encapPackets += gso > 0 && (flags & (F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP)) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
+      c.encapBytes += len;
+    }
+    if (n4 > 0) o.udp4?.send(p, n, this.addrs);
+    if (n6 > 0) {
+      for (let i = 0; i < n; i++) desc[i * DESC_STRIDE + D.ADDR] = fam[i] === 6 ? i : -1;
+      o.udp6?.send(p, n, this.addrs);
+    }
+  }
+}

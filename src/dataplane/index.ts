@@ -1,0 +1,226 @@
+// The data plane (issue 4): TUN <-> LISP/UDP 4341 forwarding on the main thread with the
+// native addon, the map-cache FIB, miss handling, ICMP too-big, and host routing.
+//
+//   const dp = createDataPlane(config, hooks);
+//   await dp.start();                  // TUN up, EIDs on it, routes in, UDP 4341 bound, static FIB
+//   dp.applyMapCache(event);           // from the control plane's MapCache listener
+//   await dp.stop();                   // routes removed, TUN gone, sockets closed
+import type { Eid } from '../control/eid';
+import type { MapCacheEvent } from '../control/map-cache';
+import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
+import { NO_TUN_OFFLOADS, Tun, UdpEndpoint } from '../native';
+import { DataPlaneCounters } from './counters';
+import { Decapsulator, RlocFilter } from './decap';
+import { Encapsulator } from './encap';
+import { FibSync } from './fib-sync';
+import { IcmpTooBig } from './icmp';
+import { MissQueue } from './miss';
+import { DATA_PORT } from './packet';
+import { HostRoutes, hostAddresses, prefixText } from './routes';
+import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
+
+export type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
+export { DataPlaneCounters } from './counters';
+
+/** Housekeeping period: miss-queue timeouts (the hold time is ~1 s, so 100 ms is precise enough). */
+const TICK_MS = 100;
+
+export function createDataPlane(config: DataPlaneConfig, hooks: DataPlaneHooks): DataPlane {
+  return new LispDataPlane(config, hooks);
+}
+
+class LispDataPlane implements DataPlane {
+  private readonly c = new DataPlaneCounters();
+  private readonly sync: FibSync;
+  private readonly local: FibWriter;
+  private readonly miss = new MissQueue();
+  private readonly icmp: IcmpTooBig;
+  private readonly rlocFilter = new RlocFilter();
+  private tun: Tun | undefined;
+  private udp4: UdpEndpoint | undefined;
+  private udp6: UdpEndpoint | undefined;
+  private encap: Encapsulator | undefined;
+  private routes: HostRoutes | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private flushQueued = false;
+  private lastFibExpire = 0;
+
+  constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks) {
+    const log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => hooks.log(level, msg, fields);
+    this.sync = new FibSync(log);
+    this.local = new FibWriter({ maxEntries: 4096, maxInstances: 2, reclaimDelayMs: 0 });
+    this.icmp = new IcmpTooBig(this.c);
+    this.rlocFilter.set(config.rlocs);
+  }
+
+  async start(): Promise<void> {
+    if (this.tun) throw new Error('data plane already started');
+    const cfg = this.config, log = this.hooks.log;
+    for (const e of cfg.localEids) {
+      const p = prefixText(e);
+      if (p !== undefined) this.local.upsert({ iid: e.iid, prefix: p, ttlSeconds: 0, action: FibAction.NoAction });
+    }
+    for (const s of cfg.staticMapCache) this.sync.setStatic(s.eid, s.rlocs);
+    const tun = Tun.open({
+      name: cfg.tun, mtu: cfg.mtu, addresses: hostAddresses(cfg.localEids), up: true,
+      offloads: cfg.offloads ? undefined : NO_TUN_OFFLOADS,
+    });
+    this.tun = tun;
+    try {
+      // One socket per family on the wildcard address, so every RLOC (and roaming to new ones)
+      // receives without rebinding; the destination check uses IP_PKTINFO (RlocFilter).
+      for (const family of [4, 6] as const) {
+        try {
+          const u = UdpEndpoint.open({ address: family === 4 ? '0.0.0.0' : '::', port: DATA_PORT, gso: cfg.offloads, gro: cfg.offloads });
+          if (family === 4) this.udp4 = u; else this.udp6 = u;
+        } catch (e) {
+          log('warn', `no IPv${family} LISP data socket`, { error: (e as Error).message });
+        }
+      }
+      if (!this.udp4 && !this.udp6) throw new Error(`cannot bind UDP port ${DATA_PORT} for LISP data on IPv4 or IPv6`);
+      this.routes = new HostRoutes(tun, log);
+      this.routes.addStatic(cfg.routes);
+      const encap = new Encapsulator({
+        tun, udp4: this.udp4, udp6: this.udp6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
+        counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
+      });
+      this.encap = encap;
+      tun.onReadable(() => this.guard(() => encap.drain()), (m) => log('error', 'TUN readiness error', { error: m }));
+      for (const udp of [this.udp4, this.udp6]) {
+        if (!udp) continue;
+        const decap = new Decapsulator({
+          tun, udp, local: this.local, rlocs: this.rlocFilter, counters: this.c, instanceId: cfg.instanceId,
+          mtu: cfg.mtu, onControl: (bytes, src) => this.control(bytes, src),
+        });
+        udp.onReadable(() => this.guard(() => decap.drain()), (m) => log('error', 'UDP readiness error', { error: m }));
+      }
+      this.timer = setInterval(() => this.tick(), TICK_MS);
+      this.timer.unref();
+      log('info', 'data plane started', {
+        tun: tun.name, mtu: cfg.mtu, offloads: tun.offloads, instanceId: cfg.instanceId,
+        udp4: this.udp4 !== undefined, udp6: this.udp6 !== undefined, staticEntries: this.sync.size, routes: this.routes.routes,
+      });
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** A throw in a readiness callback would take the process down: count it, log it, go on. */
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.c.ioErrors++;
+      this.hooks.log('error', 'data plane loop error', { error: (e as Error).message });
+    }
+  }
+
+  private control(bytes: Uint8Array, src: string): void {
+    try {
+      this.hooks.onEncapsulatedControl(bytes, src);
+    } catch (e) {
+      this.hooks.log('warn', 'onEncapsulatedControl threw', { error: (e as Error).message });
+    }
+  }
+
+  private reportMisses(): void {
+    const m = this.miss;
+    m.report((s) => {
+      const iid = m.slotIid(s);
+      const eid: Eid = m.slotV4(s)
+        ? { iid, kind: 'ipv4', address: formatIpv4(m.slotWord(s, 0)), maskLen: 32 }
+        : { iid, kind: 'ipv6', address: formatIpv6([m.slotWord(s, 0), m.slotWord(s, 1), m.slotWord(s, 2), m.slotWord(s, 3)]), maskLen: 128 };
+      this.c.missReported++;
+      try {
+        this.hooks.onMiss(eid);
+      } catch (e) {
+        this.hooks.log('warn', 'onMiss threw', { error: (e as Error).message });
+      }
+    });
+  }
+
+  /** Held packets whose EID now resolves go out; old ones are dropped. */
+  private flushMisses(): void {
+    const encap = this.encap;
+    if (!encap || this.miss.pending === 0) return;
+    if (encap.isBusy) {
+      // applyMapCache called from inside a hook during a batch: the pool is in use, go next tick
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => { this.flushQueued = false; this.flushMisses(); });
+      }
+      return;
+    }
+    const fib = this.sync.fib, m = this.miss, nowSec = Math.floor(Date.now() / 1000);
+    const [delivered, expired] = m.drain(Date.now(), (s) => {
+      const iid = m.slotIid(s);
+      const entry = m.slotV4(s) ? fib.lookup4(iid, m.slotWord(s, 0))
+        : fib.lookup6(iid, m.slotWord(s, 0), m.slotWord(s, 1), m.slotWord(s, 2), m.slotWord(s, 3));
+      if (entry < 0 || fib.entryExpired(entry, nowSec)) return false;
+      const route = fib.route(entry);
+      return fib.routeRlocCount(route) > 0 || fib.routeAction(route) !== FibAction.SendMapRequest;
+    }, (arena, off, len, flags, gso) => encap.stage(arena, off, len, flags, gso));
+    encap.flushStaged();
+    this.c.missFlushed += delivered;
+    this.c.missDropped += expired;
+  }
+
+  private tick(): void {
+    this.guard(() => {
+      this.flushMisses();
+      const now = Date.now();
+      if (now - this.lastFibExpire >= 1000) {
+        this.lastFibExpire = now;
+        this.sync.expire();
+      }
+    });
+  }
+
+  applyMapCache(event: MapCacheEvent): void {
+    this.sync.apply(event);
+    if (event.op === 'set' && this.miss.pending > 0) this.flushMisses();
+  }
+
+  setRoutedEids(eids: readonly Eid[]): void {
+    this.routes?.setDynamic(eids);
+  }
+
+  setRlocs(rlocs: readonly string[]): void {
+    this.rlocFilter.set(rlocs);
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = this.c.snapshot();
+    out.fibEntries = this.sync.size;
+    out.localEids = this.local.size;
+    out.missPending = this.miss.pending;
+    out.missHeldNow = this.miss.heldPackets;
+    out.routes = this.routes?.routes.length ?? 0;
+    const io = (prefix: string, stats: Record<string, number> | undefined): void => {
+      if (stats) for (const [k, v] of Object.entries(stats)) out[`${prefix}.${k}`] = v;
+    };
+    io('tun', this.tun?.stats);
+    io('udp4', this.udp4?.stats);
+    io('udp6', this.udp6?.stats);
+    return out;
+  }
+
+  entryCounters(): Record<string, { packets: number; bytes: number }> {
+    return this.sync.entryCounters();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.routes?.removeAll();
+    this.routes = undefined;
+    this.udp4?.close();
+    this.udp6?.close();
+    this.udp4 = this.udp6 = undefined;
+    // a non-persistent TUN disappears with its fd, taking its addresses along
+    this.tun?.close();
+    this.tun = undefined;
+    this.encap = undefined;
+  }
+}
