@@ -31,6 +31,7 @@ export interface TestbedOptions {
 }
 
 export function createTestbed(opts: TestbedOptions): Testbed {
+  if ((opts.firstHost ?? 5) < 2) throw new RangeError('firstHost must be at least 2: .1 is the bridge');
   const created: Netns[] = [];
   try {
     const bridgeNs = new Netns(uniqueName(`${opts.prefix}br`));

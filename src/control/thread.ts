@@ -66,7 +66,7 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
     // The data plane keeps its FIB; the new worker re-registers and rebuilds its state.
     setTimeout(() => {
       if (!this.stopping) this.start().catch((e: Error) => this.emit('log', 'error', `control worker restart failed: ${e.message}`, undefined));
-    }, 200).unref();
+    }, 200);
   }
 
   private onMessage(m: FromWorker): void {

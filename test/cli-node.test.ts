@@ -1,0 +1,145 @@
+import test from 'ava';
+import { execFile, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { apiRequest } from '../src/api/client';
+import { netnsAvailable } from '../scripts/lib/netns';
+import { createTestbed, type Testbed } from '../scripts/lib/testbed';
+
+const exec = promisify(execFile);
+const bin = path.resolve(__dirname, '../../bin/decent');
+const root = netnsAvailable();
+
+interface Bed { bed: Testbed; dir: string; children: ChildProcess[]; sock(i: number): string }
+
+async function twoNodes(t: import('ava').ExecutionContext): Promise<Bed> {
+  const bed = createTestbed({ prefix: 'cli', nodes: 2, subnet: '10.77.0', firstHost: 11 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-cli-'));
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    await Promise.all(children.map((c) => new Promise<void>((r) => {
+      if (c.exitCode !== null) return r();
+      c.once('exit', () => r());
+      c.kill('SIGTERM');
+    })));
+    bed.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const sock = (i: number): string => path.join(dir, `n${i}.sock`);
+  for (const n of bed.nodes) {
+    const i = n.index + 1;
+    const cfg = path.join(dir, `n${i}.yaml`);
+    fs.writeFileSync(cfg, [
+      `name: n${i}`, 'eids:', `  - 10.${i}.0.0/16`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
+      `  seeds: [${bed.nodes[1 - n.index].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`, '',
+    ].join('\n'));
+    children.push(n.ns.spawn([process.execPath, bin, 'run', '--config', cfg]));
+  }
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const sizes = await Promise.all([1, 2].map((i) => apiRequest<unknown[]>(sock(i), 'GET', '/api/site-cache', 1000).then((r) => r.length, () => 0)));
+    if (sizes.every((s) => s === 3)) break;
+    if (Date.now() > deadline) throw new Error(`nodes did not converge: ${sizes.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { bed, dir, children, sock };
+}
+
+const decent = (args: string[]): Promise<{ stdout: string; stderr: string; code: number }> =>
+  exec(process.execPath, [bin, ...args], { encoding: 'utf8' }).then(
+    (r) => ({ ...r, code: 0 }),
+    (e: { stdout: string; stderr: string; code: number }) => ({ stdout: e.stdout, stderr: e.stderr, code: e.code }),
+  );
+
+test.serial('show, lig and stats against running nodes', async (t) => {
+  if (!root.ok) {
+    t.log(`skipped: ${root.reason}`);
+    t.pass();
+    return;
+  }
+  const { sock } = await twoNodes(t);
+  const site = await decent(['show', 'site-cache', '--socket', sock(1)]);
+  t.is(site.code, 0, site.stderr);
+  t.regex(site.stdout, /^EID\s+RLOCs\s+last registerer/);
+  t.regex(site.stdout, /\[0\]10\.2\.0\.0\/16\s+10\.77\.0\.12/);
+  t.regex(site.stdout, /\(0\.0\.0\.0\/0, 224\.9\.9\.9\/32\)\s+10\.77\.0\.11, 10\.77\.0\.12/);
+
+  const json = await decent(['show', 'site-cache', '--json', '--socket', sock(2)]);
+  const rows = JSON.parse(json.stdout) as { eid: string; rlocs: string[] }[];
+  t.deepEqual(rows.map((r) => r.eid).sort(), ['[0](0.0.0.0/0, 224.9.9.9/32)', '[0]10.1.0.0/16', '[0]10.2.0.0/16']);
+
+  const lig = await decent(['lig', '10.1.2.3', '--socket', sock(2), '--to', '10.77.0.11']);
+  t.is(lig.code, 0, lig.stderr);
+  t.regex(lig.stdout, /Map-Reply from 10\.77\.0\.11 for 10\.1\.2\.3 in [\d.]+ ms/);
+  t.regex(lig.stdout, /10\.1\.0\.0\/16 {2}TTL \d+ min, proxy reply/);
+  const neg = await decent(['lig', '10.9.9.9', '--socket', sock(2)]);
+  t.regex(neg.stdout, /negative, action 1/);
+
+  const peers = await decent(['show', 'peers', '--json', '--socket', sock(1)]);
+  t.deepEqual(JSON.parse(peers.stdout), ['10.77.0.12']);
+  const stats = JSON.parse((await decent(['show', 'stats', '--json', '--socket', sock(1)])).stdout) as { control: Record<string, number> };
+  t.true(stats.control['register.accepted'] > 0);
+  t.true(stats.control['her.received'] > 0);
+  t.is(stats.control['register.rejected.auth'], 0);
+  const db = await decent(['show', 'database', '--socket', sock(1)]);
+  t.regex(db.stdout, /\[0\]10\.1\.0\.0\/16\s+10\.77\.0\.11/);
+});
+
+test('usage errors exit 2, a missing node exits 1 with a hint', async (t) => {
+  const bad = await decent(['show', 'everything', '--socket', '/nonexistent.sock']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /show what\? one of site-cache, map-cache, database, peers, stats/);
+  const none = await decent(['show', 'site-cache', '--socket', '/nonexistent/decent.sock']);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /no node is listening on \/nonexistent\/decent\.sock/);
+  const noConfig = await decent(['run']);
+  t.is(noConfig.code, 2);
+  t.regex(noConfig.stderr, /--config FILE is required/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-cfg-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), 'name: x\ncolour: blue\n');
+  const badConfig = await decent(['run', '--config', path.join(dir, 'bad.yaml')]);
+  t.is(badConfig.code, 2);
+  t.regex(badConfig.stderr, /bad\.yaml:2:1: colour: Unrecognized key/);
+  const help = await decent(['lig', '--help']);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /Examples:/);
+});
+
+test.serial('a crashed control worker is restarted and rebuilds its state', async (t) => {
+  if (!root.ok) {
+    t.log(`skipped: ${root.reason}`);
+    t.pass();
+    return;
+  }
+  const { DEFAULT_TIMERS } = await import('../src/control/config');
+  const bed = createTestbed({ prefix: 'crs', nodes: 1, subnet: '10.78.0', firstHost: 11 });
+  t.teardown(() => bed.destroy());
+  // The worker must run inside the namespace, so run this part as a child process there.
+  const script = `
+    const { ControlThread } = require(${JSON.stringify(path.resolve(__dirname, '../src/control/thread.js'))});
+    const { parseEid } = require(${JSON.stringify(path.resolve(__dirname, '../src/control/eid.js'))});
+    const timers = ${JSON.stringify(DEFAULT_TIMERS)};
+    const c = new ControlThread({ config: { name: 'c1', eids: [parseEid('10.5.0.0/16')], rlocs: ['10.78.0.11'],
+      group: { address: '224.7.7.7', replication: 'her', seeds: [], instanceId: 0 }, auth: { key: 'k', keyId: 0, algorithm: 2 },
+      policy: { allowed: [], acceptUnauthenticatedGroupJoins: false }, timers, xtrId: 7n, siteId: 0n, lispers: false },
+      rlocInterfaces: [], bindDataPort: true, rlocPollMs: 250, logLevel: 'error' });
+    (async () => {
+      await c.start();
+      const before = (await c.query('site-cache')).length;
+      const restarted = new Promise((r) => c.once('ready', r));
+      await c.terminateForTest();
+      await restarted;
+      let after = 0;
+      for (let i = 0; i < 50 && after < before; i++) { after = (await c.query('site-cache')).length; await new Promise((r) => setTimeout(r, 20)); }
+      console.log(JSON.stringify({ before, after, restarts: c.restarts }));
+      await c.stop(false);
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const out = bed.nodes[0].ns.exec([process.execPath, '-e', script], { timeoutMs: 30_000 });
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { before: number; after: number; restarts: number };
+  t.is(r.restarts, 1);
+  t.is(r.before, 2, 'own EID and group entry');
+  t.is(r.after, r.before, 'state rebuilt after the restart');
+});
