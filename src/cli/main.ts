@@ -11,6 +11,7 @@ import { demoCommand } from './demo';
 import { ligCommand } from './lig';
 import { runCommand } from './run';
 import { showCommand } from './show';
+import { traceCommand } from './trace';
 
 const COMMANDS: readonly Command[] = [
   runCommand,
@@ -18,6 +19,7 @@ const COMMANDS: readonly Command[] = [
   ligCommand,
   demoCommand,
   decodeCommand,
+  traceCommand,
 ];
 
 export const EXIT_OK = 0;
