@@ -87,6 +87,8 @@ function randomCheck(t: import('ava').ExecutionContext, family: 4 | 6, seed: num
   const iids = [0, 7, 0xffffff];
   const live: { iid: number; prefix: NumericPrefix }[] = [];
   let tag = 1;
+  const batchIn = new Uint32Array(1);
+  const batchOut = new Int32Array(1);
   const check = (): void => {
     for (let q = 0; q < 600; q++) {
       const iid = iids[next() % iids.length] as number;
@@ -98,6 +100,11 @@ function randomCheck(t: import('ava').ExecutionContext, family: 4 | 6, seed: num
       if (got !== (expected?.tag ?? -1)) {
         t.fail(`iid ${iid} lookup ${words.map((w) => w.toString(16)).join(':')}: got tag ${got}, expected ${expected ? `${expected.tag} (${formatPrefix(expected.prefix)})` : 'miss'}`);
         return;
+      }
+      if (family === 4) {
+        batchIn[0] = words[0] as number;
+        fib.lookup4Batch(iid, batchIn, 0, 1, batchOut);
+        if (batchOut[0] !== entry) t.fail(`lookup4Batch ${batchOut[0]} ≠ lookup4 ${entry}`);
       }
       if (expected !== undefined) {
         t.is(fib.entryPrefixLength(entry), expected.prefix.length);
@@ -165,6 +172,12 @@ test('default routes, host routes and byte-buffer lookups', (t) => {
   t.is(fib.lookup6(1, a, b, c, d + 1), d6);
   const packet = Uint8Array.from([0, 0, 192, 0, 2, 7, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   t.is(fib.lookup4Bytes(1, packet, 2), h4);
+  const batch = Uint32Array.from([0, parseIpv4('192.0.2.7'), parseIpv4('192.0.2.6'), parseIpv4('8.8.8.8')]);
+  const out = new Int32Array(3);
+  fib.lookup4Batch(1, batch, 1, 3, out);
+  t.deepEqual([...out], [h4, d4, d4]);
+  fib.lookup4Batch(9, batch, 0, 2, out);
+  t.deepEqual([...out], [-1, -1, d4]);
   t.is(fib.lookup6Bytes(1, packet, 6), h6);
   t.true(fib.remove(1, '0.0.0.0/0'));
   t.is(fib.lookup4(1, parseIpv4('192.0.2.6')), -1);
@@ -249,9 +262,12 @@ test('RLOC selection: lowest usable priority, weight-proportional, sticky per fl
   t.is(fib.selectedLsbPosition, 2);
 
   // Down takes effect at once: the next selection skips it; flows on other RLOCs don't move.
-  const onFirst = findHashFor(fib, entry, 1);
+  const flowHashes = Array.from({ length: 2000 }, (_, i) => Math.imul(i + 1, 0x9e3779b1));
+  const before = flowHashes.map((h) => fib.selectRloc(entry, h));
   fib.setRlocUp(entry, 2, false);
-  t.is(fib.selectRloc(entry, onFirst), 1);
+  const after = flowHashes.map((h) => fib.selectRloc(entry, h));
+  t.true(before.some((c) => c === 2));
+  t.true(after.every((c, i) => c !== 2 && (before[i] === 2 || c === before[i])), 'only the flows of the down RLOC moved');
   counts = shares(fib, entry, samples);
   assertShare(t, counts[1] ?? 0, samples, 0.25, 'weight 10 of 40');
   assertShare(t, counts[2] ?? 0, samples, 0.75, 'weight 30 of 40');
