@@ -106,6 +106,8 @@ for (const offloads of [true, false]) {
       for (let i = 0; i < 10; i++) {
         txPool.put(i, Buffer.from(`hello ${i} over IPv${fam.v}`));
         txPool.setField(i, D.ADDR, 0);
+        // per-packet outer TTL and TOS via ancillary data (RFC 9300 §5.3 copies them from the inner header)
+        txPool.setField(i, D.TTLTOS, (10 + i) | ((i * 4) << 8) | 0x10000);
       }
       const got: Buffer[] = [];
       const rxTun = new Pool({ slots: 8, slotSize: 65536 + 64 });
@@ -126,6 +128,10 @@ for (const offloads of [true, false]) {
         t.is(pkt.subarray(ipLen + 8).toString(), `hello ${i} over IPv${fam.v}`);
         t.is(pkt.readUInt16BE(ipLen + 2), 7001);
         t.is(pkt.readUInt16BE(ipLen + 6), udpChecksum(pkt, ipLen) || 0xffff, 'a completed, valid UDP checksum');
+        const ttl = fam.v === 4 ? pkt[8] : pkt[7];
+        const tos = fam.v === 4 ? pkt[1] : ((pkt[0] & 0x0f) << 4) | (pkt[1] >> 4);
+        t.is(ttl, 10 + i, 'per-packet TTL / hop limit');
+        t.is(tos, i * 4, 'per-packet TOS / traffic class');
       });
 
       // TUN -> kernel: one write call with a batch of packets reaches the socket
@@ -319,7 +325,7 @@ test('a process that exits or is killed without closing leaves no TUN behind', a
   }
 });
 
-test('errors say what failed and why: names, MTU, namespace, busy device, bind address', (t) => {
+test('errors say what failed and why: names, MTU, namespace, busy device, bind address, port in use', (t) => {
   if (skipUnlessRoot(t)) return;
   const ns = namespace(t);
   t.throws(() => Tun.open({ name: 'a-name-longer-than-15' }), { instanceOf: RangeError, message: /at most 15/ });
@@ -337,6 +343,15 @@ test('errors say what failed and why: names, MTU, namespace, busy device, bind a
   t.throws(() => tun.addRoute('10.0.0.0/33'), { instanceOf: RangeError });
   t.throws(() => UdpEndpoint.open({ address: '192.0.2.99', port: 4341, netns: ns.name }), { message: /not configured on any interface/ });
   t.throws(() => UdpEndpoint.open({ address: 'not-an-ip', port: 4341 }), { instanceOf: TypeError });
+  const first = UdpEndpoint.open({ address: '127.0.0.1', port: 0, netns: ns.name });
+  t.teardown(() => first.close());
+  t.throws(() => UdpEndpoint.open({ address: '127.0.0.1', port: first.port, netns: ns.name }), { message: /already in use/ });
+  // SO_REUSEPORT: one socket per queue of a multi-queue TUN
+  const q1 = UdpEndpoint.open({ address: '127.0.0.1', port: 0, netns: ns.name, reusePort: true });
+  t.teardown(() => q1.close());
+  const q2 = UdpEndpoint.open({ address: '127.0.0.1', port: q1.port, netns: ns.name, reusePort: true });
+  t.teardown(() => q2.close());
+  t.is(q2.port, q1.port);
 });
 
 test('without CAP_NET_ADMIN the error explains the capability', (t) => {

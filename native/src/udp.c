@@ -72,6 +72,10 @@ int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsiz
         set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, bufsize);
         set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, bufsize);
     }
+    *stage = "setsockopt SO_REUSEPORT";
+    if ((want & DN_OFF_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int e = errno; dn_udp_close(u); return -e;
+    }
     *stage = "setsockopt PKTINFO";
     if (af == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);

@@ -48,6 +48,8 @@ export const OFF = {
   UDP_GSO: 1 << 5,
   UDP_GRO: 1 << 6,
   COALESCE: 1 << 7,
+  /** SO_REUSEPORT on the socket. */
+  REUSEPORT: 1 << 8,
 } as const;
 
 /** Counters kept by the addon, one Float64Array slot each (order = enum in dn.h). */

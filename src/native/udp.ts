@@ -24,6 +24,11 @@ export interface UdpOptions {
   gro?: boolean;
   /** Most messages one recv() can return (default 256). */
   maxBatch?: number;
+  /**
+   * SO_REUSEPORT: several endpoints on the same address and port, e.g. one per queue of an
+   * IFF_MULTI_QUEUE TUN; the kernel spreads flows across them by hash (socket(7)).
+   */
+  reusePort?: boolean;
 }
 
 export class UdpEndpoint {
@@ -43,7 +48,8 @@ export class UdpEndpoint {
     this.netns = netnsPath(opts.netns);
     this.maxBatch = opts.maxBatch ?? 256;
     this.statsArray = new Float64Array(STAT_NAMES.length);
-    const want = (opts.gso ?? true ? OFF.UDP_GSO : 0) | (opts.gro ?? true ? OFF.UDP_GRO : 0);
+    const want = (opts.gso ?? true ? OFF.UDP_GSO : 0) | (opts.gro ?? true ? OFF.UDP_GRO : 0) |
+      (opts.reusePort ? OFF.REUSEPORT : 0);
     try {
       const r = loadAddon().udpOpen(
         this.family, ipToBytes(opts.address), opts.port, this.netns, opts.bufferBytes ?? 8 << 20,
