@@ -67,7 +67,9 @@ export const configSchema = z.strictObject({
     'probe-interval': duration.default(10_000),
     'map-reply-ttl': duration.default(900_000),
     'rloc-poll': duration.default(250),
-  }).default({ 'register-interval': 60_000, 'registration-ttl': 180_000, 'probe-interval': 10_000, 'map-reply-ttl': 900_000, 'rloc-poll': 250 }),
+    /** ICMP echo to map-cache RLOCs (raw-socket), for peers that ignore RLOC-probes; 0 = off. */
+    'icmp-interval': duration.default(0),
+  }).default({ 'register-interval': 60_000, 'registration-ttl': 180_000, 'probe-interval': 10_000, 'map-reply-ttl': 900_000, 'rloc-poll': 250, 'icmp-interval': 0 }),
   'xtr-id': z.union([z.literal('auto'), z.string().regex(/^(0x)?[0-9a-fA-F]{1,32}$/, 'expected auto or up to 32 hex digits')]).default('auto'),
   'site-id': z.number().int().min(0).default(0),
   dataplane: z.strictObject({

@@ -772,6 +772,12 @@ export class ControlNode {
     });
   }
 
+  /** Another sign of life from an RLOC (an ICMP echo reply): counts like a probe reply. */
+  rlocAnswered(rloc: string): void {
+    this.probeReplies.set(rloc, this.env.now());
+    if (this.downRlocs.delete(rloc)) this.siteCacheChanged();
+  }
+
   private onMapReply(m: MapReply, src: string): void {
     this.count('reply.received');
     if (m.probe) {

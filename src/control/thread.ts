@@ -127,6 +127,11 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
     this.post({ t: 'encapsulated', bytes, src });
   }
 
+  /** An ICMP echo reply from an RLOC (main-thread reachability checks). */
+  rlocAlive(rloc: string): void {
+    this.post({ t: 'rloc-alive', rloc });
+  }
+
   resolve(eid: string): void {
     this.post({ t: 'resolve', eid });
   }

@@ -128,6 +128,9 @@ function main(): void {
       case 'encapsulated':
         n.receiveEncapsulated(m.bytes, m.src);
         return;
+      case 'rloc-alive':
+        n.rlocAnswered(m.rloc);
+        return;
       case 'resolve':
         try {
           n.resolve(parseEid(m.eid));

@@ -6,6 +6,7 @@ import { EidError, eidKey, parseEid, type Eid } from '../control/eid';
 import type { MapCacheEntry } from '../control/map-cache';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
+import { IcmpReachability } from './icmp-reachability';
 import type { Logger } from './log';
 
 export interface RunningNode {
@@ -51,6 +52,22 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
     control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
     await dataPlane.start();
+  }
+  let icmp: IcmpReachability | undefined;
+  const icmpMs = cfg.raw.timers['icmp-interval'];
+  if (icmpMs > 0) {
+    icmp = new IcmpReachability({
+      intervalMs: icmpMs,
+      onAlive: (rloc) => control.rlocAlive(rloc),
+      onError: (e) => log('debug', 'reachability', e.message),
+    });
+    icmp.start();
+    const targets = new Map<string, readonly string[]>();
+    control.on('map-cache', (e) => {
+      if (e.op === 'remove') targets.delete(e.key);
+      else targets.set(e.entry.key, e.entry.rlocs.map((r) => r.address));
+      icmp?.setTargets([...targets.values()].flat());
+    });
   }
   const rlocs = await control.start();
   log('info', 'node', 'started', { name: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
@@ -103,6 +120,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
     async stop(withdraw = true) {
       if (stopped) return;
       stopped = true;
+      icmp?.stop();
       await control.stop(withdraw);
       await dataPlane?.stop();
       await api.stop();
