@@ -69,21 +69,25 @@ test.serial('miss: the first ping to an unresolved EID is held and delivered onc
 });
 
 const combos = [
-  { name: 'IPv4-in-IPv4', dst: '10.2.0.10', port: 5101 },
-  { name: 'IPv4-in-IPv6', dst: '10.2.1.10', port: 5102 },
-  { name: 'IPv6-in-IPv4', dst: 'fd02::10', port: 5103 },
-  { name: 'IPv6-in-IPv6', dst: 'fd02:1::10', port: 5104 },
+  { name: 'IPv4-in-IPv4', dst: '10.2.0.10', port: 5101, outer: 'udp4' },
+  { name: 'IPv4-in-IPv6', dst: '10.2.1.10', port: 5102, outer: 'udp6' },
+  { name: 'IPv6-in-IPv4', dst: 'fd02::10', port: 5103, outer: 'udp4' },
+  { name: 'IPv6-in-IPv6', dst: 'fd02:1::10', port: 5104, outer: 'udp6' },
 ];
 
 for (const c of combos) {
   test.serial(`${c.name}, instance-id ${IID}: ping and ${MIB} MiB over TCP byte-identical`, async (t) => {
     if (skip(t)) return;
     const b = need();
+    const before = await b.runB.counters();
     const p = ping(b, c.dst);
     t.true(p.ok, p.out);
     const r = await tcpTransfer(b.hA, b.hB, c.dst, c.port, BYTES);
     t.is(r.received.bytes, BYTES);
     t.is(r.received.sha256, r.sent.sha256);
+    const after = await b.runB.counters();
+    const k = `${c.outer}.udpRecvDatagrams`;
+    t.true(after[k] - before[k] > 1000, `xB received the transfer on its ${c.outer} socket (${before[k]} -> ${after[k]})`);
     t.log(`${c.name}: ${MIB} MiB in ${r.sent.ms.toFixed(0)} ms (informational)`);
   });
 }
@@ -169,4 +173,28 @@ test.serial('malformed LISP packets are counted by reason and dropped; instance-
   t.is(d('encapsulatedControl'), 1);
   t.true(b.runB.alive);
   t.true(ping(b, '10.2.0.10').ok, 'still forwarding');
+});
+
+test.serial('host mode: the xTR\'s own EID is on its TUN and works as a source address', (t) => {
+  if (skip(t)) return;
+  const b = need();
+  t.regex(b.xA.ip(['-4', 'addr', 'show', 'dev', b.tunA]), /10\.1\.9\.1\/32/);
+  // xA's route to 10.2/16 points into the TUN, whose (only IPv4) address is the EID: the kernel picks it
+  const r = icmpPing(b.xA, '10.2.0.10', { count: 2 });
+  t.is(r.received, 2, JSON.stringify(r));
+});
+
+test.serial('host routing: setRoutedEids adds and removes routes; stop() removes the TUN and all it added', async (t) => {
+  if (skip(t)) return;
+  const b = need();
+  const routes = (): string => `${b.xA.ip(['-4', 'route', 'show'])}${b.xA.ip(['-6', 'route', 'show'])}`;
+  await b.runA.request({ cmd: 'routed', eids: ['10.3.0.0/16', 'fd03::/48'] });
+  t.regex(routes(), /10\.3\.0\.0\/16 dev/);
+  t.regex(routes(), /fd03::\/48 dev/);
+  await b.runA.request({ cmd: 'routed', eids: ['10.4.0.0/16'] });
+  t.notRegex(routes(), /10\.3\.0\.0|fd03::/);
+  t.regex(routes(), /10\.4\.0\.0\/16 dev/);
+  await b.runA.stop();
+  t.false(b.xA.links().includes(b.tunA), 'TUN gone');
+  t.notRegex(routes(), new RegExp(`10\\.4\\.0\\.0|10\\.2\\.0\\.0/16|fd02::/16|${b.tunA}`));
 });

@@ -21,8 +21,9 @@ export interface IcmpOptions {
 }
 
 export class IcmpTooBig {
-  private readonly pool = new Pool({ slots: 16, slotSize: 2048, headroom: 64 });
-  private pending = 0;
+  /** Queued errors (public for tests: slot i holds the i-th error until flush()). */
+  readonly pool = new Pool({ slots: 16, slotSize: 2048, headroom: 64 });
+  pending = 0;
   private tokens: number;
   private last: number;
   private readonly rate: number;

@@ -150,7 +150,8 @@ export async function createBed(opts: BedOptions = {}): Promise<Bed> {
     const tunA = uniqueName('dpt'), tunB = uniqueName('dpt');
     const runA = await Runner.start(xA, {
       tun: tunA, mtu: opts.mtuA ?? 1500, offloads, instanceId: IID,
-      localEids: ['10.1.0.0/24', 'fd01::/64'], rlocs: ['192.168.77.1', '192.168.78.1', 'fd77::1'],
+      // the LAN behind xA, and a host EID of xA's own (on its TUN: host mode)
+      localEids: ['10.1.0.0/24', 'fd01::/64', '10.1.9.1/32'], rlocs: ['192.168.77.1', '192.168.78.1', 'fd77::1'],
       routes: ['10.2.0.0/16', 'fd02::/16'],
       staticMapCache: [
         { eid: '10.2.1.0/24', rlocs: ['fd77::2'] },
@@ -171,6 +172,7 @@ export async function createBed(opts: BedOptions = {}): Promise<Bed> {
       routes: ['10.1.0.0/16', 'fd01::/16'],
       staticMapCache: [
         { eid: '10.1.0.0/24', rlocs: ['192.168.77.1'] },
+        { eid: '10.1.9.1/32', rlocs: ['192.168.77.1'] },
         { eid: 'fd01::/64', rlocs: ['fd77::1'] },
       ],
     });
