@@ -4,7 +4,7 @@ export { AddressTable, bytesToIp, familyOf, ipToBytes, maskBytes, parseCidr, rea
 export type { Cidr, Family } from './address';
 export { NativeIoError } from './errors';
 export { D, DESC_STRIDE, ADDR_STRIDE, F, OFF, STAT_NAMES } from './layout';
-export type { IoStats, StatName } from './layout';
+export type { IoStats, StatName, TunStats, UdpStats } from './layout';
 export { Pool, RecvPool } from './pool';
 export type { PoolOptions } from './pool';
 export { RawRelay, LISP_HEADER_LEN } from './relay';

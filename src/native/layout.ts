@@ -62,8 +62,17 @@ export const STAT_NAMES = [
 export type StatName = (typeof STAT_NAMES)[number];
 export type IoStats = Record<StatName, number>;
 
-export function readStats(a: Float64Array): IoStats {
-  const out = {} as IoStats;
-  STAT_NAMES.forEach((n, i) => { out[n] = a[i]; });
+export type TunStats = Pick<IoStats, 'tunReads' | 'tunReadBytes' | 'tunWrites' | 'tunWritePackets' | 'tunCoalesced' |
+  'tunErrors' | 'checksumBad' | 'badPackets'>;
+export type UdpStats = Pick<IoStats, 'udpSendCalls' | 'udpSentMessages' | 'udpSentDatagrams' | 'udpSendDrops' |
+  'udpRecvCalls' | 'udpRecvMessages' | 'udpRecvDatagrams' | 'badPackets' | 'gsoFallbacks'>;
+
+/** Snapshot of the counters whose names pass `keep` (each handle only touches its own). */
+export function readStats<K extends StatName>(a: Float64Array, keep: (n: StatName) => n is K): Pick<IoStats, K> {
+  const out = {} as Pick<IoStats, K>;
+  STAT_NAMES.forEach((n, i) => { if (keep(n)) out[n] = a[i]; });
   return out;
 }
+
+export const isTunStat = (n: StatName): n is keyof TunStats => n.startsWith('tun') || n === 'checksumBad' || n === 'badPackets';
+export const isUdpStat = (n: StatName): n is keyof UdpStats => n.startsWith('udp') || n === 'badPackets' || n === 'gsoFallbacks';

@@ -4,7 +4,7 @@ import { loadAddon } from './addon';
 import { maskBytes, parseCidr } from './address';
 import { track, untrack } from './cleanup';
 import { tunError } from './errors';
-import { IoStats, OFF, readStats, STAT_NAMES } from './layout';
+import { isTunStat, OFF, readStats, STAT_NAMES, TunStats } from './layout';
 import { Pool } from './pool';
 import { Readiness } from './readiness';
 
@@ -196,8 +196,8 @@ export class Tun {
     this.readiness = new Readiness(this.fd, onReadable, onError);
   }
 
-  get stats(): IoStats {
-    return readStats(this.statsArray);
+  get stats(): TunStats {
+    return readStats(this.statsArray, isTunStat);
   }
 
   get closed(): boolean {

@@ -5,7 +5,7 @@ import { loadAddon } from './addon';
 import { AddressTable, familyOf, Family, ipToBytes } from './address';
 import { track, untrack } from './cleanup';
 import { udpError } from './errors';
-import { IoStats, OFF, readStats, STAT_NAMES } from './layout';
+import { isUdpStat, OFF, readStats, STAT_NAMES, UdpStats } from './layout';
 import { Pool, RecvPool } from './pool';
 import { Readiness } from './readiness';
 import { netnsPath } from './tun';
@@ -107,8 +107,8 @@ export class UdpEndpoint {
     this.readiness = new Readiness(this.fd, onReadable, onError);
   }
 
-  get stats(): IoStats {
-    return readStats(this.statsArray);
+  get stats(): UdpStats {
+    return readStats(this.statsArray, isUdpStat);
   }
 
   get closed(): boolean {
