@@ -7,7 +7,7 @@
  * inside random prefixes (90%) or fully random (10%), so most hit and they stay out of cache
  * order. The reader is a plain FibReader on the shared buffers, as the data plane will hold.
  *
- * Usage: node dist/scripts/bench-fib.js [repetitions=7] [--quick]
+ * Usage: node dist/scripts/bench-fib.js [repetitions=7] [--quick] [--sizes=10000,100000] [--no-v6]
  */
 import { FibReader, FibWriter, makePrefix } from '../src/mapping/fib';
 
@@ -219,7 +219,8 @@ function report(label: string, built: Built, v6: boolean, repetitions: number): 
     console.log(`  lookup4 + selectRloc: median ${fmtRate(select.median)}  (min ${fmtRate(select.min)}, max ${fmtRate(select.max)})`);
   }
   console.log(`  bytes/entry: ${perEntry(stats.totalBytes)} total = entries ${perEntry(stats.entryBytes)} + RLOCs ${perEntry(stats.rlocBytes)}`
-    + ` + trie ${perEntry(stats.nodeBytes)} + writer index ${perEntry(stats.indexBytes)}  (reserved ${(stats.reservedBytes / 2 ** 20).toFixed(0)} MiB)`);
+    + ` + trie ${perEntry(stats.nodeBytes)} + writer index ${perEntry(stats.indexBytes)}; live blocks only ${perEntry(stats.liveBytes)}`
+    + `  (reserved ${(stats.reservedBytes / 2 ** 20).toFixed(0)} MiB)`);
 }
 
 function main(): void {
@@ -227,14 +228,16 @@ function main(): void {
   const quick = args.includes('--quick');
   const repetitions = Number(args.find((a) => /^[0-9]+$/.test(a)) ?? (quick ? 3 : 7));
   console.log(`bench-fib: node ${process.version}, ${repetitions} repetitions, ${QUERIES} distinct queries per pass`);
-  for (const count of quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+  const sizesArg = args.find((a) => a.startsWith('--sizes='));
+  const sizes = sizesArg !== undefined ? sizesArg.slice(8).split(',').map(Number) : quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  for (const count of sizes) {
     const rss0 = process.memoryUsage().rss;
     const built = buildV4(count, count);
     const rss1 = process.memoryUsage().rss;
     report(`IPv4 ${count}`, built, false, repetitions);
     if (count === 1_000_000) console.log(`  (process RSS grew ${((rss1 - rss0) / count).toFixed(0)} bytes/entry while loading, incl. the benchmark's own prefix list)`);
   }
-  report('IPv6 100000', buildV6(100_000, 6), true, repetitions);
+  if (!args.includes('--no-v6')) report('IPv6 100000', buildV6(100_000, 6), true, repetitions);
 }
 
 main();

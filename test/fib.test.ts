@@ -325,6 +325,9 @@ test('TTL expiry', (t) => {
   const long = fib.upsert({ iid: 0, prefix: '10.1.0.0/16', ttlSeconds: 3600, rlocs: [tagRloc(1)] });
   const forever = fib.upsert({ iid: 0, prefix: '0.0.0.0/0', ttlSeconds: 0, action: FibAction.SendMapRequest });
   t.is(fib.entryTtl(short), 60);
+  t.is(fib.entryTtl(long), 3600);
+  t.is(fib.entryTtl(fib.upsert({ iid: 0, prefix: '10.3.0.0/16', ttlSeconds: 86_400, action: FibAction.Drop })), 86_400);
+  fib.remove(0, '10.3.0.0/16');
   t.is(fib.entryExpiresAt(short), now / 1000 + 60);
   t.is(fib.entryExpiresAt(forever), 0);
   t.false(fib.entryExpired(short, now / 1000 + 59));

@@ -1,11 +1,12 @@
 /**
  * Allocator of word blocks inside one typed-array pool, used by the writer only.
  *
- * Blocks come in power-of-two size classes, aligned to their size, so freed blocks are reused
- * exactly. A freed block may still be read by a reader that loaded a pointer to it just before
- * the writer swapped it out, so it waits `reclaimDelayMs` in quarantine before reuse (see the
- * concurrency note in fib.ts). With a delay of 0 (single thread: no reader can be mid-lookup
- * while the writer runs) blocks are reusable at once.
+ * Block sizes are rounded up to size classes ~1.2× apart (not powers of two: nodes are rebuilt
+ * at their exact size on every change, and power-of-two rounding wasted a third of the trie) and
+ * freed blocks are reused by their class. A freed block may still be read by a reader that
+ * loaded a pointer to it just before the writer swapped it out, so it waits `reclaimDelayMs` in
+ * quarantine before reuse (see the concurrency note in fib.ts). With a delay of 0 (single thread:
+ * no reader can be mid-lookup while the writer runs) blocks are reusable at once.
  */
 import { FibInputError } from './fib-address';
 
@@ -20,7 +21,9 @@ interface Retired {
 }
 
 export class BlockAllocator {
-  private top: number;
+  private top = 0;
+  /** Size in words of each class, ascending; every size is a multiple of the granularity. */
+  private readonly classSizes: number[] = [];
   private readonly free: number[][] = [];
   private quarantine: Retired[] = [];
   private quarantineHead = 0;
@@ -30,12 +33,18 @@ export class BlockAllocator {
   constructor(
     private readonly poolName: string,
     private readonly capacityWords: number,
-    private readonly minClass: number,
+    /** Offsets and sizes are multiples of this (the RLOC pool needs 2: routes store offset / 2). */
+    granularity: number,
     private readonly reclaimDelayMs: number,
     private readonly clock: () => number,
-    reservedWords = 0,
   ) {
-    this.top = reservedWords;
+    let size = granularity;
+    while (size < capacityWords) {
+      this.classSizes.push(size);
+      const grown = Math.ceil((size * 1.2) / granularity) * granularity;
+      size = Math.max(size + granularity, grown);
+    }
+    this.classSizes.push(size);
   }
 
   /** Highest word ever handed out: the part of the pool that has been touched. */
@@ -43,35 +52,39 @@ export class BlockAllocator {
     return this.top;
   }
 
-  static classOf(words: number, minClass: number): number {
-    let c = minClass;
-    while ((1 << c) < words) c++;
-    return c;
+  private classOf(words: number): number {
+    if (!(words >= 1)) throw new FibInputError(this.poolName, `internal: bad block size ${words}`);
+    let lo = 0;
+    let hi = this.classSizes.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.classSizes[mid] as number) >= words) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   allocate(words: number): number {
-    const sizeClass = BlockAllocator.classOf(words, this.minClass);
+    const sizeClass = this.classOf(words);
+    const size = this.classSizes[sizeClass] as number;
     this.reclaim();
     const list = this.free[sizeClass];
     let offset = list !== undefined && list.length > 0 ? list.pop() : undefined;
     if (offset === undefined) {
-      const size = 1 << sizeClass;
-      offset = Math.ceil(this.top / size) * size;
+      offset = this.top;
       if (offset + size > this.capacityWords) {
         throw new FibFullError(`FIB ${this.poolName} pool is full (${this.capacityWords} words)`);
       }
-      // Alignment gaps become free blocks of smaller classes rather than being lost.
-      this.freeGap(this.top, offset);
       this.top = offset + size;
     }
-    this.liveWords += 1 << sizeClass;
+    this.liveWords += size;
     return offset;
   }
 
   /** Gives a block back; it becomes reusable after the reclaim delay. */
   release(offset: number, words: number): void {
-    const sizeClass = BlockAllocator.classOf(words, this.minClass);
-    this.liveWords -= 1 << sizeClass;
+    const sizeClass = this.classOf(words);
+    this.liveWords -= this.classSizes[sizeClass] as number;
     if (this.reclaimDelayMs <= 0) {
       this.pushFree(sizeClass, offset);
       return;
@@ -102,19 +115,5 @@ export class BlockAllocator {
       this.free[sizeClass] = list;
     }
     list.push(offset);
-  }
-
-  private freeGap(from: number, to: number): void {
-    let at = from;
-    while (at < to) {
-      // Largest aligned power-of-two block starting at `at` that fits before `to`.
-      let c = this.minClass;
-      while ((at % (1 << (c + 1))) === 0 && at + (1 << (c + 1)) <= to) c++;
-      if (at % (1 << c) !== 0 || at + (1 << c) > to) {
-        throw new FibInputError(this.poolName, `internal: unaligned gap ${from}..${to}`);
-      }
-      this.pushFree(c, at);
-      at += 1 << c;
-    }
   }
 }

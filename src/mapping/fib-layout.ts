@@ -16,25 +16,40 @@ export const enum FibAction {
 }
 
 // ---- Entry record: ENTRY_WORDS Int32 words per entry in `entries` --------------------------
-export const ENTRY_WORDS = 9;
+export const ENTRY_WORDS = 8;
 /** The route word: action, RLOC count and RLOC block, all in one word so one atomic store swaps them. */
 export const ENTRY_ROUTE = 0;
-/** Prefix meta: family bit, prefix length, in-use bit. Immutable while the entry is in use. */
+/**
+ * Prefix meta: family bit, in-use bit, prefix length, TTL code. Family and length are immutable
+ * while the entry is in use; the TTL code changes with a refresh (one word store).
+ */
 export const ENTRY_META = 1;
 export const ENTRY_IID = 2;
 /** Four address words (IPv4 uses the first). */
 export const ENTRY_ADDRESS = 3;
-export const ENTRY_TTL = 7;
 /** Expiry in whole seconds of the Unix epoch (uint32); 0 = never. */
-export const ENTRY_EXPIRES = 8;
+export const ENTRY_EXPIRES = 7;
 
 export const META_V6 = 1 << 0;
 export const META_IN_USE = 1 << 1;
 export const META_LENGTH_SHIFT = 8;
+/**
+ * The TTL as received, for display only (expiry is exact and separate), in 16 bits so the entry
+ * stays small: seconds up to 32767, else minutes with the top bit set (up to ~22 days; clamped).
+ */
+export const META_TTL_SHIFT = 16;
+
+export function encodeTtl(seconds: number): number {
+  return seconds <= 0x7fff ? seconds : 0x8000 | Math.min(0x7fff, Math.ceil(seconds / 60));
+}
+
+export function decodeTtl(code: number): number {
+  return (code & 0x8000) !== 0 ? (code & 0x7fff) * 60 : code;
+}
 
 /**
  * Route word: bits 0-2 action, bits 3-7 RLOC count (0..31), bits 8-31 RLOC block offset in
- * units of 2 words (blocks are at least 2 words and aligned), so the RLOC pool may hold 2^25 words.
+ * units of 2 words (RLOC blocks start at even offsets), so the RLOC pool may hold 2^25 words.
  */
 export const ROUTE_ACTION_MASK = 7;
 export const ROUTE_COUNT_SHIFT = 3;

@@ -4,7 +4,7 @@
  * one FibWriter updates them (see the concurrency note in fib.ts).
  */
 import {
-  ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_TTL, ENTRY_WORDS,
+  ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_WORDS, META_TTL_SHIFT, decodeTtl,
   INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, META_IN_USE, META_LENGTH_SHIFT, META_V6,
   PRIORITY_NEVER, RLOC_LSB_MASK, RLOC_LSB_SHIFT, RLOC_PRIORITY_MASK, RLOC_REACHABLE, RLOC_UP, RLOC_USABLE, RLOC_V6,
   RLOC_WEIGHT_SHIFT, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK, ROUTE_COUNT_SHIFT, instanceHash,
@@ -93,8 +93,11 @@ export class FibReader {
     }
     const nodes = this.nodes;
     const root = this.cachedRoot4;
-    // Pass 1: root slots (independent loads). Pass 2: touch each node's header and middle bound
-    // so that the searches of pass 3 find them in cache.
+    if (this.batchNodes.length < count) this.batchNodes = new Int32Array(count);
+    const batchNodes = this.batchNodes;
+    // Pass 1: root slots (independent loads). Pass 2: touch each node's first and middle bound
+    // lines. Pass 3: binary searches, mostly in cache now, leaving the value's word offset.
+    // Pass 4: the values (independent loads again).
     let touched = 0;
     for (let i = 0; i < count; i++) out[i] = nodes[root + ((addresses[from + i] as number) >>> 16)] as number;
     for (let i = 0; i < count; i++) {
@@ -119,10 +122,20 @@ export class FibReader {
         if ((bounds[at + half] as number) <= key) at += half;
         span -= half;
       }
-      const leaf = nodes[at + n] as number;
-      out[i] = (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
+      // Encoded below -1 so pass 4 can tell it from a finished result.
+      out[i] = -2 - (at + n);
+      batchNodes[i] = node;
+    }
+    for (let i = 0; i < count; i++) {
+      const pending = out[i] as number;
+      if (pending >= -1) continue;
+      const leaf = nodes[-2 - pending] as number;
+      out[i] = (leaf > 0 ? leaf : nodes[(batchNodes[i] as number) + 1] as number) - 1;
     }
   }
+
+  /** Scratch for lookup4Batch: the node each pending lookup is in. Grows once to the largest batch. */
+  private batchNodes = new Int32Array(256);
 
   /** Keeps the touch loads of lookup4Batch from being optimised away. */
   protected touchSink = 0;
@@ -249,9 +262,9 @@ export class FibReader {
     return (this.entries[entry * ENTRY_WORDS + ENTRY_ADDRESS + word] as number) >>> 0;
   }
 
-  /** TTL in seconds as received (informational; expiry is what counts). */
+  /** TTL in seconds as received (informational; beyond 32767 s rounded up to minutes). Expiry is what counts. */
   entryTtl(entry: number): number {
-    return (this.entries[entry * ENTRY_WORDS + ENTRY_TTL] as number) >>> 0;
+    return decodeTtl((this.entries[entry * ENTRY_WORDS + ENTRY_META] as number) >>> META_TTL_SHIFT);
   }
 
   /** Expiry in Unix seconds, 0 = never. */

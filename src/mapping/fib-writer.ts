@@ -8,7 +8,7 @@ import {
 } from './fib-address';
 import { BlockAllocator } from './fib-allocator';
 import {
-  ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_TTL, ENTRY_WORDS, FibAction,
+  ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_WORDS, FibAction, META_TTL_SHIFT, encodeTtl,
   INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, LEVELS_V4, LEVELS_V6, MAX_IID, MAX_RLOCS,
   META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS, NODE_LEVEL_LEAF, NODE_COUNT, RLOC_LSB_SHIFT, RLOC_REACHABLE,
   RLOC_UP, RLOC_V6, RLOC_WEIGHT_SHIFT, ROOT_BITS, ROOT_SLOTS, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK,
@@ -43,7 +43,7 @@ export interface MappingSpec {
   readonly rlocs?: readonly RlocSpec[];
   /** ACT code; default NoAction (encapsulate) with RLOCs, SendMapRequest without. */
   readonly action?: FibAction;
-  /** TTL in seconds; 0 = never expires (static configuration). */
+  /** TTL in seconds; 0 = never expires (static configuration). Expiry is exact; entryTtl() shows it rounded past 32767 s. */
   readonly ttlSeconds: number;
   /** Time of the update (ms since the epoch) for the expiry; default the writer's clock. */
   readonly nowMs?: number;
@@ -70,6 +70,8 @@ export interface FibMemoryStats {
   /** Writer-side exact-match index. */
   readonly indexBytes: number;
   readonly totalBytes: number;
+  /** Bytes in live blocks only (the rest of the touched pools is free blocks awaiting reuse). */
+  readonly liveBytes: number;
   /** Reserved shared memory (pages are committed by the OS only when touched). */
   readonly reservedBytes: number;
 }
@@ -100,9 +102,9 @@ export class FibWriter extends FibReader {
     this.capacity = capacity;
     this.clock = options.clock ?? Date.now;
     const delay = options.reclaimDelayMs ?? 1000;
-    this.entrySlots = new BlockAllocator('entry', capacity.maxEntries, 0, delay, this.clock);
-    this.rlocPool = new BlockAllocator('RLOC', capacity.rlocWords, 1, delay, this.clock);
-    this.nodePool = new BlockAllocator('node', capacity.nodeWords, 3, delay, this.clock);
+    this.entrySlots = new BlockAllocator('entry', capacity.maxEntries, 1, delay, this.clock);
+    this.rlocPool = new BlockAllocator('RLOC', capacity.rlocWords, 2, delay, this.clock);
+    this.nodePool = new BlockAllocator('node', capacity.nodeWords, 2, delay, this.clock);
     this.index = new PrefixIndex(capacity.maxEntries, this.entries);
   }
 
@@ -131,7 +133,8 @@ export class FibWriter extends FibReader {
     const base = entry * ENTRY_WORDS;
     if (entry >= 0) {
       const old = Atomics.exchange(this.entries, base + ENTRY_ROUTE, route);
-      Atomics.store(this.entries, base + ENTRY_TTL, ttl);
+      const meta = (this.entries[base + ENTRY_META] as number) & ((1 << META_TTL_SHIFT) - 1);
+      Atomics.store(this.entries, base + ENTRY_META, meta | (encodeTtl(ttl) << META_TTL_SHIFT));
       Atomics.store(this.entries, base + ENTRY_EXPIRES, expiresAt);
       this.releaseRlocBlock(old);
       return entry;
@@ -141,10 +144,10 @@ export class FibWriter extends FibReader {
     const e = this.entries;
     e[b + ENTRY_IID] = iid;
     for (let i = 0; i < 4; i++) e[b + ENTRY_ADDRESS + i] = w[i] as number;
-    e[b + ENTRY_TTL] = ttl;
     e[b + ENTRY_EXPIRES] = expiresAt;
     e[b + ENTRY_ROUTE] = route;
-    Atomics.store(e, b + ENTRY_META, (v6 ? META_V6 : 0) | META_IN_USE | (prefix.length << META_LENGTH_SHIFT));
+    Atomics.store(e, b + ENTRY_META, (v6 ? META_V6 : 0) | META_IN_USE | (prefix.length << META_LENGTH_SHIFT)
+      | (encodeTtl(ttl) << META_TTL_SHIFT));
     // The slot left every table at least reclaimDelayMs ago, so the data plane no longer counts
     // on it: zeroing here cannot lose a concurrent increment.
     this.counters[entry * 2] = 0;
@@ -254,6 +257,7 @@ export class FibWriter extends FibReader {
       nodeBytes,
       indexBytes,
       totalBytes: entryBytes + rlocBytes + nodeBytes + indexBytes,
+      liveBytes: this.liveEntries * (ENTRY_WORDS * 4 + 16) + (this.rlocPool.liveWords + this.nodePool.liveWords) * 4 + indexBytes,
       reservedBytes: b.entries.byteLength + b.counters.byteLength + b.rlocs.byteLength + b.nodes.byteLength + b.instances.byteLength,
     };
   }
@@ -365,7 +369,7 @@ export class FibWriter extends FibReader {
     if (this.roots.size >= this.capacity.maxInstances) {
       throw new FibInputError('iid', `more than ${this.capacity.maxInstances} instance-ids`);
     }
-    // Roots start zeroed (no route): fresh pool memory is zero, and roots are never freed.
+    // Roots start with no route, and are never freed.
     const root4 = this.nodePool.allocate(ROOT_SLOTS);
     const root6 = this.nodePool.allocate(ROOT_SLOTS);
     this.nodes.fill(0, root4, root4 + ROOT_SLOTS);
