@@ -6,6 +6,8 @@
         "src/addon.cc",
         "src/tun.c",
         "src/udp.c",
+        "src/segment.c",
+        "src/coalesce.c",
         "src/rtnl.c",
         "src/netns.c"
       ],

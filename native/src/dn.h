@@ -92,6 +92,25 @@ int dn_tun_read(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_t
                 int max, int *err);
 int dn_tun_write(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count, int *err);
 
+/* write one packet to the TUN (zero virtio_net_hdr in front when IFF_VNET_HDR is on) */
+void dn_tun_write_one(dn_tun *t, uint8_t *pkt, size_t len);
+
+/* ---- coalescing into GSO writes (coalesce.c) ---- */
+void dn_coalesce(dn_tun *t, uint8_t *ip, size_t len);
+void dn_coalesce_flush(dn_tun *t);
+
+/* ---- super-packet segmentation (segment.c) ---- */
+typedef struct dn_super {
+    int v4, udp;
+    size_t iphl, l4hl, hl, mss, pay, nseg;
+    uint16_t id0;
+    uint32_t seq0;
+    uint8_t f0;
+} dn_super;
+int dn_super_parse(const uint8_t *p, size_t len, int mss, uint32_t flags, dn_super *s);
+/* headers of segment i (s->hl bytes) into out; its payload is p[*pay_off, *pay_off + *pay_len) */
+void dn_segment(const dn_super *s, const uint8_t *p, size_t i, uint8_t *out, size_t *pay_off, size_t *pay_len);
+
 /* ---- UDP (udp.c) ---- */
 typedef struct dn_udp {
     int fd, family;

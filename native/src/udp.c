@@ -228,82 +228,33 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
     t->k++;
 }
 
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
-
-/* Split one TSO/USO super-packet p[0..len) into segments of `mss` payload bytes.
- * Segment = [prefix][inner IP + L4 header, rewritten in scratch] + payload slice of the
- * slot (scatter-gather, the payload is never copied), grouped into GSO messages. The
- * rewrite follows what the kernel's own GSO does (net/ipv4/tcp_offload.c tcp_gso_segment:
- * seq advances, FIN/PSH only on the last segment, CWR only on the first; IPv4 IDs
- * increment, inet_gso_segment). */
+/* Split one TSO/USO super-packet p[0..len) into segments of `mss` payload bytes, grouped
+ * into GSO messages of up to 64 segments. Each segment is [prefix][inner headers rebuilt in
+ * scratch by dn_segment()] + a payload slice of the slot (scatter-gather: never copied). */
 static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_t *p, size_t len, int mss,
                  uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos) {
-    int v4 = (p[0] >> 4) == 4;
-    size_t iphl;
-    int proto;
-    if (v4) { iphl = (size_t)(p[0] & 0xf) * 4; proto = p[9]; if (iphl < 20) return -1; }
-    else if ((p[0] >> 4) == 6) { iphl = 40; proto = p[6]; }
-    else return -1;
-    int udp = proto == IPPROTO_UDP;
-    if (!udp && proto != IPPROTO_TCP) return -1;
-    if (udp != ((flags & DN_F_GSO_UDP) != 0)) return -1;
-    if (len < iphl + (udp ? 8 : 20)) return -1;
-    size_t l4hl = udp ? 8 : (size_t)(p[iphl + 12] >> 4) * 4;
-    size_t hl = iphl + l4hl;
-    if (l4hl < 8 || len < hl || plen + hl > DN_SEG_HDR_STRIDE || mss <= 0) return -1;
-    size_t pay = len - hl;
-    size_t nseg = pay ? (pay + (size_t)mss - 1) / (size_t)mss : 1;
-    size_t segsz = plen + hl + (size_t)mss;
+    dn_super s;
+    if (dn_super_parse(p, len, mss, flags, &s) < 0 || plen + s.hl > DN_SEG_HDR_STRIDE) return -1;
+    size_t segsz = plen + s.hl + (size_t)mss;
     size_t maxper = DN_MAX_UDP_PAYLOAD / segsz;
     if (maxper > DN_MAX_GSO_SEGS) maxper = DN_MAX_GSO_SEGS;
     if (!(u->offloads & DN_OFF_UDP_GSO)) maxper = 1;
     if (maxper < 1) return -1;
-    uint16_t id0 = v4 ? get16(p + 4) : 0;
-    uint32_t seq0 = udp ? 0 : get32(p + iphl + 4);
-    uint8_t f0 = udp ? 0 : p[iphl + 13];
     size_t i = 0;
-    while (i < nseg) {
-        size_t cnt = nseg - i < maxper ? nseg - i : maxper;
+    while (i < s.nseg) {
+        size_t cnt = s.nseg - i < maxper ? s.nseg - i : maxper;
         if (t->k + 1 > u->max_msgs || t->iov + 2 * (int)cnt > u->max_iov || t->seg + (int)cnt > u->max_seghdr)
             tx_flush(u, t);
         struct iovec *iov = &u->txiov[t->iov];
         for (size_t j = 0; j < cnt; j++, i++) {
-            size_t off = i * (size_t)mss;
-            size_t sl = pay - off < (size_t)mss ? pay - off : (size_t)mss;
             uint8_t *h = u->seghdr + (size_t)(t->seg++) * DN_SEG_HDR_STRIDE;
             memcpy(h, prefix, plen);
-            uint8_t *ip = h + plen, *l4 = ip + iphl;
-            memcpy(ip, p, hl);
-            uint32_t l4len = (uint32_t)(l4hl + sl);
-            if (v4) {
-                put16(ip + 2, (uint16_t)(iphl + l4len));
-                put16(ip + 4, (uint16_t)(id0 + i));
-                ip4_set_csum(ip, iphl);
-            } else put16(ip + 4, (uint16_t)(l4len + iphl - 40));
-            const uint8_t *payload = p + hl + off;
-            uint16_t ck;
-            if (udp) {
-                put16(l4 + 4, (uint16_t)l4len);
-                l4[6] = l4[7] = 0;
-                ck = (uint16_t)~csum_fold(csum_add(payload, sl, csum_add(l4, 8, csum_pseudo(ip, IPPROTO_UDP, l4len))));
-                if (ck == 0) ck = 0xffff;
-                memcpy(l4 + 6, &ck, 2);
-            } else {
-                put32(l4 + 4, seq0 + (uint32_t)off);
-                uint8_t f = f0;
-                if (i != nseg - 1) f &= (uint8_t)~(TCP_FIN | TCP_PSH);
-                if (i > 0) f &= (uint8_t)~TCP_CWR;
-                l4[13] = f;
-                l4[16] = l4[17] = 0;
-                ck = (uint16_t)~csum_fold(csum_add(payload, sl, csum_add(l4, l4hl, csum_pseudo(ip, IPPROTO_TCP, l4len))));
-                memcpy(l4 + 16, &ck, 2);
-            }
+            size_t poff, plen_i;
+            dn_segment(&s, p, i, h + plen, &poff, &plen_i);
             iov[2 * j].iov_base = h;
-            iov[2 * j].iov_len = plen + hl;
-            iov[2 * j + 1].iov_base = (void *)payload;
-            iov[2 * j + 1].iov_len = sl;
+            iov[2 * j].iov_len = plen + s.hl;
+            iov[2 * j + 1].iov_base = p + poff;
+            iov[2 * j + 1].iov_len = plen_i;
         }
         msg_begin(u, t, dst, alen, ttltos, cnt > 1 ? (int)segsz : 0, 2 * (int)cnt, (int)cnt);
     }
