@@ -132,7 +132,12 @@ async function tcp(bed: Pair, target: string, secs: number): Promise<{ mbps: num
   const srv = bed.b.spawn(['iperf3', '-s', '-1', '--forceflush', '-B', target, '-p', '5201']);
   await waitLine(srv, 'listening');
   const out = await run(bed.a, ['iperf3', '-c', target, '-p', '5201', '-t', String(secs), '-J']).done;
-  srv.kill();
+  // wait for the server to be gone, or the next round's server may find port 5201 still bound
+  if (srv.exitCode === null && srv.signalCode === null) {
+    const gone = new Promise<void>((r) => srv.once('exit', () => r()));
+    srv.kill();
+    await gone;
+  }
   const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
   return { mbps: j.end.sum_received.bits_per_second / 1e6, retrans: j.end.sum_sent.retransmits ?? 0 };
 }
@@ -235,7 +240,14 @@ async function main(): Promise<void> {
     if (a.only.includes('vxlan')) vxlanUp(bed);
     for (let r = 0; r < a.rounds; r++) {
       for (const v of a.only as Variant[]) {
-        const s = await measure(bed, v, r, a);
+        let s: Sample;
+        try {
+          s = await measure(bed, v, r, a);
+        } catch (e) {
+          // a shared machine can make one measurement fail (e.g. a child's port still bound): skip it
+          process.stderr.write(`round ${r + 1}/${a.rounds} ${v}: failed (${(e as Error).message}), skipped\n`);
+          continue;
+        }
         samples.push(s);
         process.stderr.write(`round ${r + 1}/${a.rounds} ${v}: ${fmt(s.tcpMbps)} Mbit/s (${s.retrans} retr), ${fmt(s.pps)} pps, ` +
           `RTT ${fmt(s.rttMs, 3)} ms${s.cpuPct ? `, xTR CPU ${fmt(s.cpuPct)} %, ${fmt(s.usPerPkt, 1)} µs/packet` : ''}\n`);

@@ -85,14 +85,17 @@ class LispDataPlane implements DataPlane {
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
       });
       this.encap = encap;
-      tun.onReadable(() => this.guard(() => encap.drain()), (m) => log('error', 'TUN readiness error', { error: m }));
+      // closures made once here, so a readiness event allocates nothing
+      const drainEncap = (): void => encap.drain();
+      tun.onReadable(() => this.guard(drainEncap), (m) => log('error', 'TUN readiness error', { error: m }));
       for (const udp of [this.udp4, this.udp6]) {
         if (!udp) continue;
         const decap = new Decapsulator({
           tun, udp, local: this.local, rlocs: this.rlocFilter, counters: this.c, instanceId: cfg.instanceId,
           mtu: cfg.mtu, onControl: (bytes, src) => this.control(bytes, src),
         });
-        udp.onReadable(() => this.guard(() => decap.drain()), (m) => log('error', 'UDP readiness error', { error: m }));
+        const drainDecap = (): void => decap.drain();
+        udp.onReadable(() => this.guard(drainDecap), (m) => log('error', 'UDP readiness error', { error: m }));
       }
       this.timer = setInterval(() => this.tick(), TICK_MS);
       this.timer.unref();
