@@ -1,51 +1,15 @@
 import test from 'ava';
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { apiRequest } from '../src/api/client';
 import { netnsAvailable } from '../scripts/lib/netns';
-import { createTestbed, type Testbed } from '../scripts/lib/testbed';
+import { createTestbed } from '../scripts/lib/testbed';
+import { DECENT_BIN as bin, startNodes } from './helpers/nodes';
 
 const exec = promisify(execFile);
-const bin = path.resolve(__dirname, '../../bin/decent');
 const root = netnsAvailable();
-
-interface Bed { bed: Testbed; dir: string; children: ChildProcess[]; sock(i: number): string }
-
-async function twoNodes(t: import('ava').ExecutionContext): Promise<Bed> {
-  const bed = createTestbed({ prefix: 'cli', nodes: 2, subnet: '10.77.0', firstHost: 11 });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-cli-'));
-  const children: ChildProcess[] = [];
-  t.teardown(async () => {
-    await Promise.all(children.map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null) return r();
-      c.once('exit', () => r());
-      c.kill('SIGTERM');
-    })));
-    bed.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const sock = (i: number): string => path.join(dir, `n${i}.sock`);
-  for (const n of bed.nodes) {
-    const i = n.index + 1;
-    const cfg = path.join(dir, `n${i}.yaml`);
-    fs.writeFileSync(cfg, [
-      `name: n${i}`, 'eids:', `  - 10.${i}.0.0/16`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
-      `  seeds: [${bed.nodes[1 - n.index].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`, '',
-    ].join('\n'));
-    children.push(n.ns.spawn([process.execPath, bin, 'run', '--config', cfg]));
-  }
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const sizes = await Promise.all([1, 2].map((i) => apiRequest<unknown[]>(sock(i), 'GET', '/api/site-cache', 1000).then((r) => r.length, () => 0)));
-    if (sizes.every((s) => s === 3)) break;
-    if (Date.now() > deadline) throw new Error(`nodes did not converge: ${sizes.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { bed, dir, children, sock };
-}
 
 const decent = (args: string[]): Promise<{ stdout: string; stderr: string; code: number }> =>
   exec(process.execPath, [bin, ...args], { encoding: 'utf8' }).then(
@@ -59,7 +23,7 @@ test.serial('show, lig and stats against running nodes', async (t) => {
     t.pass();
     return;
   }
-  const { sock } = await twoNodes(t);
+  const { sock } = await startNodes(t, { prefix: 'cli', count: 2, subnet: '10.77.0' });
   const site = await decent(['show', 'site-cache', '--socket', sock(1)]);
   t.is(site.code, 0, site.stderr);
   t.regex(site.stdout, /^EID\s+RLOCs\s+last registerer/);

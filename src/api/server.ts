@@ -13,6 +13,11 @@ export interface ApiRoutes {
   readonly post: Readonly<Record<string, Handler>>;
 }
 
+/** A non-JSON answer (the web UI page, Prometheus text). */
+export class RawResponse {
+  constructor(readonly contentType: string, readonly body: string) {}
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -38,7 +43,9 @@ export class ApiServer {
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(`${text}\n`);
       };
-      if (requireToken && this.opts.token) {
+      // The page itself holds no data; everything it shows comes from token-checked endpoints.
+      const isPage = req.method === 'GET' && (url.pathname === '/' || url.pathname === '/ui');
+      if (requireToken && this.opts.token && !isPage) {
         const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
         const want = Buffer.from(this.opts.token);
         if (given.length !== want.length || !timingSafeEqual(given, want)) return send(401, { error: 'missing or wrong access token' });
@@ -48,7 +55,14 @@ export class ApiServer {
       if (!route) return send(404, { error: `no such endpoint: ${req.method} ${url.pathname}` });
       Promise.resolve()
         .then(() => route(url.searchParams))
-        .then((body) => send(200, body), (e: unknown) => {
+        .then((body) => {
+          if (body instanceof RawResponse) {
+            res.writeHead(200, { 'content-type': body.contentType, 'cache-control': 'no-store' });
+            res.end(body.body);
+          } else {
+            send(200, body);
+          }
+        }, (e: unknown) => {
           if (e instanceof ApiError) send(e.status, { error: e.message });
           else send(500, { error: (e as Error).message });
         });

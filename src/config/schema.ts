@@ -91,6 +91,10 @@ export const configSchema = z.strictObject({
     level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   }).default({ level: 'info' }),
 }).superRefine((c, ctx) => {
+  const http = c.api.http;
+  if (http && !/^(127\.|\[::1\]|localhost)/.test(http) && !c.api['token-file']) {
+    ctx.addIssue({ code: 'custom', path: ['api', 'http'], message: 'listening beyond this host needs an access token: give api.token-file' });
+  }
   const v4 = isIPv4(c.decent.group);
   if (c.rlocs.addresses.length && !c.rlocs.addresses.some((a) => isIPv4(a) === v4) && c.rlocs.interfaces.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['rlocs', 'addresses'], message: `no RLOC of the group's family (IPv${v4 ? 4 : 6})` });

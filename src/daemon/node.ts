@@ -1,6 +1,10 @@
 // One running decent node: the control worker, the data plane (when configured) and the local
 // API, wired together on the main thread.
-import { ApiError, ApiServer } from '../api/server';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { renderMetrics } from '../api/metrics';
+import { ApiError, ApiServer, RawResponse } from '../api/server';
+import { UI_HTML } from '../api/ui';
 import type { LoadedConfig } from '../config/load';
 import { EidError, eidKey, parseEid, type Eid } from '../control/eid';
 import type { MapCacheEntry } from '../control/map-cache';
@@ -8,6 +12,8 @@ import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import { IcmpReachability } from './icmp-reachability';
 import type { Logger } from './log';
+import { locatorTexts } from '../control/views';
+import { formatAddress } from '../wire';
 
 export interface RunningNode {
   readonly control: ControlThread;
@@ -84,6 +90,19 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
   };
   const api = new ApiServer({
     get: {
+      '/': () => new RawResponse('text/html; charset=utf-8', UI_HTML),
+      '/ui': () => new RawResponse('text/html; charset=utf-8', UI_HTML),
+      '/metrics': async () => {
+        const [counters, site, mc, peers] = await Promise.all([
+          control.query<Record<string, number>>('counters'), control.query<unknown[]>('site-cache'),
+          control.query<MapCacheEntry[]>('map-cache'), control.query<string[]>('peers'),
+        ]);
+        return new RawResponse('text/plain; version=0.0.4', renderMetrics({
+          node: cfg.control.name, control: counters, dataplane: dataPlane?.counters() ?? {}, siteCacheSize: site.length,
+          mapCacheSize: mc.length, members: peers.length, restarts: control.restarts,
+          rlocsDown: mc.reduce((n, e) => n + e.rlocs.filter((r) => !r.up).length, 0),
+        }));
+      },
       '/api/status': async () => ({ ...(await control.query('status') as object), restarts: control.restarts, dataplane: dataPlane !== undefined, pid: process.pid }),
       '/api/site-cache': () => control.query('site-cache'),
       '/api/map-cache': async () => {
@@ -101,7 +120,11 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
         if (!resolver) throw new ApiError(409, 'this node has no RLOC to ask from');
         const started = process.hrtime.bigint();
         const r = await control.lig(eidKey(eid), resolver, Number(q.get('timeout') ?? 2000));
-        return { ...r, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
+        const summary = r.reply.records.map((rec) => ({
+          eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
+          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, authoritative: rec.authoritative,
+        }));
+        return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
       },
     },
     post: {
@@ -110,7 +133,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
         return { ok: true };
       },
     },
-  }, { socket: cfg.apiSocket, http: cfg.raw.api.http, token: undefined });
+  }, { socket: cfg.apiSocket, http: cfg.raw.api.http, token: readToken(cfg.raw.api['token-file'], cfg.file) });
   await api.start();
 
   let stopped = false;
@@ -127,4 +150,12 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
       log('info', 'node', 'stopped', { withdraw });
     },
   };
+}
+
+function readToken(file: string | undefined, configFile: string): string | undefined {
+  if (!file) return undefined;
+  const p = path.resolve(path.dirname(configFile), file);
+  const token = fs.readFileSync(p, 'utf8').trim();
+  if (!token) throw new Error(`api.token-file ${p} is empty`);
+  return token;
 }

@@ -1,0 +1,61 @@
+// Starts real `decent run` nodes (control plane only) in a bridge testbed and waits until every
+// site cache is complete. Everything is removed in the test's teardown, also on failure.
+import type { ExecutionContext } from 'ava';
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { apiRequest } from '../../src/api/client';
+import { createTestbed, type Testbed } from '../../scripts/lib/testbed';
+
+export const DECENT_BIN = path.resolve(__dirname, '../../../bin/decent');
+
+export interface RunningNodes {
+  readonly bed: Testbed;
+  readonly dir: string;
+  sock(i: number): string;
+}
+
+export interface NodesOptions {
+  readonly prefix: string;
+  readonly count: number;
+  /** First three octets; node i (1-based) gets .10+i. */
+  readonly subnet: string;
+  /** Extra YAML lines for node i (1-based). */
+  readonly extra?: (i: number) => string[];
+}
+
+export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<RunningNodes> {
+  const bed = createTestbed({ prefix: o.prefix, nodes: o.count, subnet: o.subnet, firstHost: 11 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `decent-${o.prefix}-`));
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    await Promise.all(children.map((c) => new Promise<void>((r) => {
+      if (c.exitCode !== null) return r();
+      c.once('exit', () => r());
+      c.kill('SIGTERM');
+    })));
+    bed.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const sock = (i: number): string => path.join(dir, `n${i}.sock`);
+  for (const n of bed.nodes) {
+    const i = n.index + 1;
+    const cfg = path.join(dir, `n${i}.yaml`);
+    fs.writeFileSync(cfg, [
+      `name: n${i}`, 'eids:', `  - 10.${i}.0.0/16`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
+      `  seeds: [${bed.nodes[(n.index + 1) % bed.nodes.length].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`,
+      ...(o.extra?.(i) ?? []), '',
+    ].join('\n'));
+    children.push(n.ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', cfg]));
+  }
+  const want = o.count + 1;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const sizes = await Promise.all(bed.nodes.map((n) => apiRequest<unknown[]>(sock(n.index + 1), 'GET', '/api/site-cache', 1000).then((r) => r.length, () => 0)));
+    if (sizes.every((s) => s === want)) break;
+    if (Date.now() > deadline) throw new Error(`nodes did not converge: site cache sizes ${sizes.join(', ')}, want ${want}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { bed, dir, sock };
+}

@@ -1,0 +1,74 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startNodes } from './helpers/nodes';
+import { netnsAvailable } from '../scripts/lib/netns';
+
+const root = netnsAvailable();
+const CHROMIUM = '/usr/bin/chromium';
+
+test.serial('metrics: Prometheus text with counters and table sizes', async (t) => {
+  if (!root.ok) {
+    t.log(`skipped: ${root.reason}`);
+    t.pass();
+    return;
+  }
+  const nodes = await startNodes(t, { prefix: 'met', count: 2, subnet: '10.81.0', extra: (i) => (i === 1 ? ['  http: 127.0.0.1:8099'] : []) });
+  const ns = nodes.bed.nodes[0].ns;
+  const get = (p: string): string => ns.exec([process.execPath, '-e',
+    `require('http').get('http://127.0.0.1:8099${p}',(r)=>{let b='';r.on('data',(d)=>b+=d);r.on('end',()=>{process.stdout.write(r.statusCode+'\\n'+b)})})`]);
+  const metrics = get('/metrics');
+  t.regex(metrics, /^200\n/);
+  // Every sample line parses as `name{labels} value`.
+  const samples = metrics.split('\n').slice(1).filter((l) => l && !l.startsWith('#'));
+  t.true(samples.length > 10);
+  for (const l of samples) t.regex(l, /^[a-z_][a-z0-9_]*\{[^}]*\} -?\d+(\.\d+)?$/, l);
+  t.regex(metrics, /^decent_site_cache_entries\{node="n1"\} 3$/m);
+  t.regex(metrics, /^decent_group_members\{node="n1"\} 1$/m);
+  t.regex(metrics, /^decent_control_events_total\{node="n1",event="register\.accepted"\} [1-9]\d*$/m);
+  t.regex(get('/api/nope'), /^404\n.*no such endpoint/s);
+});
+
+test.serial('web UI: headless Chromium shows the site cache, map-cache, members and answers a lookup', async (t) => {
+  if (!root.ok || !fs.existsSync(CHROMIUM)) {
+    t.log(`skipped: ${!root.ok ? root.reason : 'chromium is not installed (apt-get install chromium)'}`);
+    t.pass();
+    return;
+  }
+  const nodes = await startNodes(t, { prefix: 'wui', count: 3, subnet: '10.82.0', extra: (i) => (i === 1 ? ['  http: 127.0.0.1:8098'] : []) });
+  // The browser must run in node 1's namespace to reach its loopback listener.
+  const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'decent-chromium-')), 'chromium');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${nodes.bed.nodes[0].ns.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  t.teardown(() => fs.rmSync(path.dirname(wrapper), { recursive: true, force: true }));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: wrapper,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto('http://127.0.0.1:8098/');
+  await page.waitForFunction(() => document.querySelectorAll('#site tbody tr').length === 4, undefined, { timeout: 15_000 });
+  const siteRows = await page.$$eval('#site tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent ?? '')));
+  t.deepEqual(siteRows.map((r) => r[0]).sort(), ['[0](0.0.0.0/0, 224.9.9.9/32)', '[0]10.1.0.0/16', '[0]10.2.0.0/16', '[0]10.3.0.0/16']);
+  t.is(siteRows.find((r) => r[0] === '[0]10.2.0.0/16')?.[1], '10.82.0.12');
+  t.is(await page.textContent('#name'), 'decent · n1');
+  await page.waitForFunction(() => document.querySelectorAll('#peers tbody tr').length === 2);
+  const peers = await page.$$eval('#peers tbody td', (c) => c.map((x) => x.textContent));
+  t.deepEqual(peers, ['10.82.0.12', '10.82.0.13']);
+  await page.fill('#eid', '10.3.1.1');
+  await page.click('#lookup button');
+  await page.waitForFunction(() => (document.getElementById('answer')?.textContent ?? '').startsWith('Map-Reply'));
+  t.regex(await page.textContent('#answer') ?? '', /Map-Reply from 10\.82\.0\.11 in [\d.]+ ms\n.*10\.82\.0\.13/);
+  // A phone-sized viewport still shows every section without horizontal page scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  t.true(overflow <= 0, `page scrolls sideways by ${overflow}px on a phone`);
+  if (process.env.DECENT_UI_SCREENSHOT) {
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.screenshot({ path: process.env.DECENT_UI_SCREENSHOT, fullPage: true });
+  }
+});
