@@ -22,7 +22,7 @@ export function ipToBytes(ip: string): Uint8Array {
   if (text.includes('.', lastColon)) {
     const v4 = ipToBytes(text.slice(lastColon + 1));
     tail.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-    text = text.slice(0, lastColon + 1) + '0';
+    text = text.slice(0, lastColon + 1) + '0:0'; // two placeholder groups, replaced below
   }
   const [head, rest] = text.split('::');
   const groups = (s: string | undefined): number[] => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
@@ -38,6 +38,8 @@ export function ipToBytes(ip: string): Uint8Array {
 
 export function bytesToIp(b: Uint8Array, family: Family): string {
   if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  // RFC 5952 §5: IPv4-mapped addresses keep the dotted quad
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) words.push(((b[i] << 8) | b[i + 1]).toString(16));
   // RFC 5952 §4.2: compress the longest run of zero words
