@@ -41,3 +41,19 @@ test.serial('control-only demo: three nodes converge over HER and follow a roami
   const tshark = execFileSync('tshark', ['-n', '-r', pcap, '-V'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   t.notRegex(tshark, /Malformed|\[Expert Info \(Error|Unknown LISP Control Packet \((?!5)/);
 });
+
+test.serial('full demo: pings through the overlay succeed on the first try, and traffic follows a roaming node', async (t) => {
+  if (!root.ok) {
+    t.log(`skipped: ${root.reason}`);
+    t.pass();
+    return;
+  }
+  const r = await runDemo({ dataplane: true, progress: (l) => t.log(l) });
+  t.true(r.ok, r.problems.join('\n'));
+  t.deepEqual(Object.keys(r.pings).sort(), ['n1->n2', 'n1->n3', 'n2->n1', 'n2->n3', 'n3->n1', 'n3->n2']);
+  for (const [pair, p] of Object.entries(r.pings)) t.true(p.ok, `${pair} first ping`);
+  t.not(r.roam_ms, null);
+  t.log(`converged_ms=${r.converged_ms} roam_ms=${r.roam_ms} rtts=${Object.values(r.pings).map((p) => p.rtt_ms).join(',')}`);
+  // n1 resolved n2 on the first ping and now forwards to n2's new RLOC.
+  t.deepEqual(r.map_cache.n1.find((e) => e.eid === '[0]2.2.2.2/32')?.rlocs, ['192.168.77.16']);
+});

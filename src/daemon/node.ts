@@ -57,7 +57,6 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
     control.on('map-cache', (e) => dataPlane?.applyMapCache(e));
     control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
-    await dataPlane.start();
   }
   let icmp: IcmpReachability | undefined;
   const icmpMs = cfg.raw.timers['icmp-interval'];
@@ -75,7 +74,8 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
       icmp?.setTargets([...targets.values()].flat());
     });
   }
-  const rlocs = await control.start();
+  // The TUN and the control worker come up side by side: each takes a few hundred ms.
+  const [rlocs] = await Promise.all([control.start(), dataPlane?.start()]);
   log('info', 'node', 'started', { name: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
 
   const eidParam = (q: URLSearchParams): Eid => {
