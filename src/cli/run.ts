@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig } from '../config/load';
 import { makeLogger, type Level } from '../daemon/log';
 import { startNode } from '../daemon/node';
-import { UsageError, stringOption, type Command } from './command';
+import { UsageError, flagOption, stringOption, type Command } from './command';
 
 export const runCommand: Command = {
   name: 'run',
@@ -24,8 +24,9 @@ export const runCommand: Command = {
   options: [
     { name: 'config', short: 'c', type: 'string', placeholder: 'FILE', description: 'the node config (YAML)' },
     { name: 'log-level', type: 'string', placeholder: 'LEVEL', description: 'debug, info, warn or error (overrides the config)' },
+    { name: 'pretty', type: 'boolean', description: 'human-readable logs instead of JSON lines' },
   ],
-  examples: ['run --config /etc/decent/n1.yaml', 'run -c examples/her-node.yaml --log-level debug'],
+  examples: ['run --config /etc/decent/n1.yaml', 'run -c examples/her-node.yaml --log-level debug --pretty'],
   async run(args, io) {
     const file = stringOption(args, 'config');
     if (!file) throw new UsageError('--config FILE is required');
@@ -43,10 +44,12 @@ export const runCommand: Command = {
       }
       throw e;
     }
-    const log = makeLogger((levelArg ?? cfg.raw.log.level) as Level, (line) => io.err(line));
+    const log = makeLogger({
+      level: (levelArg ?? cfg.raw.log.level) as Level, subsystems: cfg.raw.log.subsystems, pretty: flagOption(args, 'pretty'),
+    });
     let node;
     try {
-      node = await startNode(cfg, log);
+      node = await startNode(cfg, log, (levelArg ?? cfg.raw.log.level) as Level);
     } catch (e) {
       io.err(`decent run: ${(e as Error).message}\n`);
       return 1;

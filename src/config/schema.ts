@@ -89,7 +89,9 @@ export const configSchema = z.strictObject({
   }).default({}),
   log: z.strictObject({
     level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  }).default({ level: 'info' }),
+    /** Levels per subsystem: control, dataplane, node, reachability. */
+    subsystems: z.partialRecord(z.enum(['control', 'dataplane', 'node', 'reachability', 'api']), z.enum(['debug', 'info', 'warn', 'error'])).default({}),
+  }).default({ level: 'info', subsystems: {} }),
 }).superRefine((c, ctx) => {
   const http = c.api.http;
   if (http && !/^(127\.|\[::1\]|localhost)/.test(http) && !c.api['token-file']) {

@@ -11,7 +11,7 @@ import type { MapCacheEntry } from '../control/map-cache';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import { IcmpReachability } from './icmp-reachability';
-import type { Logger } from './log';
+import type { Level, Logger } from './log';
 import { locatorTexts } from '../control/views';
 import { formatAddress } from '../wire';
 
@@ -30,14 +30,15 @@ function dataPlaneFactory(): DataPlaneFactory {
   return mod.createDataPlane;
 }
 
-export async function startNode(cfg: LoadedConfig, log: Logger): Promise<RunningNode> {
+export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level = cfg.raw.log.level): Promise<RunningNode> {
   const dp = cfg.raw.dataplane;
   const control = new ControlThread({
     config: cfg.control,
     rlocInterfaces: cfg.rlocInterfaces,
     bindDataPort: dp === undefined,
     rlocPollMs: cfg.raw.timers['rloc-poll'],
-    logLevel: cfg.raw.log.level,
+    // The worker filters before posting, so it gets the control subsystem's own level.
+    logLevel: cfg.raw.log.subsystems.control ?? logLevel,
   });
   control.on('log', (level, msg, fields) => log(level, 'control', msg, fields));
   control.on('restart', (err) => log('error', 'control', 'control worker died; restarting it (forwarding continues)', { error: err.message }));
@@ -76,7 +77,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger): Promise<Running
   }
   // The TUN and the control worker come up side by side: each takes a few hundred ms.
   const [rlocs] = await Promise.all([control.start(), dataPlane?.start()]);
-  log('info', 'node', 'started', { name: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
+  log('info', 'node', 'started', { node: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
 
   const eidParam = (q: URLSearchParams): Eid => {
     const text = q.get('eid');
