@@ -260,6 +260,43 @@ test('same-flow UDP datagrams written in one batch are coalesced into one USO wr
   t.is(tun.stats.tunWrites, 1);
 });
 
+/** An IPv4 TCP segment (ACK, no options) with correct checksums (RFC 793 §3.1). */
+function tcpSegment(src: string, dst: string, seq: number, payload: Uint8Array): Buffer {
+  const p = Buffer.alloc(40 + payload.length);
+  p[0] = 0x45; p.writeUInt16BE(p.length, 2); p[8] = 64; p[9] = 6;
+  p.set(ipToBytes(src), 12); p.set(ipToBytes(dst), 16);
+  p.writeUInt16BE(~csum([p.subarray(0, 20)]) & 0xffff, 10);
+  p.writeUInt16BE(40000, 20); p.writeUInt16BE(7100, 22);
+  p.writeUInt32BE(seq >>> 0, 24); p.writeUInt32BE(1, 28);
+  p[32] = 5 << 4; p[33] = 0x10; p.writeUInt16BE(65000, 34);
+  p.set(payload, 40);
+  const pseudo = Buffer.alloc(12);
+  p.copy(pseudo, 0, 12, 20); pseudo[9] = 6; pseudo.writeUInt16BE(p.length - 20, 10);
+  p.writeUInt16BE(~csum([pseudo, p.subarray(20)]) & 0xffff, 36);
+  return p;
+}
+
+test('a segment with a bad inner checksum is never coalesced', (t) => {
+  if (skipUnlessRoot(t)) return;
+  const ns = namespace(t);
+  const tun = Tun.open({ name: uniqueName('dnt'), netns: ns.name, mtu: 1500, addresses: ['10.77.0.1/24'] });
+  t.teardown(() => tun.close());
+  const pool = new Pool({ slots: 8, slotSize: 2048 });
+  const body = Buffer.alloc(1000, 0x42);
+  for (let i = 0; i < 6; i++) {
+    const seg = tcpSegment('10.77.0.2', '10.77.0.1', 1000 + i * 1000, body);
+    if (i === 2) seg[40 + 10] ^= 0xff; // corrupt the payload, not the checksum field
+    pool.put(i, seg);
+    pool.setField(i, D.ADDR, 0);
+  }
+  t.is(tun.write(pool, 6), 6);
+  const s = tun.stats;
+  t.is(s.checksumBad, 1, 'the corrupted segment was detected');
+  // runs: [0,1] coalesced, [2] alone (bad), [3,4,5] coalesced
+  t.is(s.tunCoalesced, 2);
+  t.is(s.tunWrites, 3);
+});
+
 test('TUN configuration: MTU, addresses, routes, multi-queue; close removes the device', (t) => {
   if (skipUnlessRoot(t)) return;
   const ns = namespace(t);
