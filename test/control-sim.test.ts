@@ -177,3 +177,17 @@ test('a node whose seed starts later still joins quickly (bootstrap retry)', (t)
   const took = net.until(() => n1.siteCache.get('[0]2.2.2.2/32') !== undefined && n2.siteCache.get('[0]1.1.1.1/32') !== undefined, 5_000);
   t.true(took >= 0 && took < 1500, `joined ${took} ms after the seed came up`);
 });
+
+test('reconfigure (SIGHUP): removed EIDs are withdrawn at once, new ones registered', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  net.advance(1500);
+  const [n1, n2] = nodes;
+  n1.reconfigure({ ...n1.config, eids: [parseEid('1.1.1.1/32'), parseEid('9.9.9.0/24')] });
+  net.advance(50);
+  t.false(siteKeys(n2).includes("[0]'nexus-n1'"), 'the dropped name EID is gone at the peer');
+  t.true(siteKeys(n2).includes('[0]9.9.9.0/24'), 'the new prefix is registered');
+  t.true(siteKeys(n2).includes('[0]1.1.1.1/32'));
+  t.true(siteKeys(n2).includes('[0](0.0.0.0/0, 224.1.1.1/32)'), 'membership is untouched');
+});

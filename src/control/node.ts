@@ -107,7 +107,7 @@ export class ControlNode {
   private running = false;
   readonly startedAt: number;
 
-  constructor(readonly config: ControlConfig, private readonly env: ControlEnv) {
+  constructor(public config: ControlConfig, private readonly env: ControlEnv) {
     this.rlocList = [...config.rlocs];
     this.mapCache = new MapCache((e) => env.mapCacheChanged(e));
     const g = config.group.address;
@@ -184,6 +184,21 @@ export class ControlNode {
   }
 
   /**
+   * A new configuration (SIGHUP): EIDs no longer configured are withdrawn at once (Record TTL 0),
+   * then everything is registered again under the new settings. RLOCs and the xTR-ID stay.
+   */
+  reconfigure(next: ControlConfig): void {
+    const keep = new Set(next.eids.map(eidKey));
+    const removed = this.config.eids.filter((e) => !keep.has(eidKey(e)));
+    if (removed.length && this.running) {
+      this.sendToGroup(this.buildRegisters(0, removed, false), 'withdraw removed EIDs');
+    }
+    this.config = { ...next, xtrId: this.config.xtrId, rlocs: this.rlocList };
+    this.env.log('info', 'configuration reloaded', { eids: next.eids.map(eidKey), withdrawn: removed.map(eidKey) });
+    this.registerRound('reconfigure');
+  }
+
+  /**
    * Roaming and multihoming (lisp-decent.md §5): new RLOCs re-register at once, so every member's
    * Map-Server replaces this xTR-ID's RLOC-set and RLE entry, and their ITRs follow.
    */
@@ -203,13 +218,13 @@ export class ControlNode {
   }
 
   /** Our EID Map-Register and our group-membership Map-Register, signed. `ttlMs` 0 withdraws. */
-  buildRegisters(ttlMs = this.config.timers.registrationTtlMs): Buffer[] {
+  buildRegisters(ttlMs = this.config.timers.registrationTtlMs, eids: readonly Eid[] = this.config.eids, withGroup = true): Buffer[] {
     const c = this.config;
     const ttl = this.recordTtl(ttlMs);
     const name = c.lispers ? c.name : undefined;
     const locators: LocatorRecord[] = this.rlocList.map((ip) => unicastLocator(ip, { name, local: true }));
     const out: Buffer[] = [];
-    const eidRecords: EidRecord[] = c.eids.map((e) => ({
+    const eidRecords: EidRecord[] = eids.map((e) => ({
       ttl, ...eidToWire(e), action: 0, authoritative: true, mapVersion: 0, locators,
     }));
     // lispers splits Map-Registers at 20 records (lispers-net-notes.md §2.1).
@@ -220,6 +235,7 @@ export class ControlNode {
         records: eidRecords.slice(i, i + 20), xtrId: c.xtrId, siteId: c.siteId,
       }));
     }
+    if (!withGroup) return out;
     // Group membership (RFC 9962 §2, RFC 8378 §5.1.2): (0/0,G) with an RLE of our RLOC,
     // level 128, P=1, a=1, M=0 (lisp-decent.md §2.2).
     const rle = this.rlocList.filter((ip) => isIPv4(ip) === isIPv4(c.group.address)).map((ip) => rleEntry(ip, name));

@@ -22,6 +22,7 @@ export type ToWorker =
   | { readonly t: 'encapsulated'; readonly bytes: Uint8Array; readonly src: string }
   | { readonly t: 'resolve'; readonly eid: string }
   | { readonly t: 'rloc-alive'; readonly rloc: string }
+  | { readonly t: 'reconfigure'; readonly config: ControlConfig }
   | { readonly t: 'query'; readonly id: number; readonly what: Query }
   | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string; readonly timeoutMs: number }
   | { readonly t: 'clear-map-cache'; readonly id: number }

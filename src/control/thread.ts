@@ -27,7 +27,7 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
   private stopping = false;
   restarts = 0;
 
-  constructor(private readonly options: WorkerOptions) {
+  constructor(private options: WorkerOptions) {
     super();
   }
 
@@ -125,6 +125,12 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
   /** Hands a decapsulated instance-id 0xFFFFFF packet to the control plane. */
   encapsulated(bytes: Uint8Array, src: string): void {
     this.post({ t: 'encapsulated', bytes, src });
+  }
+
+  /** Applies a reloaded configuration; a later restart of the worker uses it too. */
+  reconfigure(config: WorkerOptions['config']): void {
+    this.options = { ...this.options, config: { ...config, xtrId: this.options.config.xtrId } };
+    this.post({ t: 'reconfigure', config: this.options.config });
   }
 
   /** An ICMP echo reply from an RLOC (main-thread reachability checks). */

@@ -128,6 +128,9 @@ function main(): void {
       case 'encapsulated':
         n.receiveEncapsulated(m.bytes, m.src);
         return;
+      case 'reconfigure':
+        n.reconfigure(m.config);
+        return;
       case 'rloc-alive':
         n.rlocAnswered(m.rloc);
         return;
