@@ -88,6 +88,11 @@ for (const c of combos) {
     const after = await b.runB.counters();
     const k = `${c.outer}.udpRecvDatagrams`;
     t.true(after[k] - before[k] > 1000, `xB received the transfer on its ${c.outer} socket (${before[k]} -> ${after[k]})`);
+    // xA sent from its per-flow source-port sockets (tx4/tx6), never from the 4341 listener
+    const a = await b.runA.counters();
+    const tx = c.outer === 'udp4' ? 'tx4' : 'tx6';
+    t.true(a[`${tx}.udpSentDatagrams`] > 1000);
+    t.is(a[`${c.outer}.udpSentDatagrams`], 0);
     t.log(`${c.name}: ${MIB} MiB in ${r.sent.ms.toFixed(0)} ms (informational)`);
   });
 }

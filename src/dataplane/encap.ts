@@ -18,8 +18,14 @@ const I_BIT = 0x08;
 
 export interface EncapOptions {
   tun: Tun;
-  udp4: UdpEndpoint | undefined;
-  udp6: UdpEndpoint | undefined;
+  /**
+   * Sending sockets per outer family (empty: that family is unavailable). Each is bound to its
+   * own ephemeral port and the inner flow hash picks one, so the outer UDP source port is a
+   * function of the inner flow (RFC 9300 §5.3: ECMP in the underlay spreads flows, never
+   * reorders one). The kernel cannot take a per-packet source port on one bound socket.
+   */
+  tx4: readonly UdpEndpoint[];
+  tx6: readonly UdpEndpoint[];
   fib: FibReader;
   miss: MissQueue;
   icmp: IcmpTooBig;
@@ -39,6 +45,10 @@ export class Encapsulator {
   readonly pool: Pool;
   private readonly addrs: AddressTable;
   private readonly family: Uint8Array;
+  /** Sending socket of each slot, and slots per (family, socket) in this batch. */
+  private readonly sock: Uint8Array;
+  private readonly perSock4: Int32Array;
+  private readonly perSock6: Int32Array;
   private readonly rounds: number;
   private readonly flags: number;
   private readonly word1: number;
@@ -56,6 +66,10 @@ export class Encapsulator {
     this.pool = new Pool({ slots: batch, slotSize, headroom: 64 });
     this.addrs = new AddressTable(batch);
     this.family = new Uint8Array(batch);
+    this.sock = new Uint8Array(batch);
+    if (o.tx4.length > 256 || o.tx6.length > 256) throw new RangeError('at most 256 sending sockets per family');
+    this.perSock4 = new Int32Array(Math.max(1, o.tx4.length));
+    this.perSock6 = new Int32Array(Math.max(1, o.tx6.length));
     // RFC 9300 §5.3: N with a nonce on every packet; I and the instance-id when it is not 0.
     this.flags = N_BIT | (o.instanceId !== 0 ? I_BIT : 0);
     this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (lisp-wire.md §5)
@@ -125,7 +139,10 @@ export class Encapsulator {
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
     const iid = o.instanceId;
     const nowSec = Math.floor(nowMs / 1000);
-    let n4 = 0, n6 = 0;
+    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock;
+    const k4 = o.tx4.length, k6 = o.tx6.length;
+    per4.fill(0);
+    per6.fill(0);
     for (let i = 0; i < n; i++) {
       const d = i * DESC_STRIDE;
       const at = i * slotSize + desc[d + D.OFF];
@@ -170,13 +187,14 @@ export class Encapsulator {
         c.dropNegative++;
         continue;
       }
-      const ordinal = fib.selectRlocOfRoute(route, flowHash(data, at, len, v4));
+      const hash = flowHash(data, at, len, v4);
+      const ordinal = fib.selectRlocOfRoute(route, hash);
       if (ordinal < 0) {
         c.dropNoRloc++;
         continue;
       }
       const outer6 = fib.selectedFamily === 6;
-      if (outer6 ? o.udp6 === undefined : o.udp4 === undefined) {
+      if ((outer6 ? k6 : k4) === 0) {
         c.dropNoRloc++;
         continue;
       }
@@ -217,15 +235,25 @@ export class Encapsulator {
       desc[d + D.HDR] = LISP_HEADER_LEN;
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
       desc[d + D.TTLTOS] = ttl | (tos << 8) | 0x10000;
-      if (outer6) { fam[i] = 6; n6++; } else { fam[i] = 4; n4++; desc[d + D.ADDR] = i; }
+      // high hash bits for the socket: the low ones already chose the RLOC
+      const s = (hash >>> 16) % (outer6 ? k6 : k4);
+      sock[i] = s;
+      if (outer6) { fam[i] = 6; per6[s]++; } else { fam[i] = 4; per4[s]++; }
       fib.count(entry, len);
       c.encapPackets += gso > 0 && (flags & (F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP)) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
       c.encapBytes += len;
     }
-    if (n4 > 0) o.udp4?.send(p, n, this.addrs);
-    if (n6 > 0) {
-      for (let i = 0; i < n; i++) desc[i * DESC_STRIDE + D.ADDR] = fam[i] === 6 ? i : -1;
-      o.udp6?.send(p, n, this.addrs);
+    this.send(n, 4, o.tx4, per4);
+    this.send(n, 6, o.tx6, per6);
+  }
+
+  /** One send per socket that has slots: the others' slots are masked with D.ADDR = -1. */
+  private send(n: number, family: number, tx: readonly UdpEndpoint[], per: Int32Array): void {
+    const desc = this.pool.desc, fam = this.family, sock = this.sock;
+    for (let s = 0; s < tx.length; s++) {
+      if (per[s] === 0) continue;
+      for (let i = 0; i < n; i++) desc[i * DESC_STRIDE + D.ADDR] = fam[i] === family && sock[i] === s ? i : -1;
+      tx[s].send(this.pool, n, this.addrs);
     }
   }
 }

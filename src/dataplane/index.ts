@@ -22,6 +22,12 @@ import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 export type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 export { DataPlaneCounters } from './counters';
 
+/**
+ * Sending sockets per outer family, each on its own ephemeral port, chosen by the inner flow
+ * hash (the outer UDP source port follows the flow, RFC 9300 §5.3 / lisp-wire.md §1).
+ */
+const SENDERS = 8;
+
 /** Housekeeping period: miss-queue timeouts (the hold time is ~1 s, so 100 ms is precise enough). */
 const TICK_MS = 100;
 
@@ -39,6 +45,8 @@ class LispDataPlane implements DataPlane {
   private tun: Tun | undefined;
   private udp4: UdpEndpoint | undefined;
   private udp6: UdpEndpoint | undefined;
+  private tx4: UdpEndpoint[] = [];
+  private tx6: UdpEndpoint[] = [];
   private encap: Encapsulator | undefined;
   private routes: HostRoutes | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -78,10 +86,16 @@ class LispDataPlane implements DataPlane {
         }
       }
       if (!this.udp4 && !this.udp6) throw new Error(`cannot bind UDP port ${DATA_PORT} for LISP data on IPv4 or IPv6`);
+      for (let k = 0; k < SENDERS; k++) {
+        // send-only: no GRO, a small receive batch; the wildcard address lets the kernel pick
+        // the outer source by route
+        if (this.udp4) this.tx4.push(UdpEndpoint.open({ address: '0.0.0.0', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
+        if (this.udp6) this.tx6.push(UdpEndpoint.open({ address: '::', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
+      }
       this.routes = new HostRoutes(tun, log);
       this.routes.addStatic(cfg.routes);
       const encap = new Encapsulator({
-        tun, udp4: this.udp4, udp6: this.udp6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
+        tun, tx4: this.tx4, tx6: this.tx6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
       });
       this.encap = encap;
@@ -206,6 +220,9 @@ class LispDataPlane implements DataPlane {
     io('tun', this.tun?.stats);
     io('udp4', this.udp4?.stats);
     io('udp6', this.udp6?.stats);
+    for (const [name, list] of [['tx4', this.tx4], ['tx6', this.tx6]] as const) {
+      for (const u of list) for (const [k, v] of Object.entries(u.stats)) out[`${name}.${k}`] = (out[`${name}.${k}`] ?? 0) + v;
+    }
     return out;
   }
 
@@ -221,6 +238,9 @@ class LispDataPlane implements DataPlane {
     this.udp4?.close();
     this.udp6?.close();
     this.udp4 = this.udp6 = undefined;
+    for (const u of [...this.tx4, ...this.tx6]) u.close();
+    this.tx4 = [];
+    this.tx6 = [];
     // a non-persistent TUN disappears with its fd, taking its addresses along
     this.tun?.close();
     this.tun = undefined;
