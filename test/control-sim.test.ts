@@ -191,3 +191,27 @@ test('reconfigure (SIGHUP): removed EIDs are withdrawn at once, new ones registe
   t.true(siteKeys(n2).includes('[0]1.1.1.1/32'));
   t.true(siteKeys(n2).includes('[0](0.0.0.0/0, 224.1.1.1/32)'), 'membership is untouched');
 });
+
+test('Map-Requests are rate-limited per requester, and requesters get an SMR when we roam', async (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.forEach((n) => n.start());
+  net.advance(1500);
+  const [n1, n2, n3] = nodes;
+  // n1 asks n3 as its Map-Resolver, so n3 remembers n1 as a recent requester.
+  const asked = n1.lig(parseEid('3.3.3.3/32'), '192.168.77.7');
+  net.advance(10);
+  await asked;
+  const smrsBefore = n1.counters.get('smr.received') ?? 0;
+  net.move(n3, '192.168.77.77');
+  net.advance(20);
+  t.is((n1.counters.get('smr.received') ?? 0) - smrsBefore, 2, 'one SMR per EID of n3');
+  t.is(n2.counters.get('smr.received') ?? 0, 0, 'only recent requesters are solicited');
+
+  // A flood of requests from one source: the first 20 are answered, then the bucket is empty.
+  const flood = Array.from({ length: 40 }, () => n1.lig(parseEid('2.2.2.2/32'), '192.168.77.6', 50).then(() => 1, () => 0));
+  net.advance(100);
+  const answered = (await Promise.all(flood)).reduce((a: number, b) => a + b, 0);
+  t.true(answered >= 20 && answered <= 22, `${answered} answered`);
+  t.true((n2.counters.get('request.rate-limited') ?? 0) >= 18);
+});

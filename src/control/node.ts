@@ -66,13 +66,22 @@ export const COUNTER_NAMES = [
   'register.rejected.malformed', 'register.deregistered', 'notify.sent', 'notify.received', 'notify.rejected.auth',
   'notify.retransmitted', 'notify-ack.sent', 'notify-ack.received', 'request.received', 'request.sent',
   'reply.sent', 'reply.received', 'reply.negative.sent', 'probe.sent', 'probe.received', 'smr.received',
-  'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected',
+  'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 const REGISTER_DEBOUNCE_MS = 20;
 const NOTIFY_DEBOUNCE_MS = 30;
 const NEGATIVE_TTL_MS = 60_000;
+/**
+ * Map-Requests answered per requesting RLOC: a burst of 20, refilled at 10/s. RFC 9301 §5.3
+ * asks ITRs for ≤ 1/s per EID-prefix; this bounds what a misbehaving or spoofed source costs.
+ */
+const REQUEST_BURST = 20;
+const REQUEST_REFILL_PER_S = 10;
+/** SMRs go to ITRs that asked us in the last minute, ≤ 1 per 3 s each (RFC 9301 §6.1, §5.3). */
+const SMR_RECENT_MS = 60_000;
+const SMR_MIN_INTERVAL_MS = 3_000;
 /**
  * Members learned from a Map-Notify only bootstrap us: we register to them at once, they
  * register back, and from then on our own site cache lists them. Kept this long at most, so a
@@ -98,6 +107,9 @@ export class ControlNode {
   private readonly pendingNotifies = new Map<bigint, PendingNotify>();
   private readonly downRlocs = new Set<string>();
   private readonly probeReplies = new Map<string, number>();
+  private readonly requestBuckets = new Map<string, { tokens: number; at: number }>();
+  /** ITR-RLOCs that sent us Map-Requests: last request time, last SMR time. */
+  private readonly requesters = new Map<string, { lastRequest: number; lastSmr: number }>();
   private registerTimer: unknown;
   private periodicTimer: unknown;
   private expiryTimer: unknown;
@@ -196,6 +208,7 @@ export class ControlNode {
     this.config = { ...next, xtrId: this.config.xtrId, rlocs: this.rlocList };
     this.env.log('info', 'configuration reloaded', { eids: next.eids.map(eidKey), withdrawn: removed.map(eidKey) });
     this.registerRound('reconfigure');
+    this.sendSmrs();
   }
 
   /**
@@ -208,6 +221,7 @@ export class ControlNode {
     this.env.log('info', 'RLOCs changed, re-registering', { from: this.rlocList, to: next });
     this.rlocList = next;
     this.registerRound('rloc change');
+    this.sendSmrs();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -590,8 +604,55 @@ export class ControlNode {
   // -------------------------------------------------------------------------------------------
   // Map-Resolver / ETR answering Map-Requests
 
+  private admitRequest(src: string): boolean {
+    const now = this.env.now();
+    const b = this.requestBuckets.get(src) ?? { tokens: REQUEST_BURST, at: now };
+    b.tokens = Math.min(REQUEST_BURST, b.tokens + ((now - b.at) / 1000) * REQUEST_REFILL_PER_S);
+    b.at = now;
+    this.requestBuckets.set(src, b);
+    if (this.requestBuckets.size > 4096) {
+      for (const [k, v] of this.requestBuckets) if (v.tokens >= REQUEST_BURST) this.requestBuckets.delete(k);
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /**
+   * Our mapping changed: Solicit-Map-Request (S=1) to the ITRs that asked us recently, so they
+   * re-resolve (RFC 9301 §6.1). Group members follow through the push itself.
+   */
+  private sendSmrs(): void {
+    const now = this.env.now();
+    const own = this.rlocList.find((ip) => isIPv4(ip)) ?? this.rlocList[0];
+    if (!own) return;
+    for (const [itr, r] of this.requesters) {
+      if (now - r.lastRequest > SMR_RECENT_MS) {
+        this.requesters.delete(itr);
+        continue;
+      }
+      if (now - r.lastSmr < SMR_MIN_INTERVAL_MS || this.rlocList.includes(itr)) continue;
+      r.lastSmr = now;
+      const src = this.rlocList.find((ip) => isIPv4(ip) === isIPv4(itr)) ?? own;
+      for (const e of this.config.eids) {
+        const { eid, eidMaskLen } = eidToWire(e, { lispersPad: this.config.lispers });
+        const smr: MapRequest = {
+          type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false,
+          smrInvoked: false, dontReply: true, nonce: randomNonce(), sourceEid: { kind: 'none' }, itrRlocs: [ipAddress(src)],
+          records: [{ eid, eidMaskLen }],
+        };
+        this.env.sendControl(itr, CONTROL_PORT, encodeControl(smr));
+        this.count('smr.sent');
+      }
+    }
+  }
+
   private onMapRequest(m: MapRequest, src: string, sport: number): void {
     this.count('request.received');
+    if (!this.admitRequest(src)) {
+      this.count('request.rate-limited');
+      return;
+    }
     if (m.probe) this.count('probe.received');
     if (m.smr) {
       this.count('smr.received');
@@ -609,6 +670,11 @@ export class ControlNode {
     }
     const dst = m.itrRlocs.map((a) => locatorIp(a)).find((ip) => ip !== undefined && this.rlocList.some((own) => isIPv4(own) === isIPv4(ip))) ??
       (m.itrRlocs.map((a) => locatorIp(a)).find((ip) => ip !== undefined) ?? src);
+    if (!m.smr && !this.rlocList.includes(dst)) {
+      const r = this.requesters.get(dst);
+      if (r) r.lastRequest = this.env.now();
+      else this.requesters.set(dst, { lastRequest: this.env.now(), lastSmr: -Infinity });
+    }
     const records: EidRecord[] = [];
     for (const r of m.records) {
       let eid: Eid;
