@@ -76,6 +76,13 @@ test('secrets come from a file or the environment and are never in the error tex
   t.false(p.join('\n').includes('supersecret'));
 });
 
+test('an IPv4 prefix with host bits set loads as its network, with a warning (netmask)', (t) => {
+  const c = parseConfigText(GOOD.replace('1.1.1.1/32', '10.1.2.3/16'), 'n1.yaml', {});
+  t.is(c.control.eids[0].kind === 'ipv4' ? c.control.eids[0].address : '', '10.1.0.0');
+  t.deepEqual(c.warnings, ['n1.yaml: eids.0: 10.1.2.3/16 has host bits set; using 10.1.0.0/16']);
+  t.deepEqual(parseConfigText(GOOD, 'n1.yaml', {}).warnings, []);
+});
+
 test('every example config in examples/ is valid', (t) => {
   const dir = path.resolve(__dirname, '../../examples');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -47,6 +47,7 @@ export const runCommand: Command = {
     const log = makeLogger({
       level: (levelArg ?? cfg.raw.log.level) as Level, subsystems: cfg.raw.log.subsystems, pretty: flagOption(args, 'pretty'),
     });
+    for (const w of cfg.warnings) log('warn', 'node', w);
     let node;
     try {
       node = await startNode(cfg, log, (levelArg ?? cfg.raw.log.level) as Level);

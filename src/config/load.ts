@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Netmask } from 'netmask';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
 import { parseEid } from '../control/eid';
@@ -17,6 +18,8 @@ export class ConfigError extends Error {
 
 export interface LoadedConfig {
   readonly file: string;
+  /** Things that load but probably are not what was meant (logged at start). */
+  readonly warnings: readonly string[];
   readonly raw: ConfigFile;
   readonly control: ControlConfig;
   readonly rlocInterfaces: readonly string[];
@@ -87,7 +90,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     lispers: c.decent['lispers-compat'],
   };
   return {
-    file, raw: c, control, rlocInterfaces: c.rlocs.interfaces,
+    file, raw: c, control, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),
     apiSocket: c.api.socket ?? `/run/decent/${c.name}.sock`,
   };
 }
@@ -118,4 +121,19 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError([`${file}: cannot read the config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
   return parseConfigText(text, file, env);
+}
+
+/** IPv4 prefixes written with host bits set (10.1.2.3/16): used as their network, but said. */
+function hostBitWarnings(c: ConfigFile, file: string): string[] {
+  const out: string[] = [];
+  const check = (where: string, text: string): void => {
+    const m = /^(?:\[\d+\])?(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text.trim());
+    if (!m) return;
+    const block = new Netmask(`${m[1]}/${m[2]}`);
+    if (block.base !== m[1]) out.push(`${file}: ${where}: ${text} has host bits set; using ${block.base}/${block.bitmask}`);
+  };
+  c.eids.forEach((e, i) => check(`eids.${i}`, e));
+  c.policy['allowed-prefixes'].forEach((e, i) => check(`policy.allowed-prefixes.${i}`, e));
+  (c.dataplane?.routes ?? []).forEach((e, i) => check(`dataplane.routes.${i}`, e));
+  return out;
 }
