@@ -3,7 +3,10 @@
 // netns testbed, in interleaved rounds (issue 4).
 //
 //   npm run build && node dist/scripts/bench-dataplane.js [--rounds 3] [--tcp-secs 10] [--pps-secs 5]
-//       [--pings 50] [--only veth,vxlan,decent,decent-nooffload]
+//       [--pings 50] [--only veth,vxlan,decent,decent-nooffload,relay]
+//
+// `relay` is the addon's RawRelay (src/native/relay.ts: the same TUN/UDP path with no lookup,
+// no checks): decent / relay isolates what the data plane's own per-packet work costs.
 //
 // Per round and variant: one iperf3 TCP stream (Mbit/s, retransmits), a 64-byte UDP flood
 // (packets/s received; sendmmsg/recvmmsg generator and sink on the addon), ICMP echo RTT
@@ -15,13 +18,13 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
 import { createPair, Pair, run } from './lib/netns';
-import { AddressTable, D, Pool, RecvPool, UdpEndpoint } from '../src/native';
+import { AddressTable, D, Pool, RawRelay, RecvPool, Tun, UdpEndpoint } from '../src/native';
 import { icmpPing } from './dataplane-ping';
 import type { RunnerSpec } from './dataplane-runner';
 
 interface Args { rounds: number; tcpSecs: number; ppsSecs: number; pings: number; only: string[] }
 
-const VARIANTS = ['veth', 'vxlan', 'decent', 'decent-nooffload'] as const;
+const VARIANTS = ['veth', 'vxlan', 'decent', 'decent-nooffload', 'relay'] as const;
 type Variant = (typeof VARIANTS)[number];
 const RUNNER = path.join(__dirname, 'dataplane-runner.js');
 const SELF = __filename;
@@ -86,6 +89,16 @@ function blastRecv(bind: string, port: number, secs: number): void {
   }, 200);
 }
 
+/** The raw relay in this process's namespace (child role), same TUN MTU and EIDs as decent. */
+function relayChild(inner: string, local: string, peer: string): void {
+  const tun = Tun.open({ name: 'lisp0', mtu: 1464, addresses: [`${inner}/24`] });
+  const udp = UdpEndpoint.open({ address: local, port: 4341 });
+  const relay = new RawRelay({ tun, udp, peer: { address: peer, port: 4341 } });
+  relay.start();
+  process.on('SIGTERM', () => { relay.stop(); process.exit(0); });
+  console.log('"ready":true');
+}
+
 // ---------------- orchestration ----------------
 
 function cpuSeconds(pid: number): number {
@@ -115,6 +128,15 @@ async function startXtrs(bed: Pair, offloads: boolean): Promise<ChildProcess[]> 
   const kids = [
     bed.a.spawn([process.execPath, RUNNER, JSON.stringify(spec(EID_A, EID_B, bed.addrA, bed.addrB))], { stdio: ['pipe', 'pipe', 'pipe'] }),
     bed.b.spawn([process.execPath, RUNNER, JSON.stringify(spec(EID_B, EID_A, bed.addrB, bed.addrA))], { stdio: ['pipe', 'pipe', 'pipe'] }),
+  ];
+  await Promise.all(kids.map((k) => waitLine(k, '"ready":true')));
+  return kids;
+}
+
+async function startRelays(bed: Pair): Promise<ChildProcess[]> {
+  const kids = [
+    bed.a.spawn([process.execPath, SELF, '--child-relay', EID_A, bed.addrA, bed.addrB], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    bed.b.spawn([process.execPath, SELF, '--child-relay', EID_B, bed.addrB, bed.addrA], { stdio: ['ignore', 'pipe', 'pipe'] }),
   ];
   await Promise.all(kids.map((k) => waitLine(k, '"ready":true')));
   return kids;
@@ -167,10 +189,10 @@ const range = (x: number[], d = 0): string => `${fmt(Math.min(...x), d)}–${fmt
 interface Sample { variant: Variant; round: number; tcpMbps: number; retrans: number; pps: number; rttMs: number; cpuPct: number; usPerPkt: number }
 
 async function measure(bed: Pair, v: Variant, round: number, a: Args): Promise<Sample> {
-  const decent = v.startsWith('decent');
+  const decent = v.startsWith('decent') || v === 'relay';
   const target = v === 'veth' ? bed.addrB : v === 'vxlan' ? '10.97.0.2' : EID_B;
   const local = v === 'veth' ? bed.addrA : v === 'vxlan' ? '10.97.0.1' : EID_A;
-  const kids = decent ? await startXtrs(bed, v === 'decent') : [];
+  const kids = v === 'relay' ? await startRelays(bed) : decent ? await startXtrs(bed, v === 'decent') : [];
   try {
     const cpu = (): number => kids.reduce((s, k) => s + cpuSeconds(k.pid ?? 0), 0);
     const warm = icmpPing(bed.a, target, { count: 3, intervalSec: 0.05 });
@@ -201,7 +223,7 @@ function report(samples: Sample[], a: Args): string {
   for (const v of VARIANTS) {
     const s = by(v);
     if (!s.length) continue;
-    const d = v.startsWith('decent');
+    const d = v !== 'veth' && v !== 'vxlan';
     lines.push(`| ${v} | ${fmt(median(s.map((x) => x.tcpMbps)))} (${range(s.map((x) => x.tcpMbps))}) | ${fmt(median(s.map((x) => x.retrans)))} | ` +
       `${fmt(median(s.map((x) => x.pps)))} (${range(s.map((x) => x.pps))}) | ${fmt(median(s.map((x) => x.rttMs)), 3)} (${range(s.map((x) => x.rttMs), 3)}) | ` +
       `${d ? fmt(median(s.map((x) => x.cpuPct))) : '–'} | ${d ? `${fmt(median(s.map((x) => x.usPerPkt)), 1)} (${range(s.map((x) => x.usPerPkt), 1)})` : '–'} |`);
@@ -223,13 +245,16 @@ function report(samples: Sample[], a: Args): string {
     if (!by(v).length) continue;
     lines.push(`${v}: TCP ${ratio(v, 'veth', 'tcpMbps')} of veth, ${ratio(v, 'vxlan', 'tcpMbps')} of kernel VXLAN; ` +
       `64-B pps ${ratio(v, 'veth', 'pps')} of veth, ${ratio(v, 'vxlan', 'pps')} of VXLAN; ` +
-      `added ping latency over veth ${show(perRound(v, 'veth', (n, d) => n.rttMs - d.rttMs), 3)} ms (median, min–max over rounds)`);
+      `added ping latency over veth ${show(perRound(v, 'veth', (n, d) => n.rttMs - d.rttMs), 3)} ms` +
+      (by('relay').length ? `; TCP ${ratio(v, 'relay', 'tcpMbps')} and 64-B pps ${ratio(v, 'relay', 'pps')} of the raw relay` : '') +
+      ' (median, min–max over rounds)');
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === '--child-relay') { relayChild(argv[1], argv[2], argv[3]); return; }
   if (argv[0] === '--child-send') { blastSend(argv[1], argv[2], Number(argv[3]), Number(argv[4])); return; }
   if (argv[0] === '--child-recv') { blastRecv(argv[1], Number(argv[2]), Number(argv[3])); return; }
   const a = parseArgs(argv);

@@ -5,11 +5,13 @@
 // copied one by one. Drops are counted by reason. Nothing here allocates per packet, except
 // head-end replicated control messages, which the control plane gets as a copy.
 import { isIPv4 } from 'node:net';
-import { ADDR_STRIDE, D, DESC_STRIDE, F, Pool, RecvPool, Tun, UdpEndpoint, ipToBytes } from '../native';
+import { Pool, RecvPool, Tun, UdpEndpoint, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
-import { HER_IID, LISP_HEADER_LEN } from './packet';
+import {
+  ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, F_TRUNC, HER_IID, LISP_HEADER_LEN,
+} from './packet';
 
 const I_BIT = 0x08;
 const KEY_ID = 0x03;
@@ -24,21 +26,21 @@ export class RlocFilter {
 
   set(rlocs: readonly string[]): void {
     this.count = rlocs.length;
-    this.table = new Uint8Array(Math.max(1, rlocs.length) * ADDR_STRIDE);
+    this.table = new Uint8Array(Math.max(1, rlocs.length) * ADDR);
     rlocs.forEach((r, i) => {
-      this.table[i * ADDR_STRIDE] = isIPv4(r) ? 4 : 6;
-      this.table.set(ipToBytes(r), i * ADDR_STRIDE + 4);
+      this.table[i * ADDR] = isIPv4(r) ? 4 : 6;
+      this.table.set(ipToBytes(r), i * ADDR + 4);
     });
   }
 
   /** Is entry `i` of an address table (pool.dst) one of ours? */
   matches(dst: Uint8Array, i: number): boolean {
     if (this.count === 0) return true;
-    const o = i * ADDR_STRIDE, fam = dst[o];
+    const o = i * ADDR, fam = dst[o];
     if (fam !== 4 && fam !== 6) return true; // no IP_PKTINFO: the kernel delivered it to us, accept
     const words = fam === 4 ? 4 : 16;
     for (let r = 0; r < this.count; r++) {
-      const t = r * ADDR_STRIDE;
+      const t = r * ADDR;
       if (this.table[t] !== fam) continue;
       let k = 0;
       while (k < words && this.table[t + 4 + k] === dst[o + 4 + k]) k++;
@@ -92,22 +94,22 @@ export class Decapsulator {
     const p = this.pool, data = p.data, desc = p.desc, c = this.o.counters;
     let any = false;
     for (let i = 0; i < n; i++) {
-      const d = i * DESC_STRIDE;
-      const at = i * p.slotSize + desc[d + D.OFF];
-      const len = desc[d + D.LEN];
-      const gso = desc[d + D.GSO];
+      const d = i * DESC;
+      const at = i * p.slotSize + desc[d + D_OFF];
+      const len = desc[d + D_LEN];
+      const gso = desc[d + D_GSO];
       const seg = gso > 0 ? gso : len;
       const segs = gso > 0 ? Math.ceil(len / gso) : 1;
-      desc[d + D.ADDR] = -1;
-      if ((desc[d + D.FLAGS] & F.TRUNC) !== 0) { c.dropBadHeader += segs; continue; }
+      desc[d + D_ADDR] = -1;
+      if ((desc[d + D_FLAGS] & F_TRUNC) !== 0) { c.dropBadHeader += segs; continue; }
       if (!this.o.rlocs.matches(p.dst, i)) { c.dropNotOurRloc += segs; continue; }
       let all = true;
       for (let off = 0; off < len; off += seg) {
         if (this.check(data, at + off, Math.min(seg, len - off)) !== OK) { all = false; break; }
       }
       if (all) {
-        desc[d + D.HDR] = LISP_HEADER_LEN;
-        desc[d + D.ADDR] = 0;
+        desc[d + D_HDR] = LISP_HEADER_LEN;
+        desc[d + D_ADDR] = 0;
         c.decapPackets += segs;
         c.decapBytes += len - segs * LISP_HEADER_LEN;
         any = true;
@@ -181,11 +183,11 @@ export class Decapsulator {
     const sp = this.spare;
     if (this.spareCount === sp.slots) this.flushSpare();
     const k = this.spareCount++;
-    const d = k * DESC_STRIDE;
-    sp.desc.fill(0, d, d + DESC_STRIDE);
-    sp.desc[d + D.LEN] = len;
-    sp.desc[d + D.OFF] = sp.headroom;
-    sp.desc[d + D.HDR] = LISP_HEADER_LEN;
+    const d = k * DESC;
+    sp.desc.fill(0, d, d + DESC);
+    sp.desc[d + D_LEN] = len;
+    sp.desc[d + D_OFF] = sp.headroom;
+    sp.desc[d + D_HDR] = LISP_HEADER_LEN;
     b.copy(sp.data, k * sp.slotSize + sp.headroom, at, at + len);
   }
 

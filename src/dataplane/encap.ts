@@ -4,13 +4,13 @@
 // entry, and the outer TTL/TOS (copied from the inner, RFC 9300 §5.3) into the descriptor; a
 // TSO/USO super-packet goes out as one slot that the addon splits into UDP GSO datagrams.
 // Nothing here allocates per packet.
-import { ADDR_STRIDE, AddressTable, D, DESC_STRIDE, F, Pool, Tun, UdpEndpoint } from '../native';
+import { AddressTable, Pool, Tun, UdpEndpoint } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
 import type { MissQueue } from './miss';
 import {
-  DATA_PORT, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
+  ADDR, DATA_PORT, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
 } from './packet';
 
 const N_BIT = 0x80;
@@ -106,12 +106,12 @@ export class Encapsulator {
     if (len > p.slotSize - p.headroom) return;
     if (this.staged === p.slots) this.flushStaged();
     const i = this.staged++;
-    const d = i * DESC_STRIDE;
-    p.desc.fill(0, d, d + DESC_STRIDE);
-    p.desc[d + D.LEN] = len;
-    p.desc[d + D.OFF] = p.headroom;
-    p.desc[d + D.FLAGS] = flags;
-    p.desc[d + D.GSO] = gso;
+    const d = i * DESC;
+    p.desc.fill(0, d, d + DESC);
+    p.desc[d + D_LEN] = len;
+    p.desc[d + D_OFF] = p.headroom;
+    p.desc[d + D_FLAGS] = flags;
+    p.desc[d + D_GSO] = gso;
     src.copy(p.data, i * p.slotSize + p.headroom, off, off + len);
   }
 
@@ -144,10 +144,10 @@ export class Encapsulator {
     per4.fill(0);
     per6.fill(0);
     for (let i = 0; i < n; i++) {
-      const d = i * DESC_STRIDE;
-      const at = i * slotSize + desc[d + D.OFF];
-      const len = desc[d + D.LEN];
-      desc[d + D.ADDR] = -1;
+      const d = i * DESC;
+      const at = i * slotSize + desc[d + D_OFF];
+      const len = desc[d + D_LEN];
+      desc[d + D_ADDR] = -1;
       fam[i] = 0;
       const ver = data[at] >> 4;
       let v4: boolean, ttl: number, tos: number, entry: number;
@@ -165,7 +165,7 @@ export class Encapsulator {
         c.dropBadInner++;
         continue;
       }
-      const flags = desc[d + D.FLAGS], gso = desc[d + D.GSO];
+      const flags = desc[d + D_FLAGS], gso = desc[d + D_GSO];
       let route = 0;
       if (entry >= 0 && !fib.entryExpired(entry, nowSec)) route = fib.route(entry);
       else entry = -1;
@@ -210,7 +210,7 @@ export class Encapsulator {
         continue;
       }
       // destination RLOC, port 4341 (address entry layout: src/native/address.ts)
-      const a = i * ADDR_STRIDE;
+      const a = i * ADDR;
       const w = fib.selectedAddress;
       addrs[a] = outer6 ? 6 : 4;
       addrs[a + 2] = DATA_PORT >> 8;
@@ -232,27 +232,27 @@ export class Encapsulator {
       data[h + 5] = (w1 >>> 16) & 0xff;
       data[h + 6] = (w1 >>> 8) & 0xff;
       data[h + 7] = w1 & 0xff;
-      desc[d + D.HDR] = LISP_HEADER_LEN;
+      desc[d + D_HDR] = LISP_HEADER_LEN;
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
-      desc[d + D.TTLTOS] = ttl | (tos << 8) | 0x10000;
+      desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
       // high hash bits for the socket: the low ones already chose the RLOC
       const s = (hash >>> 16) % (outer6 ? k6 : k4);
       sock[i] = s;
       if (outer6) { fam[i] = 6; per6[s]++; } else { fam[i] = 4; per4[s]++; }
       fib.count(entry, len);
-      c.encapPackets += gso > 0 && (flags & (F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP)) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
+      c.encapPackets += gso > 0 && (flags & F_GSO_ANY) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
       c.encapBytes += len;
     }
     this.send(n, 4, o.tx4, per4);
     this.send(n, 6, o.tx6, per6);
   }
 
-  /** One send per socket that has slots: the others' slots are masked with D.ADDR = -1. */
+  /** One send per socket that has slots: the others' slots are masked with D_ADDR = -1. */
   private send(n: number, family: number, tx: readonly UdpEndpoint[], per: Int32Array): void {
     const desc = this.pool.desc, fam = this.family, sock = this.sock;
     for (let s = 0; s < tx.length; s++) {
       if (per[s] === 0) continue;
-      for (let i = 0; i < n; i++) desc[i * DESC_STRIDE + D.ADDR] = fam[i] === family && sock[i] === s ? i : -1;
+      for (let i = 0; i < n; i++) desc[i * DESC + D_ADDR] = fam[i] === family && sock[i] === s ? i : -1;
       tx[s].send(this.pool, n, this.addrs);
     }
   }

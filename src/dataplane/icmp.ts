@@ -3,8 +3,10 @@
 // (RFC 9300 §7.1, stateless: "drop and send ICMPv4 Frag-Needed or ICMPv6 PTB advertising S").
 // Built in a preallocated pool, rate-limited by a token bucket (RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8).
 import { finishChecksum, onesSum } from '../wire/checksum';
-import { D, DESC_STRIDE, Pool, Tun } from '../native';
-import { IPV6_MIN_MTU } from './packet';
+import { Pool, Tun } from '../native';
+import {
+  DESC, D_LEN, D_OFF, IPV6_MIN_MTU,
+} from './packet';
 import type { DataPlaneCounters } from './counters';
 
 /** RFC 1812 §4.3.2.3: quote as much as fits in 576 bytes. */
@@ -62,10 +64,10 @@ export class IcmpTooBig {
     const i = this.pending++;
     const o = i * p.slotSize + p.headroom;
     const n = v4 ? this.build4(p.data, o, b, at, len, mtu) : this.build6(p.data, o, b, at, len, Math.max(mtu, IPV6_MIN_MTU));
-    const d = i * DESC_STRIDE;
-    p.desc.fill(0, d, d + DESC_STRIDE);
-    p.desc[d + D.LEN] = n;
-    p.desc[d + D.OFF] = p.headroom;
+    const d = i * DESC;
+    p.desc.fill(0, d, d + DESC);
+    p.desc[d + D_LEN] = n;
+    p.desc[d + D_OFF] = p.headroom;
     this.counters.icmpSent++;
     return true;
   }

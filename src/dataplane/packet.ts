@@ -1,6 +1,21 @@
 // Inner-packet field access for the hot path: plain reads from the slot buffer, no objects.
 // Offsets follow RFC 791 §3.1 (IPv4) and RFC 8200 §3 (IPv6).
-import { F } from '../native';
+import { ADDR_STRIDE, D, DESC_STRIDE, F } from '../native/layout';
+
+// Descriptor fields as plain module constants: the package index re-exports through getters
+// (tsc's CommonJS output), which would cost a call per access in the per-packet loops.
+export const DESC = DESC_STRIDE;
+export const ADDR = ADDR_STRIDE;
+export const D_LEN = D.LEN;
+export const D_OFF = D.OFF;
+export const D_ADDR = D.ADDR;
+export const D_TTLTOS = D.TTLTOS;
+export const D_FLAGS = D.FLAGS;
+export const D_GSO = D.GSO;
+export const D_HDR = D.HDR;
+export const F_GSO_TCP = F.GSO_TCP4 | F.GSO_TCP6;
+export const F_GSO_ANY = F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP;
+export const F_TRUNC = F.TRUNC;
 
 /** LISP data header (RFC 9300 §5.1). */
 export const LISP_HEADER_LEN = 8;
@@ -69,6 +84,6 @@ export function flowHash(b: Uint8Array, at: number, len: number, v4: boolean): n
  */
 export function segmentHeaderLength(b: Uint8Array, at: number, v4: boolean, flags: number): number {
   const ip = v4 ? (b[at] & 0x0f) << 2 : 40;
-  if ((flags & (F.GSO_TCP4 | F.GSO_TCP6)) !== 0) return ip + ((b[at + ip + 12] >> 4) << 2);
+  if ((flags & F_GSO_TCP) !== 0) return ip + ((b[at + ip + 12] >> 4) << 2);
   return ip + 8;
 }
