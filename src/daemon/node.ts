@@ -76,7 +76,15 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     });
   }
   // The TUN and the control worker come up side by side: each takes a few hundred ms.
-  const [rlocs] = await Promise.all([control.start(), dataPlane?.start()]);
+  const [controlUp, dataUp] = await Promise.allSettled([control.start(), dataPlane?.start()]);
+  if (controlUp.status === 'rejected' || dataUp.status === 'rejected') {
+    // Whichever half came up must not outlive the failure (nor keep the process alive).
+    icmp?.stop();
+    if (controlUp.status === 'fulfilled') await control.stop(true);
+    if (dataUp.status === 'fulfilled') await dataPlane?.stop();
+    throw (controlUp.status === 'rejected' ? controlUp.reason : (dataUp as PromiseRejectedResult).reason) as Error;
+  }
+  const rlocs = controlUp.value;
   log('info', 'node', 'started', { node: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
 
   const eidParam = (q: URLSearchParams): Eid => {
