@@ -5,7 +5,7 @@
 //   await dp.start();                  // TUN up, EIDs on it, routes in, UDP 4341 bound, static FIB
 //   dp.applyMapCache(event);           // from the control plane's MapCache listener
 //   await dp.stop();                   // routes removed, TUN gone, sockets closed
-import type { Eid } from '../control/eid';
+import { eidKey, type Eid } from '../control/eid';
 import type { MapCacheEvent } from '../control/map-cache';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
 import { NO_TUN_OFFLOADS, Tun, UdpEndpoint } from '../native';
@@ -69,6 +69,13 @@ class LispDataPlane implements DataPlane {
       if (p !== undefined) this.local.upsert({ iid: e.iid, prefix: p, ttlSeconds: 0, action: FibAction.NoAction });
     }
     for (const s of cfg.staticMapCache) this.sync.setStatic(s.eid, s.rlocs);
+    // Forwarding looks up in config.instanceId only (one instance per node): say so when an EID
+    // from the configuration was parsed into another instance and will never match.
+    for (const [what, list] of [['localEids', cfg.localEids], ['staticMapCache', cfg.staticMapCache.map((x) => x.eid)]] as const) {
+      for (const e of list) {
+        if (e.iid !== cfg.instanceId) log('warn', `${what} entry is in instance-id ${e.iid} but the data plane forwards in ${cfg.instanceId}`, { eid: eidKey(e) });
+      }
+    }
     const tun = Tun.open({
       name: cfg.tun, mtu: cfg.mtu, addresses: hostAddresses(cfg.localEids), up: true,
       offloads: cfg.offloads ? undefined : NO_TUN_OFFLOADS,
