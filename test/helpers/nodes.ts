@@ -14,6 +14,10 @@ export interface RunningNodes {
   readonly bed: Testbed;
   readonly dir: string;
   sock(i: number): string;
+  /** Node i's process (1-based). */
+  child(i: number): ChildProcess;
+  /** Starts node i again with the same config (after it was killed). */
+  restart(i: number): void;
 }
 
 export interface NodesOptions {
@@ -23,6 +27,8 @@ export interface NodesOptions {
   readonly subnet: string;
   /** Extra YAML lines for node i (1-based). */
   readonly extra?: (i: number) => string[];
+  /** How long to wait for convergence. */
+  readonly convergeTimeoutMs?: number;
 }
 
 export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<RunningNodes> {
@@ -39,6 +45,9 @@ export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const sock = (i: number): string => path.join(dir, `n${i}.sock`);
+  const spawnNode = (i: number): void => {
+    children[i - 1] = bed.nodes[i - 1].ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', path.join(dir, `n${i}.yaml`)]);
+  };
   for (const n of bed.nodes) {
     const i = n.index + 1;
     const cfg = path.join(dir, `n${i}.yaml`);
@@ -47,15 +56,15 @@ export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<
       `  seeds: [${bed.nodes[(n.index + 1) % bed.nodes.length].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`,
       ...(o.extra?.(i) ?? []), '',
     ].join('\n'));
-    children.push(n.ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', cfg]));
+    spawnNode(i);
   }
   const want = o.count + 1;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (o.convergeTimeoutMs ?? 20_000);
   for (;;) {
     const sizes = await Promise.all(bed.nodes.map((n) => apiRequest<unknown[]>(sock(n.index + 1), 'GET', '/api/site-cache', 1000).then((r) => r.length, () => 0)));
     if (sizes.every((s) => s === want)) break;
     if (Date.now() > deadline) throw new Error(`nodes did not converge: site cache sizes ${sizes.join(', ')}, want ${want}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { bed, dir, sock };
+  return { bed, dir, sock, child: (i) => children[i - 1], restart: spawnNode };
 }
