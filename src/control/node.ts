@@ -527,14 +527,18 @@ export class ControlNode {
         }
       }
       const pending: PendingNotify = { bytes, dst, triesLeft: this.config.timers.notifyRetries, timer: undefined };
+      let waitMs = this.config.timers.notifyRetransmitMs;
       const send = (): void => {
         this.env.sendControl(dst, CONTROL_PORT, bytes);
         this.count('notify.sent');
         if (pending.triesLeft-- > 0) {
+          // Back off (RFC 9301 §5.7): each retransmission waits twice as long as the last.
+          const wait = waitMs;
+          waitMs *= 2;
           pending.timer = this.env.setTimeout(() => {
             this.count('notify.retransmitted');
             send();
-          }, this.config.timers.notifyRetransmitMs);
+          }, wait);
         } else {
           this.pendingNotifies.delete(nonce);
         }

@@ -27,12 +27,15 @@ export interface NodesOptions {
   readonly subnet: string;
   /** Extra YAML lines for node i (1-based). */
   readonly extra?: (i: number) => string[];
+  /** Underlay multicast instead of head-end replication (the bridge then floods multicast). */
+  readonly replication?: 'her' | 'multicast';
   /** How long to wait for convergence. */
   readonly convergeTimeoutMs?: number;
 }
 
 export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<RunningNodes> {
-  const bed = createTestbed({ prefix: o.prefix, nodes: o.count, subnet: o.subnet, firstHost: 11 });
+  const multicast = o.replication === 'multicast';
+  const bed = createTestbed({ prefix: o.prefix, nodes: o.count, subnet: o.subnet, firstHost: 11, multicastFlood: multicast });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `decent-${o.prefix}-`));
   const children: ChildProcess[] = [];
   t.teardown(async () => {
@@ -53,7 +56,9 @@ export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<
     const cfg = path.join(dir, `n${i}.yaml`);
     fs.writeFileSync(cfg, [
       `name: n${i}`, 'eids:', `  - 10.${i}.0.0/16`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
-      `  seeds: [${bed.nodes[(n.index + 1) % bed.nodes.length].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`,
+      `  replication: ${o.replication ?? 'her'}`,
+      // With underlay multicast the group itself is the way in: no seeds.
+      multicast ? '  seeds: []' : `  seeds: [${bed.nodes[(n.index + 1) % bed.nodes.length].address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(i)}`,
       ...(o.extra?.(i) ?? []), '',
     ].join('\n'));
     spawnNode(i);
