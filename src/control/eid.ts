@@ -169,6 +169,23 @@ export function eidOfRecord(rec: EidRecord): Eid {
   return eidFromWire(rec.eid, rec.eidMaskLen);
 }
 
+/**
+ * Lookup in a table keyed by eidKey(): exact match for names and groups, longest covering prefix
+ * for addresses. Control-plane tables are small (the FIB does the per-packet lookups), so a scan
+ * is fine here.
+ */
+export function lookupEid<T extends { readonly eid: Eid }>(table: ReadonlyMap<string, T>, eid: Eid): T | undefined {
+  const exact = table.get(eidKey(eid));
+  if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
+  let best: T | undefined;
+  for (const e of table.values()) {
+    if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
+      if (!best || (best.eid.kind === e.eid.kind && e.eid.maskLen > best.eid.maskLen)) best = e;
+    }
+  }
+  return best;
+}
+
 export function isMulticastAddress(text: string): boolean {
   if (isIPv4(text)) {
     const first = Number(text.split('.')[0]);

@@ -1,6 +1,6 @@
 // The ITR's map-cache (RFC 9300 §6, RFC 9301 §6): mappings this node forwards with. Every change
 // is reported to a listener, which feeds the data plane's FIB.
-import { eidCovers, eidKey, type Eid } from './eid';
+import { lookupEid, type Eid } from './eid';
 import { locatorIp } from './locators';
 import type { LocatorRecord } from '../wire';
 
@@ -76,15 +76,7 @@ export class MapCache {
 
   /** Longest-prefix match for an address EID, exact match for names. */
   lookup(eid: Eid): MapCacheEntry | undefined {
-    const exact = this.entries.get(eidKey(eid));
-    if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
-    let best: MapCacheEntry | undefined;
-    for (const e of this.entries.values()) {
-      if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
-        if (!best || (best.eid.kind === e.eid.kind && e.eid.maskLen > best.eid.maskLen)) best = e;
-      }
-    }
-    return best;
+    return lookupEid(this.entries, eid);
   }
 
   expire(now: number): void {

@@ -6,7 +6,7 @@
 //   their union, without duplicates; for group entries the RLEs are merged into one list, and an
 //   xTR's re-registration replaces its own entries;
 // - without it, a registration replaces the whole set.
-import { eidCovers, eidKey, type Eid } from './eid';
+import { eidKey, lookupEid, type Eid } from './eid';
 import { locatorIp, rleEntries, rleLocator } from './locators';
 import type { EidRecord, LocatorRecord, RleEntry } from '../wire';
 
@@ -144,20 +144,7 @@ export class SiteCache {
 
   /** Exact match for names and groups; longest covering prefix for addresses. */
   lookup(eid: Eid): SiteEntry | undefined {
-    const exact = this.entries.get(eidKey(eid));
-    if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
-    let best: MutableEntry | undefined;
-    for (const e of this.entries.values()) {
-      if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
-        if (!best || (best.eid.kind === e.eid.kind && e.eid.maskLen > best.eid.maskLen)) best = e;
-      }
-    }
-    return best;
-  }
-
-  /** Group entries whose group is G (any source), for the push-mode member list. */
-  groupEntries(group: string): SiteEntry[] {
-    return [...this.entries.values()].filter((e) => e.eid.kind === 'group' && e.eid.group === group);
+    return lookupEid(this.entries, eid);
   }
 
   all(): SiteEntry[] {
