@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, type Command, type CommandArgs, type Io } from './command';
+import { benchCommand } from './bench';
 import { decodeCommand } from './decode';
 import { demoCommand } from './demo';
 import { ligCommand } from './lig';
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   demoCommand,
   decodeCommand,
   traceCommand,
+  benchCommand,
 ];
 
 export const EXIT_OK = 0;
