@@ -5,6 +5,17 @@
 //   await dp.start();                  // TUN up, EIDs on it, routes in, UDP 4341 bound, static FIB
 //   dp.applyMapCache(event);           // from the control plane's MapCache listener
 //   await dp.stop();                   // routes removed, TUN gone, sockets closed
+//
+// When the hooks fire (all on the main thread, never re-entrantly inside a packet loop):
+// - onMiss(eid): after a TUN batch in which packets had no usable FIB entry (or a negative
+//   send-map-request one); eid is the inner destination as a host EID ([iid]a.b.c.d/32 or /128),
+//   at most once per second per EID. Up to 8 packets per EID (64 EIDs) wait ~1 s; an
+//   applyMapCache('set') that resolves them sends them at once. Multicast/link-local never asks.
+// - onEncapsulatedControl(bytes, src): a LISP packet with instance-id 0xFFFFFF reached UDP 4341;
+//   bytes = the whole UDP payload (LISP header + inner IP packet), src = the outer source IP.
+// - log(level, msg, fields): start/stop, route errors, rejected map-cache entries, loop errors.
+// applyMapCache() and setRoutedEids() may be called before start() resolves (the FIB exists
+// from construction; routed EIDs given before the TUN exists are installed by start()).
 import { eidKey, type Eid } from '../control/eid';
 import type { MapCacheEvent } from '../control/map-cache';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
@@ -51,6 +62,7 @@ class LispDataPlane implements DataPlane {
   private routes: HostRoutes | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushQueued = false;
+  private routedEids: readonly Eid[] = [];
   private lastFibExpire = 0;
 
   constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks) {
@@ -101,6 +113,7 @@ class LispDataPlane implements DataPlane {
       }
       this.routes = new HostRoutes(tun, log);
       this.routes.addStatic(cfg.routes);
+      this.routes.setDynamic(this.routedEids);
       const encap = new Encapsulator({
         tun, tx4: this.tx4, tx6: this.tx6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
@@ -207,6 +220,7 @@ class LispDataPlane implements DataPlane {
   }
 
   setRoutedEids(eids: readonly Eid[]): void {
+    this.routedEids = eids;
     this.routes?.setDynamic(eids);
   }
 
