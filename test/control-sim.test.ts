@@ -215,3 +215,18 @@ test('Map-Requests are rate-limited per requester, and requesters get an SMR whe
   t.true(answered >= 20 && answered <= 22, `${answered} answered`);
   t.true((n2.counters.get('request.rate-limited') ?? 0) >= 18);
 });
+
+test('an IPv6 group over IPv6 RLOCs converges with (::/0, G) membership', (t) => {
+  const net = new SimNet();
+  const nodes = [1, 2, 3].map((i) => net.addNode(simConfig({
+    name: `v6n${i}`, rloc: `2001:db8::${i}`, eids: [`fd00:${i}::/48`], seeds: [`2001:db8::${(i % 3) + 1}`], group: 'ff0e::1:1',
+  })));
+  nodes.forEach((n) => n.start());
+  const took = net.until(() => nodes.every((n) => n.siteCache.size === 4), 5_000);
+  t.true(took >= 0, nodes.map((n) => siteKeys(n).join(' ')).join(' | '));
+  const g = nodes[0].siteCache.get('[0](::/0, ff0e::1:1/128)');
+  t.truthy(g);
+  t.deepEqual(nodes[0].replicationTargets(), ['2001:db8::2', '2001:db8::3']);
+  t.deepEqual(nodes[0].resolve(parseEid('fd00:3::1/128')).rlocs.map((r) => r.address), ['2001:db8::3']);
+  t.deepEqual(net.undecodable(), []);
+});
