@@ -83,6 +83,13 @@ test('an IPv4 prefix with host bits set loads as its network, with a warning (ne
   t.deepEqual(parseConfigText(GOOD, 'n1.yaml', {}).warnings, []);
 });
 
+test('EIDs without [iid] belong to the configured instance-id', (t) => {
+  const c = parseConfigText(GOOD.replace('  group: 224.1.1.1', '  group: 224.1.1.1\n  instance-id: 1000'), 'n1.yaml', {});
+  t.is(c.control.eids[0].iid, 1000);
+  const explicit = parseConfigText(GOOD.replace('1.1.1.1/32', '"[7]1.1.1.1/32"'), 'n1.yaml', {});
+  t.is(explicit.control.eids[0].iid, 7);
+});
+
 test('every example config in examples/ is valid', (t) => {
   const dir = path.resolve(__dirname, '../../examples');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -70,12 +70,12 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const xtrId = c['xtr-id'] === 'auto' ? randomBytes(8).readBigUInt64BE(0) : BigInt(`0x${c['xtr-id'].replace(/^0x/, '')}`);
   const control: ControlConfig = {
     name: c.name,
-    eids: c.eids.map((e) => parseEid(e)),
+    eids: c.eids.map((e) => parseEid(e, c.decent['instance-id'])),
     rlocs: c.rlocs.addresses,
     group: { address: c.decent.group, replication: c.decent.replication, seeds: c.decent.seeds, instanceId: c.decent['instance-id'] },
     auth: { key, keyId: c.auth['key-id'], algorithm: c.auth.algorithm === 'sha1' ? 1 : 2 },
     policy: {
-      allowed: c.policy['allowed-prefixes'].map((e) => parseEid(e)),
+      allowed: c.policy['allowed-prefixes'].map((e) => parseEid(e, c.decent['instance-id'])),
       acceptUnauthenticatedGroupJoins: c.policy['accept-unauthenticated-group-joins'],
     },
     timers: {

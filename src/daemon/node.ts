@@ -48,8 +48,9 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     const create = dataPlaneFactory();
     dataPlane = create({
       tun: dp.tun, mtu: dp.mtu, offloads: dp.offloads, localEids: cfg.control.eids, instanceId: cfg.control.group.instanceId,
-      rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e)),
-      staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid), rlocs: s.rlocs })),
+      // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
+      rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e, cfg.control.group.instanceId)),
+      staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, cfg.control.group.instanceId), rlocs: s.rlocs })),
     }, {
       onEncapsulatedControl: (bytes, src) => control.encapsulated(bytes, src),
       onMiss: (eid) => control.resolve(eidKey(eid)),

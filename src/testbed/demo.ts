@@ -63,9 +63,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const result: DemoResult = { ok: false, converged_ms: null, site_cache: {}, map_cache: {}, pings: {}, roam_ms: null, problems: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-demo-'));
   const children: ChildProcess[] = [];
+  let capture: ChildProcess | undefined;
   let bed: Testbed | undefined;
   const cleanup = (): void => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const c of [...children, ...(capture ? [capture] : [])]) if (c.exitCode === null) c.kill('SIGTERM');
     bed?.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -80,8 +81,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     bed = createTestbed({ prefix: 'dmo', nodes: 3, subnet: '192.168.77', firstHost: 5 });
     const nodes = bed.nodes;
     if (opts.captureFile) {
-      const cap = bed.bridgeNs.spawn(['tshark', '-q', '-i', 'br0', '-f', 'udp port 4341 or udp port 4342', '-F', 'pcap', '-w', opts.captureFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-      children.push(cap);
+      // dumpcap itself (-P: classic pcap) flushes on SIGTERM; tshark in front of it can be slow to.
+      const cap = bed.bridgeNs.spawn(['dumpcap', '-q', '-P', '-i', 'br0', '-f', 'udp port 4341 or udp port 4342', '-w', opts.captureFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      capture = cap;
       // dumpcap reports "Capturing on" once the socket is open; nothing may be sent before it.
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 3000);
@@ -195,6 +197,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       c.kill('SIGTERM');
       setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 3000).unref();
     })));
+    // The capture stops last, after the nodes' goodbyes, and may take its time to flush.
+    if (capture && capture.exitCode === null) {
+      const cap = capture;
+      await new Promise<void>((resolve) => {
+        cap.once('exit', () => resolve());
+        cap.kill('SIGTERM');
+        setTimeout(() => { cap.kill('SIGKILL'); resolve(); }, 15_000).unref();
+      });
+    }
     cleanup();
   }
 }
