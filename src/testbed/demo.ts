@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { apiRequest } from '../api/client';
 import type { SiteCacheRow } from '../control/protocol';
-import { createTestbed, type Testbed } from '../../scripts/lib/testbed';
+import { createTestbed, type Testbed } from './bridge';
 
 export interface DemoOptions {
   /** Run each node's data plane (TUN) so EIDs can be pinged; off = control plane only. */
