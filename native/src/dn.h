@@ -18,11 +18,15 @@ enum {
     DN_LEN = 0,    /* packet bytes starting at OFF (TUN: inner packet; UDP rx: whole datagram) */
     DN_OFF = 1,    /* offset of the packet inside its slot */
     DN_ADDR = 2,   /* tx: index into the address table, < 0 = drop; TUN write: < 0 = skip */
-    DN_TTLTOS = 3, /* tx: bits 0-7 outer TTL/hop limit (0 = socket default), 8-15 TOS/TCLASS, bit 16 = set TOS */
+    DN_TTLTOS = 3, /* tx: bits 0-7 outer TTL/hop limit (0 = socket default), 8-15 TOS/TCLASS, bit 16 = set TOS;
+                    * UDP rx: bits 0-7 the received TTL/hop limit (0 = not reported), 8-15 TOS/TCLASS,
+                    * bit 16 = TOS reported (IP_RECVTTL/IP_RECVTOS, IPV6_RECVHOPLIMIT/IPV6_RECVTCLASS; with
+                    * UDP GRO every datagram of the message had these: the kernel only merges equal ones) */
     DN_FLAGS = 4,  /* DN_F_* */
     DN_GSO = 5,    /* TUN read: MSS of a super-packet; UDP rx: GRO segment size (0 = one datagram); tx: segment size */
     DN_HDR = 6,    /* UDP tx: prefix bytes before OFF repeated on every segment; TUN write: bytes stripped per segment */
-    DN_AUX = 7,    /* reserved */
+    DN_AUX = 7,    /* UDP tx: 1 + index into the address table of the outer source address (IP_PKTINFO
+                    * ipi_spec_dst / IPV6_PKTINFO ipi6_addr), 0 = the kernel chooses by route */
     DN_DESC_STRIDE = 8
 };
 
@@ -58,7 +62,7 @@ enum {
     ST_TUN_READS, ST_TUN_READ_BYTES, ST_TUN_WRITES, ST_TUN_WRITE_PKTS, ST_TUN_COALESCED,
     ST_TUN_ERRORS, ST_CSUM_BAD, ST_UDP_SEND_CALLS, ST_UDP_SENT_MSGS, ST_UDP_SENT_DGRAMS,
     ST_UDP_SEND_DROPS, ST_UDP_RECV_CALLS, ST_UDP_RECV_MSGS, ST_UDP_RECV_DGRAMS, ST_BAD_PKTS,
-    ST_GSO_FALLBACKS, ST_COUNT
+    ST_GSO_FALLBACKS, ST_SRC_FALLBACKS, ST_COUNT
 };
 
 #define DN_VNET_LEN 10           /* sizeof(struct virtio_net_hdr) */

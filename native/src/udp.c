@@ -26,8 +26,10 @@
 #define SOL_UDP 17
 #endif
 
-#define TX_CMSG_SPACE (CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int)))
-#define RX_CMSG_SPACE (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+/* tx: UDP_SEGMENT, TTL, TOS, source (in6_pktinfo is the larger of the two pktinfos) */
+#define TX_CMSG_SPACE (CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+/* rx: UDP_GRO, pktinfo, TTL/hop limit, TOS/traffic class (+ slack for anything else the kernel adds) */
+#define RX_CMSG_SPACE (3 * CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64)
 
 static inline void st_add(double *st, int i, double v) { if (st) st[i] += v; }
 
@@ -83,6 +85,16 @@ int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsiz
     } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) {
         int e = errno; dn_udp_close(u); return -e;
     }
+    /* outer TTL and TOS of every datagram: the ETR needs them for RFC 9300 §5.3 (inner TTL =
+     * min(outer, inner); DSCP copy; ECN per RFC 6040). Best effort: without them the JS side sees
+     * TTL 0 ("not reported") and leaves the inner header alone. */
+    if (af == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+    } else {
+        setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+        setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof one);
+    }
     *stage = "bind";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -127,6 +139,19 @@ void dn_udp_close(dn_udp *u) {
 /* ---------------- send ---------------- */
 typedef struct { int k, iov, seg; } txpos;
 
+/* Drop the source-address cmsg (always the last one msg_begin writes); 1 if there was one. */
+static int strip_source(struct msghdr *h) {
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+        if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) ||
+            (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO)) {
+            h->msg_controllen = (size_t)((uint8_t *)cm - (uint8_t *)h->msg_control);
+            if (!h->msg_controllen) h->msg_control = NULL;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void tx_flush(dn_udp *u, txpos *t) {
     int off = 0, waited = 0;
     while (off < t->k) {
@@ -145,6 +170,12 @@ static void tx_flush(dn_udp *u, txpos *t) {
             if (e == EAGAIN || e == ENOBUFS) {
                 for (int i = off; i < t->k; i++) st_add(u->stats, ST_UDP_SEND_DROPS, u->txsegs[i]);
                 break;
+            }
+            if ((e == EINVAL || e == ENETUNREACH || e == EADDRNOTAVAIL) && strip_source(&u->txm[off].msg_hdr)) {
+                /* the chosen source RLOC is not (or no longer) a local address, e.g. a NAT's public
+                 * address or an RLOC that roamed away: send it from whatever the route picks */
+                st_add(u->stats, ST_SRC_FALLBACKS, 1);
+                continue;
             }
             if (e == EIO && u->txsegs[off] > 1) {
                 /* the egress device cannot do UDP GSO (e.g. no checksum offload): stop using it */
@@ -185,7 +216,7 @@ static int make_addr(const uint8_t *e, struct sockaddr_storage *ss, int family) 
 /* start message t->k: destination, outer TTL/TOS (RFC 9300 §5.3: the ITR copies the inner
  * TTL and TOS to the outer header, so they vary per packet) and an optional GSO size */
 static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, int alen, int32_t ttltos,
-                      int gso, int niov, int nseg) {
+                      const uint8_t *src, int gso, int niov, int nseg) {
     struct msghdr *h = &u->txm[t->k].msg_hdr;
     memcpy(&u->txaddr[t->k], dst, (size_t)alen);
     h->msg_name = &u->txaddr[t->k];
@@ -220,6 +251,27 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &tos, sizeof tos);
         used += CMSG_SPACE(sizeof(int));
+        cm = (struct cmsghdr *)(cb + used);
+    }
+    if (src) {
+        /* outer source = the RLOC the data plane chose (multihoming, roaming), not the route's
+         * preferred source (ip(7) IP_PKTINFO ipi_spec_dst, ipv6(7) IPV6_PKTINFO ipi6_addr;
+         * ifindex 0: the route still picks the interface). Kept last: strip_source() cuts it. */
+        if (u->family == 6) {
+            struct in6_pktinfo pi;
+            memset(&pi, 0, sizeof pi);
+            memcpy(&pi.ipi6_addr, src + 4, 16);
+            cm->cmsg_level = IPPROTO_IPV6; cm->cmsg_type = IPV6_PKTINFO; cm->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(cm), &pi, sizeof pi);
+            used += CMSG_SPACE(sizeof pi);
+        } else {
+            struct in_pktinfo pi;
+            memset(&pi, 0, sizeof pi);
+            memcpy(&pi.ipi_spec_dst, src + 4, 4);
+            cm->cmsg_level = IPPROTO_IP; cm->cmsg_type = IP_PKTINFO; cm->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(cm), &pi, sizeof pi);
+            used += CMSG_SPACE(sizeof pi);
+        }
     }
     h->msg_controllen = used;
     if (!used) h->msg_control = NULL;
@@ -232,7 +284,7 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
  * into GSO messages of up to 64 segments. Each segment is [prefix][inner headers rebuilt in
  * scratch by dn_segment()] + a payload slice of the slot (scatter-gather: never copied). */
 static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_t *p, size_t len, int mss,
-                 uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos) {
+                 uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos, const uint8_t *src) {
     dn_super s;
     if (dn_super_parse(p, len, mss, flags, &s) < 0 || plen + s.hl > DN_SEG_HDR_STRIDE) return -1;
     size_t segsz = plen + s.hl + (size_t)mss;
@@ -256,7 +308,7 @@ static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_
             iov[2 * j + 1].iov_base = p + poff;
             iov[2 * j + 1].iov_len = plen_i;
         }
-        msg_begin(u, t, dst, alen, ttltos, cnt > 1 ? (int)segsz : 0, 2 * (int)cnt, (int)cnt);
+        msg_begin(u, t, dst, alen, ttltos, src, cnt > 1 ? (int)segsz : 0, 2 * (int)cnt, (int)cnt);
     }
     return 0;
 }
@@ -278,11 +330,20 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         }
         int alen = make_addr(addrs + (size_t)ai * DN_ADDR_STRIDE, &dst, u->family);
         if (alen < 0) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+        /* AUX: 1 + source entry; 0 (or an unused entry) = the kernel chooses */
+        const uint8_t *src = NULL;
+        int32_t si = d[DN_AUX];
+        if (si > 0) {
+            if ((size_t)si > naddrs) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+            src = addrs + (size_t)(si - 1) * DN_ADDR_STRIDE;
+            if (src[0] == 0) src = NULL;
+            else if (src[0] != u->family) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+        }
         uint8_t *p = data + (size_t)i * slot + d[DN_OFF];
         size_t len = (size_t)d[DN_LEN], plen = (size_t)d[DN_HDR];
         uint32_t fl = (uint32_t)d[DN_FLAGS];
         if ((fl & DN_F_GSO_ANY) && d[DN_GSO] > 0) {
-            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS]) < 0)
+            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS], src) < 0)
                 st_add(u->stats, ST_BAD_PKTS, 1);
             continue;
         }
@@ -298,7 +359,7 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         if (t.k + 1 > u->max_msgs || t.iov + 1 > u->max_iov) tx_flush(u, &t);
         u->txiov[t.iov].iov_base = p - plen;
         u->txiov[t.iov].iov_len = total;
-        msg_begin(u, &t, &dst, alen, d[DN_TTLTOS], gso, 1, nseg);
+        msg_begin(u, &t, &dst, alen, d[DN_TTLTOS], src, gso, 1, nseg);
     }
     tx_flush(u, &t); /* the caller reuses the slots after we return */
     return u->stats ? (int)(u->stats[ST_UDP_SENT_DGRAMS] - before) : 0;
@@ -339,7 +400,7 @@ int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         struct msghdr *h = &u->rxm[i].msg_hdr;
         int32_t *d = desc + (size_t)i * DN_DESC_STRIDE;
         memset(d, 0, DN_DESC_STRIDE * sizeof *d);
-        int len = (int)u->rxm[i].msg_len, gso = 0;
+        int len = (int)u->rxm[i].msg_len, gso = 0, ttl = 0, tos = -1;
         uint8_t *se = src + (size_t)i * DN_ADDR_STRIDE, *de = dst + (size_t)i * DN_ADDR_STRIDE;
         memset(de, 0, DN_ADDR_STRIDE);
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
@@ -352,6 +413,15 @@ int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
             } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
                 struct in6_pktinfo pi; memcpy(&pi, CMSG_DATA(cm), sizeof pi);
                 put_addr(de, 6, &pi.ipi6_addr, lport);
+            } else if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) ||
+                       (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT)) {
+                int v; memcpy(&v, CMSG_DATA(cm), sizeof v);
+                ttl = v & 0xff;
+            } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS) {
+                tos = *(const uint8_t *)CMSG_DATA(cm); /* one byte on receive (ip(7)), an int on send */
+            } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_TCLASS) {
+                int v; memcpy(&v, CMSG_DATA(cm), sizeof v);
+                tos = v & 0xff;
             }
         }
         if (u->rxaddr[i].ss_family == AF_INET6) {
@@ -365,6 +435,7 @@ int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         d[DN_OFF] = (int32_t)headroom;
         d[DN_ADDR] = 0;
         d[DN_GSO] = gso;
+        d[DN_TTLTOS] = ttl | (tos >= 0 ? (tos << 8) | 0x10000 : 0);
         d[DN_FLAGS] = (h->msg_flags & MSG_TRUNC) ? DN_F_TRUNC : 0;
         st_add(u->stats, ST_UDP_RECV_MSGS, 1);
         st_add(u->stats, ST_UDP_RECV_DGRAMS, gso ? (len + gso - 1) / gso : 1);

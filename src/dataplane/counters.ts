@@ -32,6 +32,12 @@ export class DataPlaneCounters {
   dropNotOurRloc = 0;
   dropTtlExpired = 0;
   dropTooBig = 0;
+  /** Inner TTL / hop limit lowered to the outer one (RFC 9300 §5.3 step 4). */
+  ttlCopied = 0;
+  /** Inner ECN set to CE because the outer was CE (RFC 6040 §4.2). */
+  ecnCeMarked = 0;
+  /** Outer CE over an inner Not-ECT packet: dropped (RFC 6040 §4.2). */
+  dropEcnNotEct = 0;
   encapsulatedControl = 0;
   ioErrors = 0;
 

@@ -4,20 +4,93 @@
 // coalesces into the TUN. A message with a bad or control segment takes the slow path: segments
 // copied one by one. Drops are counted by reason. Nothing here allocates per packet, except
 // head-end replicated control messages, which the control plane gets as a copy.
+//
+// Outer TTL/TOS (RFC 9300 §5.3 steps 4-6, lisp-wire.md §5): the addon reports the outer TTL and
+// TOS of each message (IP_RECVTTL/IP_RECVTOS, D.TTLTOS); with UDP GRO they are those of every
+// datagram in it, since the kernel only merges datagrams with equal outer TTL and TOS. The inner
+// header of each segment is rewritten in place in the receive slot *before* tun.write(), so the
+// native coalescer (coalesce.c) sees already-fixed segments: it copies the first segment's header
+// into the GSO write and merges only segments whose TTL/TOS match and whose IPv4 header checksum
+// verifies, so per-segment fixes survive coalescing without native changes. A segment that must
+// be dropped (outer CE over inner Not-ECT) sends the message down the per-segment slow path.
 import { isIPv4 } from 'node:net';
 import { Pool, RecvPool, Tun, UdpEndpoint, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
 import {
-  ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, F_TRUNC, HER_IID, LISP_HEADER_LEN,
+  ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN,
 } from './packet';
 
 const I_BIT = 0x08;
 const KEY_ID = 0x03;
 
 /** Verdicts of one segment. */
-const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6;
+const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7;
+
+/** D.TTLTOS on receive: bit 16 says the TOS byte (bits 8-15) was reported. */
+const TOS_VALID = 0x10000;
+/** ECN codepoints (RFC 3168 §5). */
+const NOT_ECT = 0, ECT1 = 1, ECT0 = 2, CE = 3;
+
+/**
+ * RFC 9300 §5.3 steps 4-6 on one inner header at b[ip] (already checked: IPv4 or IPv6, long
+ * enough), given the outer TTL and TOS (`ttltos` as the addon reports it: TTL 0 = unknown, no
+ * TOS_VALID = TOS unknown). Returns false when the segment must be dropped: outer CE over an
+ * inner Not-ECT (RFC 6040 §4.2). With `apply` false it only decides; the caller applies once
+ * every segment of a message passed, so a slow-path retry never sees a half-rewritten header.
+ */
+export function applyOuter(b: Uint8Array, ip: number, ttltos: number, apply: boolean, c: DataPlaneCounters | undefined): boolean {
+  const outerTtl = ttltos & 0xff, hasTos = (ttltos & TOS_VALID) !== 0, outerTos = (ttltos >> 8) & 0xff;
+  const v4 = b[ip] >> 4 === 4;
+  const innerTtl = v4 ? b[ip + 8] : b[ip + 7];
+  const innerTos = v4 ? b[ip + 1] : ((b[ip] & 0x0f) << 4) | (b[ip + 1] >> 4);
+  let tos = innerTos;
+  if (hasTos) {
+    const outerEcn = outerTos & 3, innerEcn = innerTos & 3;
+    let ecn = innerEcn;
+    // RFC 6040 §4.2: outer CE marks the inner CE, or drops it if the inner endpoint is not
+    // ECN-capable; outer ECT(1) over inner ECT(0) gives ECT(1); otherwise the inner stays.
+    if (outerEcn === CE) {
+      if (innerEcn === NOT_ECT) return false;
+      ecn = CE;
+    } else if (outerEcn === ECT1 && innerEcn === ECT0) {
+      ecn = ECT1;
+    }
+    // step 5: inner DSCP <- outer DSCP (SHOULD): the underlay's classification wins
+    tos = (outerTos & 0xfc) | ecn;
+    if (apply && c && ecn === CE && innerEcn !== CE) c.ecnCeMarked++;
+  }
+  if (!apply) return true;
+  // step 4 (MUST): the inner TTL never exceeds the outer one, so a loop through the overlay ends
+  const ttl = outerTtl !== 0 && outerTtl < innerTtl ? outerTtl : innerTtl;
+  if (ttl !== innerTtl && c) c.ttlCopied++;
+  if (v4) {
+    if (ttl !== innerTtl) patch16(b, ip, 8, (ttl << 8) | b[ip + 9]);
+    if (tos !== innerTos) patch16(b, ip, 0, (b[ip] << 8) | tos);
+  } else {
+    b[ip + 7] = ttl;
+    b[ip] = (b[ip] & 0xf0) | (tos >> 4);
+    b[ip + 1] = ((tos & 0x0f) << 4) | (b[ip + 1] & 0x0f);
+  }
+  return true;
+}
+
+/**
+ * Replace the 16-bit word at b[ip + off] of an IPv4 header and fix the header checksum
+ * incrementally (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), which never yields eqn. 2's -0).
+ */
+function patch16(b: Uint8Array, ip: number, off: number, word: number): void {
+  const m = (b[ip + off] << 8) | b[ip + off + 1];
+  let sum = (~((b[ip + 10] << 8) | b[ip + 11]) & 0xffff) + (~m & 0xffff) + word;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const hc = ~sum & 0xffff;
+  b[ip + off] = word >> 8;
+  b[ip + off + 1] = word & 0xff;
+  b[ip + 10] = hc >> 8;
+  b[ip + 11] = hc & 0xff;
+}
 
 /** Our RLOCs: the only outer destinations we decapsulate for (empty = any local address). */
 export class RlocFilter {
@@ -100,28 +173,31 @@ export class Decapsulator {
       const gso = desc[d + D_GSO];
       const seg = gso > 0 ? gso : len;
       const segs = gso > 0 ? Math.ceil(len / gso) : 1;
+      const tt = desc[d + D_TTLTOS];
       desc[d + D_ADDR] = -1;
       if ((desc[d + D_FLAGS] & F_TRUNC) !== 0) { c.dropBadHeader += segs; continue; }
       if (!this.o.rlocs.matches(p.dst, i)) { c.dropNotOurRloc += segs; continue; }
       let all = true;
       for (let off = 0; off < len; off += seg) {
-        if (this.check(data, at + off, Math.min(seg, len - off)) !== OK) { all = false; break; }
+        if (this.check(data, at + off, Math.min(seg, len - off), tt) !== OK) { all = false; break; }
       }
       if (all) {
+        // every segment passed: now rewrite each one's inner header (see the top of this file)
+        if (tt !== 0) for (let off = 0; off < len; off += seg) applyOuter(data, at + off + LISP_HEADER_LEN, tt, true, c);
         desc[d + D_HDR] = LISP_HEADER_LEN;
         desc[d + D_ADDR] = 0;
         c.decapPackets += segs;
         c.decapBytes += len - segs * LISP_HEADER_LEN;
         any = true;
       } else {
-        this.slowPath(i, at, len, seg);
+        this.slowPath(i, at, len, seg, tt);
       }
     }
     return any;
   }
 
   /** One LISP datagram at b[at, at+len): the verdict, no side effects. */
-  private check(b: Uint8Array, at: number, len: number): number {
+  private check(b: Uint8Array, at: number, len: number, tt: number): number {
     if (len < LISP_HEADER_LEN + 20) return BAD_HEADER;
     const flags = b[at];
     // K bits: LISP-crypto (RFC 8061), which we do not speak: we cannot read the payload.
@@ -147,26 +223,30 @@ export class Decapsulator {
       return BAD_HEADER;
     }
     if (eid < 0) return NOT_OUR_EID;
-    // RFC 9300 §5.3 step 4 wants min(outer, inner) TTL; the addon does not report the outer TTL
-    // (IP_RECVTTL), so we can only refuse what is already dead.
+    // RFC 9300 §5.3 step 4: min(outer, inner) TTL (applied by applyOuter); an outer TTL of 0
+    // never arrives, so only a dead inner one is refused here.
     if (ttl === 0) return TTL_EXPIRED;
     if (total > this.o.mtu) return TOO_BIG;
+    if (tt !== 0 && !applyOuter(b, ip, tt, false, undefined)) return ECN_NOT_ECT;
     return OK;
   }
 
-  private slowPath(i: number, at: number, len: number, seg: number): void {
+  private slowPath(i: number, at: number, len: number, seg: number, tt: number): void {
     const p = this.pool, c = this.o.counters;
     for (let off = 0; off < len; off += seg) {
       const sl = Math.min(seg, len - off), s = at + off;
-      const v = this.check(p.data, s, sl);
+      const v = this.check(p.data, s, sl, tt);
       switch (v) {
-        case OK: this.toSpare(p.data, s, sl); c.decapPackets++; c.decapBytes += sl - LISP_HEADER_LEN; break;
+        case OK:
+          if (tt !== 0) applyOuter(p.data, s + LISP_HEADER_LEN, tt, true, c);
+          this.toSpare(p.data, s, sl); c.decapPackets++; c.decapBytes += sl - LISP_HEADER_LEN; break;
         case CONTROL: this.control(p.data, s, sl, i); break;
         case BAD_HEADER: c.dropBadHeader++; break;
         case UNKNOWN_IID: c.dropUnknownInstance++; break;
         case NOT_OUR_EID: c.dropNotOurEid++; break;
         case TTL_EXPIRED: c.dropTtlExpired++; break;
         case TOO_BIG: c.dropTooBig++; break;
+        case ECN_NOT_ECT: c.dropEcnNotEct++; break;
       }
     }
   }

@@ -9,7 +9,12 @@ export const D = {
   OFF: 1,
   /** Send: index into the AddressTable (< 0 drops the slot). TUN write: < 0 skips the slot. */
   ADDR: 2,
-  /** Send: bits 0-7 outer TTL / hop limit (0 = socket default), 8-15 TOS / traffic class, bit 16 = set TOS. */
+  /**
+   * Send: bits 0-7 outer TTL / hop limit (0 = socket default), 8-15 TOS / traffic class, bit 16 = set TOS.
+   * UDP receive: bits 0-7 the datagram's TTL / hop limit (0 = not reported), 8-15 its TOS / traffic
+   * class, bit 16 = TOS reported (IP_RECVTTL / IP_RECVTOS, IPV6_RECVHOPLIMIT / IPV6_RECVTCLASS). With
+   * UDP GRO they hold for every datagram of the message (the kernel merges only equal TTL/TOS).
+   */
   TTLTOS: 3,
   /** F.* bits. */
   FLAGS: 4,
@@ -21,6 +26,11 @@ export const D = {
   GSO: 5,
   /** Send: bytes before OFF repeated in front of every segment (outer header). TUN write: bytes stripped per segment. */
   HDR: 6,
+  /**
+   * UDP send: 1 + index into the AddressTable of the outer source address (IP_PKTINFO ipi_spec_dst /
+   * IPV6_PKTINFO ipi6_addr); 0 = the kernel chooses by route. A source that is not local falls back
+   * to the kernel's choice (counted as srcFallbacks).
+   */
   AUX: 7,
 } as const;
 
@@ -57,7 +67,7 @@ export const STAT_NAMES = [
   'tunReads', 'tunReadBytes', 'tunWrites', 'tunWritePackets', 'tunCoalesced',
   'tunErrors', 'checksumBad', 'udpSendCalls', 'udpSentMessages', 'udpSentDatagrams',
   'udpSendDrops', 'udpRecvCalls', 'udpRecvMessages', 'udpRecvDatagrams', 'badPackets',
-  'gsoFallbacks',
+  'gsoFallbacks', 'srcFallbacks',
 ] as const;
 export type StatName = (typeof STAT_NAMES)[number];
 export type IoStats = Record<StatName, number>;
@@ -65,7 +75,7 @@ export type IoStats = Record<StatName, number>;
 export type TunStats = Pick<IoStats, 'tunReads' | 'tunReadBytes' | 'tunWrites' | 'tunWritePackets' | 'tunCoalesced' |
   'tunErrors' | 'checksumBad' | 'badPackets'>;
 export type UdpStats = Pick<IoStats, 'udpSendCalls' | 'udpSentMessages' | 'udpSentDatagrams' | 'udpSendDrops' |
-  'udpRecvCalls' | 'udpRecvMessages' | 'udpRecvDatagrams' | 'badPackets' | 'gsoFallbacks'>;
+  'udpRecvCalls' | 'udpRecvMessages' | 'udpRecvDatagrams' | 'badPackets' | 'gsoFallbacks' | 'srcFallbacks'>;
 
 /** Snapshot of the counters whose names pass `keep` (each handle only touches its own). */
 export function readStats<K extends StatName>(a: Float64Array, keep: (n: StatName) => n is K): Pick<IoStats, K> {
@@ -75,4 +85,4 @@ export function readStats<K extends StatName>(a: Float64Array, keep: (n: StatNam
 }
 
 export const isTunStat = (n: StatName): n is keyof TunStats => n.startsWith('tun') || n === 'checksumBad' || n === 'badPackets';
-export const isUdpStat = (n: StatName): n is keyof UdpStats => n.startsWith('udp') || n === 'badPackets' || n === 'gsoFallbacks';
+export const isUdpStat = (n: StatName): n is keyof UdpStats => n.startsWith('udp') || n === 'badPackets' || n === 'gsoFallbacks' || n === 'srcFallbacks';
