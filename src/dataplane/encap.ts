@@ -4,13 +4,14 @@
 // entry, and the outer TTL/TOS (copied from the inner, RFC 9300 §5.3) into the descriptor; a
 // TSO/USO super-packet goes out as one slot that the addon splits into UDP GSO datagrams.
 // Nothing here allocates per packet.
+import { isIPv4, isIPv6 } from 'node:net';
 import { AddressTable, Pool, Tun, UdpEndpoint } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
 import type { MissQueue } from './miss';
 import {
-  ADDR, DATA_PORT, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
+  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
 } from './packet';
 
 const N_BIT = 0x80;
@@ -54,6 +55,9 @@ export class Encapsulator {
   private readonly word1: number;
   private readonly limit4: number;
   private readonly limit6: number;
+  /** D.AUX of IPv4 / IPv6 slots: 1 + the address-table entry of our source RLOC, 0 = kernel's choice. */
+  private src4 = 0;
+  private src6 = 0;
   private nonce = (Date.now() ^ (process.pid << 16)) | 1;
   private staged = 0;
   private busy = false;
@@ -64,7 +68,8 @@ export class Encapsulator {
     // a TSO/USO super-packet is up to 64 KiB; without vnet headers one MTU-sized packet per slot
     const slotSize = (o.tun.offloads.vnetHdr ? 65536 : 2048) + 64;
     this.pool = new Pool({ slots: batch, slotSize, headroom: 64 });
-    this.addrs = new AddressTable(batch);
+    // one destination entry per slot, then our IPv4 and IPv6 source RLOC (setSources)
+    this.addrs = new AddressTable(batch + 2);
     this.family = new Uint8Array(batch);
     this.sock = new Uint8Array(batch);
     if (o.tx4.length > 256 || o.tx6.length > 256) throw new RangeError('at most 256 sending sockets per family');
@@ -76,6 +81,23 @@ export class Encapsulator {
     const l = o.underlayMtu ?? UNDERLAY_MTU;
     this.limit4 = l - OVERHEAD4;
     this.limit6 = l - OVERHEAD6;
+  }
+
+  /**
+   * Our RLOCs (config.rlocs, then DataPlane.setRlocs on roaming or a multihoming change): the
+   * first of each family becomes the outer source of every packet of that family (IP_PKTINFO /
+   * IPV6_PKTINFO via D.AUX), so the ETR, its RLOC filters and the mapping system see the RLOC we
+   * registered rather than whatever address the kernel's route prefers (RFC 9300 §5.3: the outer
+   * source is "an RLOC of the ITR"). No RLOC of a family: the kernel chooses, as before.
+   */
+  setSources(rlocs: readonly string[]): void {
+    const slots = this.pool.slots, b = this.addrs.bytes;
+    const v4 = rlocs.find((r) => isIPv4(r)), v6 = rlocs.find((r) => isIPv6(r));
+    b.fill(0, slots * ADDR, (slots + 2) * ADDR);
+    if (v4 !== undefined) this.addrs.set(slots, v4, 0);
+    if (v6 !== undefined) this.addrs.set(slots + 1, v6, 0);
+    this.src4 = v4 !== undefined ? slots + 1 : 0;
+    this.src6 = v6 !== undefined ? slots + 2 : 0;
   }
 
   get isBusy(): boolean {
@@ -235,6 +257,7 @@ export class Encapsulator {
       desc[d + D_HDR] = LISP_HEADER_LEN;
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
       desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
+      desc[d + D_AUX] = outer6 ? this.src6 : this.src4;
       // high hash bits for the socket: the low ones already chose the RLOC
       const s = (hash >>> 16) % (outer6 ? k6 : k4);
       sock[i] = s;

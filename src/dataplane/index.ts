@@ -64,6 +64,7 @@ class LispDataPlane implements DataPlane {
   private flushQueued = false;
   private routedEids: readonly Eid[] = [];
   private lastFibExpire = 0;
+  private rlocs: readonly string[];
 
   constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks) {
     const log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => hooks.log(level, msg, fields);
@@ -71,6 +72,7 @@ class LispDataPlane implements DataPlane {
     this.local = new FibWriter({ maxEntries: 4096, maxInstances: 2, reclaimDelayMs: 0 });
     this.icmp = new IcmpTooBig(this.c);
     this.rlocFilter.set(config.rlocs);
+    this.rlocs = config.rlocs;
   }
 
   async start(): Promise<void> {
@@ -119,6 +121,7 @@ class LispDataPlane implements DataPlane {
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
       });
       this.encap = encap;
+      encap.setSources(this.rlocs);
       // closures made once here, so a readiness event allocates nothing
       const drainEncap = (): void => encap.drain();
       tun.onReadable(() => this.guard(drainEncap), (m) => log('error', 'TUN readiness error', { error: m }));
@@ -226,6 +229,8 @@ class LispDataPlane implements DataPlane {
 
   setRlocs(rlocs: readonly string[]): void {
     this.rlocFilter.set(rlocs);
+    this.rlocs = rlocs;
+    this.encap?.setSources(rlocs);
   }
 
   counters(): Record<string, number> {
