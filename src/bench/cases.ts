@@ -3,8 +3,8 @@
 // CPU window over it, so the runner can charge decent's CPU to the traffic it carried.
 import { type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { run } from '../../scripts/lib/netns';
-import { icmpPing } from '../../scripts/dataplane-ping';
+import { run } from '../testbed/netns';
+import { pingRtts } from './ping';
 import { CpuWindow } from './proc';
 import { HOST_A, HOST_B, type BenchBed } from './testbed';
 
@@ -93,12 +93,10 @@ export async function tcp(bed: BenchBed, streams: number, secs: number): Promise
 
 export async function udp(bed: BenchBed, secs: number): Promise<CaseResult> {
   const { r, w, decent } = await windowed(bed, () => iperf(bed, ['-u', '-b', '0', '-l', '1400', '-t', String(secs)]));
-  // iperf3 3.12 reports UDP in end.sum: the sender's rate plus the receiver's loss.
-  const s = r.end.sum ?? { bits_per_second: 0, bytes: 0, lost_percent: 100 };
-  const loss = s.lost_percent ?? 0;
-  const packets = (s.packets ?? 0) - (s.lost_packets ?? 0);
+  // The receiver's side: what crossed the tunnel, not what the sender managed to write.
+  const rx = r.end.sum_received ?? { bits_per_second: 0, bytes: 0 };
   return {
-    value: (s.bits_per_second * (1 - loss / 100)) / 1e6, packets, lossPct: loss,
+    value: rx.bits_per_second / 1e6, packets: rx.bytes / 1400, lossPct: r.end.sum?.lost_percent ?? 0,
     wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent,
   };
 }
@@ -117,20 +115,19 @@ export async function pps64(bed: BenchBed, secs: number): Promise<CaseResult> {
 }
 
 export async function ping(bed: BenchBed, count: number): Promise<CaseResult> {
-  const { r, w, decent } = await windowed(bed, () => Promise.resolve(icmpPing(bed.hostA, HOST_B, { count, intervalSec: 0.02, timeoutSec: 1 })));
-  if (r.received === 0) throw new Error(`no echo reply from ${HOST_B}`);
-  const s = [...r.rtt].sort((a, b) => a - b);
+  const { r, w, decent } = await windowed(bed, () => Promise.resolve(pingRtts(bed.hostA, HOST_B, count)));
+  if (r.length === 0) throw new Error(`no echo reply from ${HOST_B}`);
+  const s = [...r].sort((a, b) => a - b);
   const m = s.length >> 1;
   const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  return { value: median, packets: r.received, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent };
+  return { value: median, packets: r.length, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent };
 }
 
 /** Waits until an echo crosses the testbed (decent has a static map-cache, so this is quick). */
 export async function reachable(bed: BenchBed): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const p = icmpPing(bed.hostA, HOST_B, { count: 1, timeoutSec: 0.5 });
-    if (p.received > 0) return;
+    if (pingRtts(bed.hostA, HOST_B, 1, 0, 0.5).length > 0) return;
     if (Date.now() > deadline) throw new Error(`${HOST_A} cannot reach ${HOST_B} through the testbed`);
     await new Promise((r) => setTimeout(r, 100));
   }

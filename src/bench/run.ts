@@ -97,6 +97,15 @@ async function measure(bed: BenchBed, c: CaseName, o: BenchOptions): Promise<Cas
   }
 }
 
+async function retry<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch {
+    await new Promise((r) => setTimeout(r, 500));
+    return f();
+  }
+}
+
 /** Rough duration of one variant's cases, for the progress display's estimate. */
 function stepSeconds(c: CaseName, o: BenchOptions): number {
   return c === 'tcp1' || c === 'tcp4' ? o.tcpSecs + 1 : c === 'udp' ? o.udpSecs + 1 : c === 'pps' ? o.ppsSecs + 2 : o.pings * 0.03 + 0.5;
@@ -121,8 +130,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       for (let round = 0; round < o.rounds; round++) {
         for (const v of o.variants) {
           try {
-            await bed.use(v);
-            await reachable(bed);
+            // A second try: on a shared machine a start can trip over a rebuilt binary or a slow fork.
+            await retry(async () => { await bed.use(v); await reachable(bed); });
           } catch (e) {
             o.progress(`round ${round + 1}/${o.rounds} ${v}: could not start (${(e as Error).message}); skipped`);
             done += o.cases.length;
@@ -133,7 +142,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
             const left = Math.max(0, (o.rounds * perRound * (total - done)) / total);
             const tag = `[${done}/${total}, ${fmt((Date.now() - started) / 1000)} s, ~${fmt(left)} s left] round ${round + 1}/${o.rounds} ${v} ${c}`;
             try {
-              const result = await measure(bed, c, o);
+              const result = await retry(() => measure(bed, c, o));
               const flagged = result.otherCpuPct > LOAD_FLAG_PCT;
               samples.push({ variant: v, round, case: c, result, flagged });
               o.progress(`${tag}: ${describe(c, result)}`);

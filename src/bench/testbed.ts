@@ -9,7 +9,7 @@ import { type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ip, Netns, uniqueName } from '../../scripts/lib/netns';
+import { ip, Netns, uniqueName } from '../testbed/netns';
 
 export const VARIANTS = ['veth', 'vxlan', 'decent', 'decent-nooffload'] as const;
 export type Variant = (typeof VARIANTS)[number];

@@ -45,6 +45,11 @@ export const benchCommand: Command = {
       io.err('decent bench: needs root (network namespaces): run it with sudo\n');
       return 1;
     }
+    const missing = ['iperf3', 'python3'].filter((t) => !onPath(t));
+    if (missing.length && o.cases.length) {
+      io.err(`decent bench: needs ${missing.join(' and ')} on PATH (e.g. apt-get install ${missing.join(' ')})\n`);
+      return 1;
+    }
     const started = Date.now();
     const result = await runBench({
       ...o,
@@ -62,6 +67,10 @@ export const benchCommand: Command = {
     return result.samples.length > 0 || o.cases.length === 0 ? 0 : 1;
   },
 };
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, tool)));
+}
 
 function options(quick: boolean, rounds: string | undefined, only: string | undefined): Omit<BenchOptions, 'progress'> {
   const o: Omit<BenchOptions, 'progress'> = quick
