@@ -90,6 +90,15 @@ test('EIDs without [iid] belong to the configured instance-id', (t) => {
   t.is(explicit.control.eids[0].iid, 7);
 });
 
+test('pull mode: needs decent.pull, takes no group', (t) => {
+  const pull = GOOD.replace('  group: 224.1.1.1', '  mode: pull\n  pull:\n    modulus: 3\n    dns-suffix: map-server.decent\n    hash: lispers');
+  const c = parseConfigText(pull, 'n1.yaml', {});
+  t.is(c.control.mode, 'pull');
+  t.deepEqual(c.control.pull && { m: c.control.pull.modulus, s: c.control.pull.dnsSuffix, h: c.control.pull.hash }, { m: 3, s: 'map-server.decent', h: 'lispers' });
+  t.true(problems(GOOD.replace('  group: 224.1.1.1', '  mode: pull')).some((p) => /decent\.pull: pull mode needs decent\.pull/.test(p)));
+  t.true(problems(GOOD.replace('  group: 224.1.1.1', '  seeds: []')).some((p) => /decent\.group: push mode needs the group address/.test(p)));
+});
+
 test('every example config in examples/ is valid', (t) => {
   const dir = path.resolve(__dirname, '../../examples');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -3,6 +3,11 @@ import { parseEid } from '../src/control/eid';
 import type { ControlNode } from '../src/control/node';
 import { SimNet, simConfig } from './helpers/sim-net';
 
+/** resolve() in push mode always answers from the local Map-Resolver. */
+const must = <T>(v: T | undefined): T => {
+  if (v === undefined) throw new Error('no map-cache entry');
+  return v;
+};
 const siteKeys = (n: ControlNode): string[] => n.siteCache.all().map((e) => e.key).sort();
 const groupMembers = (n: ControlNode): string[] => {
   const e = n.mapCache.get('[0](0.0.0.0/0, 224.1.1.1/32)');
@@ -45,12 +50,12 @@ test('the ITR resolves through its local Map-Resolver: proxy data for peers, neg
   const [n1] = demoGroup(net);
   for (const n of net.nodes.values()) n.start();
   net.advance(1000);
-  const hit = n1.resolve(parseEid('2.2.2.2/32'));
+  const hit = must(n1.resolve(parseEid('2.2.2.2/32')));
   t.false(hit.negative);
   t.deepEqual(hit.rlocs.map((r) => r.address), ['192.168.77.6']);
-  const name = n1.resolve(parseEid("'nexus-n3'"));
+  const name = must(n1.resolve(parseEid("'nexus-n3'")));
   t.deepEqual(name.rlocs.map((r) => r.address), ['192.168.77.7']);
-  const miss = n1.resolve(parseEid('9.9.9.9/32'));
+  const miss = must(n1.resolve(parseEid('9.9.9.9/32')));
   t.true(miss.negative);
   t.is(miss.action, 1);
 });
@@ -59,7 +64,7 @@ test('a negative entry turns positive as soon as the registration arrives', (t) 
   const net = new SimNet();
   const [n1, n2] = demoGroup(net).slice(0, 2);
   n1.start();
-  t.true(n1.resolve(parseEid('2.2.2.2/32')).negative);
+  t.true(must(n1.resolve(parseEid('2.2.2.2/32'))).negative);
   n2.start();
   const took = net.until(() => n1.mapCache.get('[0]2.2.2.2/32')?.negative === false, 2000);
   t.true(took >= 0);
@@ -73,7 +78,7 @@ test('roaming: a peer map-cache follows a new RLOC within one round trip', (t) =
   nodes.forEach((n) => n.start());
   net.advance(1500);
   const [n1, n2] = nodes;
-  t.deepEqual(n1.resolve(parseEid('2.2.2.2/32')).rlocs.map((r) => r.address), ['192.168.77.6']);
+  t.deepEqual(must(n1.resolve(parseEid('2.2.2.2/32'))).rlocs.map((r) => r.address), ['192.168.77.6']);
   net.move(n2, '192.168.77.66');
   const took = net.until(() => n1.mapCache.get('[0]2.2.2.2/32')?.rlocs.map((r) => r.address).join() === '192.168.77.66', 5_000, 1);
   t.true(took >= 0 && took < 1000, `roamed in ${took} ms`);
@@ -227,6 +232,59 @@ test('an IPv6 group over IPv6 RLOCs converges with (::/0, G) membership', (t) =>
   const g = nodes[0].siteCache.get('[0](::/0, ff0e::1:1/128)');
   t.truthy(g);
   t.deepEqual(nodes[0].replicationTargets(), ['2001:db8::2', '2001:db8::3']);
-  t.deepEqual(nodes[0].resolve(parseEid('fd00:3::1/128')).rlocs.map((r) => r.address), ['2001:db8::3']);
+  t.deepEqual(must(nodes[0].resolve(parseEid('fd00:3::1/128'))).rlocs.map((r) => r.address), ['2001:db8::3']);
   t.deepEqual(net.undecodable(), []);
+});
+
+test('pull mode: registrations go to the hashed Map-Server set, lookups to the hashed Map-Resolver', async (t) => {
+  // The lispers.net pull run: modulus 3, its hash, names 0/1/2.map-server.decent → n1/n2/n3.
+  const net = new SimNet();
+  const rlocs = ['192.168.77.5', '192.168.77.6', '192.168.77.7'];
+  rlocs.forEach((r, i) => net.dns.set(`${i}.map-server.decent`, [r]));
+  const pull = { modulus: 3, dnsSuffix: 'map-server.decent', hash: 'lispers' as const, lookupLengths: [], dnsRefreshMs: 30_000 };
+  const nodes = [1, 2, 3].map((i) => net.addNode({
+    ...simConfig({ name: `n${i}`, rloc: rlocs[i - 1], eids: [`${i}.${i}.${i}.${i}/32`, `'nexus-n${i}'`], seeds: [] }), mode: 'pull' as const, pull,
+  }));
+  nodes.forEach((n) => n.start());
+  const converged = await net.untilAsync(() => siteKeys(nodes[1]).length === 3 && siteKeys(nodes[2]).length === 3, 5_000);
+  t.true(converged >= 0, nodes.map((n) => siteKeys(n).join(' ')).join(' | '));
+  // The site caches lispers' own nodes showed (lispers-decent-README "Pull").
+  t.deepEqual(siteKeys(nodes[0]), []);
+  t.deepEqual(siteKeys(nodes[1]), ["[0]'nexus-n2'", "[0]'nexus-n3'", '[0]2.2.2.2/32']);
+  t.deepEqual(siteKeys(nodes[2]), ["[0]'nexus-n1'", '[0]1.1.1.1/32', '[0]3.3.3.3/32']);
+
+  // n1 resolves 2.2.2.2 through n2 and 3.3.3.3 through n3; an unknown EID gets a negative entry.
+  for (const e of ['2.2.2.2/32', '3.3.3.3/32', '9.9.9.9/32']) nodes[0].resolve(parseEid(e));
+  const got = await net.untilAsync(() => ['[0]2.2.2.2/32', '[0]3.3.3.3/32', '[0]9.9.9.9/32'].every((k) => nodes[0].mapCache.get(k)), 2_000);
+  t.true(got >= 0);
+  t.deepEqual(nodes[0].mapCache.get('[0]2.2.2.2/32')?.rlocs.map((r) => r.address), ['192.168.77.6']);
+  t.deepEqual(nodes[0].mapCache.get('[0]3.3.3.3/32')?.rlocs.map((r) => r.address), ['192.168.77.7']);
+  t.true(nodes[0].mapCache.get('[0]9.9.9.9/32')?.negative);
+  t.is(nodes[0].counters.get('her.sent'), 0, 'pull mode replicates nothing');
+  t.deepEqual(net.undecodable(), []);
+});
+
+test('pull mode: a Map-Register lost to a Map-Server that was not up is retransmitted until acknowledged', async (t) => {
+  const net = new SimNet();
+  net.dns.set('0.ms.test', ['10.7.0.1']);
+  net.dns.set('1.ms.test', ['10.7.0.2']);
+  const pull = { modulus: 2, dnsSuffix: 'ms.test', hash: 'rfc' as const, lookupLengths: [], dnsRefreshMs: 30_000 };
+  const mk = (i: number, eid: string): ReturnType<typeof simConfig> & { mode: 'pull'; pull: typeof pull } => ({
+    ...simConfig({ name: `p${i}`, rloc: `10.7.0.${i}`, eids: [eid], seeds: [] }), mode: 'pull', pull,
+  });
+  // Find an EID that hashes to set 1 (node 2), so node 1 must reach node 2 over the wire.
+  const { mapServerName } = await import('../src/control/decent/pull');
+  const eid = ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.4.0.0/16'].find((e) => mapServerName(parseEid(e), pull) === '1.ms.test') ?? '';
+  t.truthy(eid);
+  const n1 = net.addNode(mk(1, eid));
+  n1.start();
+  await net.untilAsync(() => false, 1500); // n2 is not there: the first sends are lost
+  const n2 = net.addNode(mk(2, '192.168.0.0/16'));
+  n2.start();
+  const took = await net.untilAsync(() => n2.siteCache.get(`[0]${eid}`) !== undefined && (n1.counters.get('register.acked') ?? 0) > 0, 10_000);
+  t.true(took >= 0 && took <= 4_000, `registered ${took} ms after the Map-Server came up`);
+  t.true((n1.counters.get('register.retransmitted') ?? 0) >= 1);
+  const retransmits = n1.counters.get('register.retransmitted') ?? 0;
+  await net.untilAsync(() => false, 10_000);
+  t.is(n1.counters.get('register.retransmitted'), retransmits, 'no more retransmissions once acknowledged');
 });

@@ -72,7 +72,14 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     name: c.name,
     eids: c.eids.map((e) => parseEid(e, c.decent['instance-id'])),
     rlocs: c.rlocs.addresses,
-    group: { address: c.decent.group, replication: c.decent.replication, seeds: c.decent.seeds, instanceId: c.decent['instance-id'] },
+    mode: c.decent.mode,
+    pull: c.decent.pull && {
+      modulus: c.decent.pull.modulus, dnsSuffix: c.decent.pull['dns-suffix'], hash: c.decent.pull.hash,
+      lookupLengths: c.decent.pull['lookup-lengths'].map((l) => ({ range: parseEid(l.range, c.decent['instance-id']), length: l.length })),
+      dnsRefreshMs: c.decent.pull['dns-refresh'],
+    },
+    // Pull mode has no group; the placeholder keeps the push-only code paths inert.
+    group: { address: c.decent.group ?? '224.0.0.0', replication: c.decent.replication, seeds: c.decent.seeds, instanceId: c.decent['instance-id'] },
     auth: { key, keyId: c.auth['key-id'], algorithm: c.auth.algorithm === 'sha1' ? 1 : 2 },
     policy: {
       allowed: c.policy['allowed-prefixes'].map((e) => parseEid(e, c.decent['instance-id'])),

@@ -41,8 +41,18 @@ export const configSchema = z.strictObject({
     addresses: z.array(ipAddress).default([]),
   }).refine((r) => r.interfaces.length + r.addresses.length > 0, { message: 'give rlocs.interfaces or rlocs.addresses' }),
   decent: z.strictObject({
-    /** The mapping-system group G (RFC 9962 §4). */
-    group: ipAddress.refine(isMulticastAddress, { message: 'the group must be a multicast address' }),
+    /** push: a group of members (RFC 9962 §4); pull: hashed DNS names (§5). */
+    mode: z.enum(['push', 'pull']).default('push'),
+    /** The mapping-system group G (RFC 9962 §4); push mode only. */
+    group: ipAddress.refine(isMulticastAddress, { message: 'the group must be a multicast address' }).optional(),
+    pull: z.strictObject({
+      modulus: z.number().int().min(1).max(65535),
+      'dns-suffix': z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'expected a DNS name such as map-server.example.com'),
+      /** rfc: SHA-256 mod modulus; lispers: HMAC-SHA-256("lisp-decent"), 48 bits (lispers.net). */
+      hash: z.enum(['rfc', 'lispers']).default('rfc'),
+      'lookup-lengths': z.array(z.strictObject({ range: eidText, length: z.number().int().min(0).max(128) })).default([]),
+      'dns-refresh': duration.default(30_000),
+    }).optional(),
     replication: z.enum(['her', 'multicast']).default('her'),
     seeds: z.array(ipAddress).default([]),
     'instance-id': z.number().int().min(0).max(0xfffffe).default(0),
@@ -93,11 +103,13 @@ export const configSchema = z.strictObject({
     subsystems: z.partialRecord(z.enum(['control', 'dataplane', 'node', 'reachability', 'api']), z.enum(['debug', 'info', 'warn', 'error'])).default({}),
   }).default({ level: 'info', subsystems: {} }),
 }).superRefine((c, ctx) => {
+  if (c.decent.mode === 'push' && !c.decent.group) ctx.addIssue({ code: 'custom', path: ['decent', 'group'], message: 'push mode needs the group address' });
+  if (c.decent.mode === 'pull' && !c.decent.pull) ctx.addIssue({ code: 'custom', path: ['decent', 'pull'], message: 'pull mode needs decent.pull (modulus, dns-suffix)' });
   const http = c.api.http;
   if (http && !/^(127\.|\[::1\]|localhost)/.test(http) && !c.api['token-file']) {
     ctx.addIssue({ code: 'custom', path: ['api', 'http'], message: 'listening beyond this host needs an access token: give api.token-file' });
   }
-  const v4 = isIPv4(c.decent.group);
+  const v4 = isIPv4(c.decent.group ?? '224.0.0.0');
   if (c.rlocs.addresses.length && !c.rlocs.addresses.some((a) => isIPv4(a) === v4) && c.rlocs.interfaces.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['rlocs', 'addresses'], message: `no RLOC of the group's family (IPv${v4 ? 4 : 6})` });
   }

@@ -1,4 +1,5 @@
 // The control plane's runtime configuration (already validated; the YAML loader builds it).
+import type { PullConfig } from './decent/pull';
 import type { Eid } from './eid';
 
 export interface GroupConfig {
@@ -49,6 +50,10 @@ export interface ControlConfig {
   readonly eids: readonly Eid[];
   /** Own RLOCs at start; roaming updates them at run time. */
   readonly rlocs: readonly string[];
+  /** Push (a group, RFC 9962 §4) or pull (hashed DNS names, §5). */
+  readonly mode?: 'push' | 'pull';
+  /** Pull mode's settings; `group` is unused then. */
+  readonly pull?: PullConfig;
   readonly group: GroupConfig;
   readonly auth: AuthConfig;
   readonly policy: PolicyConfig;

@@ -10,6 +10,7 @@ import {
 } from '../wire';
 import type { ControlConfig } from './config';
 import { EidError, eidCovers, eidFromWire, eidKey, eidToWire, isMulticastAddress, type Eid } from './eid';
+import { lookupKey, mapServerName } from './decent/pull';
 import { ipAddress, locatorIp, rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
 import { MapCache, rlocsOf, type MapCacheEntry, type MapCacheEvent } from './map-cache';
 import { SiteCache, type Registration } from './site-cache';
@@ -30,6 +31,8 @@ export interface ControlEnv {
   sendControl(dst: string, port: number, bytes: Buffer): void;
   /** A LISP data packet to dst:4341 with instance-id 0xFFFFFF around the IP packet `inner`. */
   sendEncapsulated(dst: string, inner: Buffer): void;
+  /** Resolves a DNS name to addresses (pull mode, RFC 9962 §5). */
+  resolveName?(name: string): Promise<string[]>;
   /** Underlay multicast to G:4342, not looped back to us. */
   sendMulticast?(group: string, bytes: Buffer): void;
   mapCacheChanged(event: MapCacheEvent): void;
@@ -67,6 +70,7 @@ export const COUNTER_NAMES = [
   'notify.retransmitted', 'notify-ack.sent', 'notify-ack.received', 'request.received', 'request.sent',
   'reply.sent', 'reply.received', 'reply.negative.sent', 'probe.sent', 'probe.received', 'smr.received',
   'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
+  'register.retransmitted', 'register.acked',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -104,6 +108,14 @@ export class ControlNode {
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
   private readonly pendingRequests = new Map<bigint, PendingRequest>();
+  /** Pull mode: Map-Requests in flight for the ITR, by nonce, and the EID keys they serve. */
+  private readonly pendingResolutions = new Map<bigint, { key: string; timer: unknown }>();
+  private readonly resolvingKeys = new Set<string>();
+  /** Pull mode: Map-Server set addresses per DNS name, and when they were looked up. */
+  private readonly msAddresses = new Map<string, { addresses: string[]; at: number }>();
+  private resolverTurn = 0;
+  /** Pull mode: Map-Registers awaiting their Map-Notify, by `nonce|map-server`. */
+  private readonly unacked = new Map<string, unknown>();
   private readonly pendingNotifies = new Map<bigint, PendingNotify>();
   private readonly downRlocs = new Set<string>();
   private readonly probeReplies = new Map<string, number>();
@@ -135,6 +147,10 @@ export class ControlNode {
     return this.rlocList;
   }
 
+  private get pullMode(): boolean {
+    return this.config.mode === 'pull' && this.config.pull !== undefined;
+  }
+
   count(name: CounterName, n = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
@@ -158,7 +174,7 @@ export class ControlNode {
       retryMs *= 2;
       this.bootstrapTimer = this.env.setTimeout(bootstrap, retryMs);
     };
-    if (this.config.group.seeds.length) this.bootstrapTimer = this.env.setTimeout(bootstrap, retryMs);
+    if (this.config.group.seeds.length && !this.pullMode) this.bootstrapTimer = this.env.setTimeout(bootstrap, retryMs);
     const periodic = (): void => {
       this.registerRound('periodic');
       this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
@@ -181,12 +197,15 @@ export class ControlNode {
   /** Stops timers; with `withdraw`, tells every member first (Record TTL 0) so they drop us at once. */
   stop(withdraw = true): void {
     if (!this.running) return;
-    if (withdraw) this.sendToGroup(this.buildRegisters(0), 'withdraw');
+    if (withdraw && this.pullMode) void this.pullRegister(0, this.config.eids);
+    else if (withdraw) this.sendToGroup(this.buildRegisters(0), 'withdraw');
     this.running = false;
     for (const t of [this.registerTimer, this.periodicTimer, this.expiryTimer, this.probeTimer, this.notifyTimer, this.bootstrapTimer]) {
       if (t !== undefined) this.env.clearTimeout(t);
     }
     for (const p of this.pendingNotifies.values()) this.env.clearTimeout(p.timer);
+    for (const h of this.unacked.values()) this.env.clearTimeout(h);
+    this.unacked.clear();
     this.pendingNotifies.clear();
     for (const p of this.pendingRequests.values()) {
       this.env.clearTimeout(p.timer);
@@ -203,7 +222,8 @@ export class ControlNode {
     const keep = new Set(next.eids.map(eidKey));
     const removed = this.config.eids.filter((e) => !keep.has(eidKey(e)));
     if (removed.length && this.running) {
-      this.sendToGroup(this.buildRegisters(0, removed, false), 'withdraw removed EIDs');
+      if (this.pullMode) void this.pullRegister(0, removed);
+      else this.sendToGroup(this.buildRegisters(0, removed, false), 'withdraw removed EIDs');
     }
     this.config = { ...next, xtrId: this.config.xtrId, rlocs: this.rlocList };
     this.env.log('info', 'configuration reloaded', { eids: next.eids.map(eidKey), withdrawn: removed.map(eidKey) });
@@ -244,7 +264,9 @@ export class ControlNode {
     // lispers splits Map-Registers at 20 records (lispers-net-notes.md §2.1).
     for (let i = 0; i < eidRecords.length; i += 20) {
       out.push(this.signRegister({
-        type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: false,
+        // Pull mode registers unicast and wants an acknowledgement (RFC 9301 §8.2); push mode sends
+        // to the whole group, where M=1 would make every member ack (lisp-decent.md §2.4).
+        type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: this.pullMode && ttlMs > 0,
         nonce: randomNonce(), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
         records: eidRecords.slice(i, i + 20), xtrId: c.xtrId, siteId: c.siteId,
       }));
@@ -280,7 +302,120 @@ export class ControlNode {
 
   private registerRound(reason: string): void {
     if (!this.running) return;
+    if (this.pullMode) {
+      void this.pullRegister(this.config.timers.registrationTtlMs, this.config.eids);
+      return;
+    }
     this.sendToGroup(this.buildRegisters(), reason);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pull mode (RFC 9962 §5): EID hash → DNS name → Map-Server set
+
+  /** Addresses of a Map-Server set's DNS name, reused for dnsRefreshMs (RFC 9962 §5: re-resolve periodically). */
+  private async mapServers(name: string): Promise<string[]> {
+    const pull = this.config.pull;
+    const cached = this.msAddresses.get(name);
+    const now = this.env.now();
+    if (cached && pull && now - cached.at < pull.dnsRefreshMs) return cached.addresses;
+    if (!this.env.resolveName) return cached?.addresses ?? [];
+    try {
+      const addresses = [...new Set(await this.env.resolveName(name))].sort();
+      this.msAddresses.set(name, { addresses, at: now });
+      return addresses;
+    } catch (e) {
+      this.env.log('warn', 'cannot resolve the Map-Server set', { name, error: (e as Error).message });
+      return cached?.addresses ?? [];
+    }
+  }
+
+  /** Map-Registers to every address of each EID's Map-Server set (RFC 9962 §5: all A/AAAA records). */
+  private async pullRegister(ttlMs: number, eids: readonly Eid[]): Promise<void> {
+    const pull = this.config.pull;
+    if (!pull) return;
+    const byName = new Map<string, Eid[]>();
+    for (const e of eids) {
+      const name = mapServerName(e, pull);
+      byName.set(name, [...(byName.get(name) ?? []), e]);
+    }
+    const self = this.rlocList[0] ?? '127.0.0.1';
+    for (const [name, group] of byName) {
+      const servers = await this.mapServers(name);
+      if (servers.length === 0) this.env.log('warn', 'no Map-Server address for a hashed name', { name });
+      for (const bytes of this.buildRegisters(ttlMs, group, false)) {
+        const nonce = bytes.readBigUInt64BE(4);
+        for (const ms of servers) {
+          this.count('register.sent');
+          if (this.rlocList.includes(ms)) {
+            this.handleControl(bytes, self, CONTROL_PORT, 'local');
+            continue;
+          }
+          this.env.sendControl(ms, CONTROL_PORT, bytes);
+          if (ttlMs > 0) this.retransmitUntilAcked(`${nonce}|${ms}`, ms, bytes);
+        }
+      }
+    }
+  }
+
+  /**
+   * The ITR asks the Map-Resolver its hash picks (round-robin within the set, RFC 9962 §5) and
+   * installs the answer when it comes; the data plane holds the first packets meanwhile.
+   */
+  private async pullResolve(eid: Eid): Promise<void> {
+    const pull = this.config.pull;
+    if (!pull) return;
+    const key = eidKey(eid);
+    if (this.resolvingKeys.has(key)) return;
+    this.resolvingKeys.add(key);
+    try {
+      const servers = await this.mapServers(mapServerName(lookupKey(eid, pull.lookupLengths), pull));
+      if (servers.length === 0) return;
+      const own = servers.find((s) => this.rlocList.includes(s));
+      if (own) {
+        // We are in that Map-Server set ourselves: our site cache has the answer.
+        this.resolveLocally(eid);
+        return;
+      }
+      const resolver = servers[this.resolverTurn++ % servers.length];
+      const nonce = randomNonce();
+      const timer = this.env.setTimeout(() => this.pendingResolutions.delete(nonce), 2000);
+      this.pendingResolutions.set(nonce, { key, timer });
+      this.sendMapRequest(eid, resolver, nonce);
+    } finally {
+      this.resolvingKeys.delete(key);
+    }
+  }
+
+  /** M=1: no Map-Notify within 1 s → send again, waiting twice as long each time, up to 60 s (RFC 9301 §8.2). */
+  private retransmitUntilAcked(key: string, ms: string, bytes: Buffer, waitMs = 1000): void {
+    const old = this.unacked.get(key);
+    if (old !== undefined) this.env.clearTimeout(old);
+    this.unacked.set(key, this.env.setTimeout(() => {
+      if (!this.unacked.has(key) || !this.running) return;
+      this.env.sendControl(ms, CONTROL_PORT, bytes);
+      this.count('register.retransmitted');
+      if (waitMs * 2 <= 60_000) this.retransmitUntilAcked(key, ms, bytes, waitMs * 2);
+      else this.unacked.delete(key);
+    }, waitMs));
+  }
+
+  /** Installs the records of a Map-Reply to one of our pull-mode requests. */
+  private installReply(m: MapReply): void {
+    const now = this.env.now();
+    for (const rec of m.records) {
+      let eid: Eid;
+      try {
+        eid = eidFromWire(rec.eid, rec.eidMaskLen);
+      } catch {
+        continue;
+      }
+      const ttlMs = recordTtlToMs(rec.ttl, NEGATIVE_TTL_MS);
+      const negative = rec.locators.length === 0;
+      this.mapCache.set({
+        eid, key: eidKey(eid), rlocs: rlocsOf(rec.locators, this.downRlocs), action: negative ? rec.action : 0, negative,
+        ttlMs, createdAt: now, updatedAt: now, expiresAt: now + ttlMs, source: 'map-reply',
+      });
+    }
   }
 
   /**
@@ -569,6 +704,14 @@ export class ControlNode {
   private onMapNotify(m: MapNotify, bytes: Uint8Array, src: string): void {
     this.count('notify.received');
     const verdict = verifyControl(bytes, this.config.auth.key);
+    const ackKey = `${m.nonce}|${src}`;
+    if (verdict === 'ok' && this.unacked.has(ackKey)) {
+      // The acknowledgement of an M=1 Map-Register: nothing to answer (RFC 9301 §5.7).
+      this.env.clearTimeout(this.unacked.get(ackKey));
+      this.unacked.delete(ackKey);
+      this.count('register.acked');
+      return;
+    }
     const fromMember = this.replicationTargets().includes(src) || this.config.group.seeds.includes(src);
     const acceptable = verdict === 'ok' ||
       (verdict === 'none' && this.config.policy.acceptUnauthenticatedGroupJoins && fromMember && m.records.every(isGroupRecord));
@@ -742,7 +885,15 @@ export class ControlNode {
    * Resolves an EID through our own Map-Resolver ("always local", RFC 9962 §4.1) and installs
    * the result: the site-cache entry's RLOC-set, or a negative entry for the EID asked.
    */
-  resolve(eid: Eid): MapCacheEntry {
+  resolve(eid: Eid): MapCacheEntry | undefined {
+    if (this.pullMode) {
+      void this.pullResolve(eid);
+      return this.mapCache.lookup(eid);
+    }
+    return this.resolveLocally(eid);
+  }
+
+  private resolveLocally(eid: Eid): MapCacheEntry {
     const now = this.env.now();
     const entry = this.siteCache.lookup(eid);
     let mc: MapCacheEntry;
@@ -777,10 +928,10 @@ export class ControlNode {
       if (entry.key !== mc.key) {
         // A more specific registration now covers a negative entry (or a broader one replaced it).
         if (mc.negative) this.mapCache.remove(mc.key);
-        this.resolve(entry.eid);
+        this.resolveLocally(entry.eid);
         continue;
       }
-      this.resolve(mc.eid);
+      this.resolveLocally(mc.eid);
     }
   }
 
@@ -831,8 +982,21 @@ export class ControlNode {
   /** Asks a Map-Resolver (ECM-encapsulated Map-Request, RFC 9301 §5.8) and waits for the reply. */
   lig(eid: Eid, resolver: string, timeoutMs = 2000): Promise<LigResult> {
     const nonce = randomNonce();
+    if (this.rlocList.length === 0) return Promise.reject(new Error('no RLOC to ask from'));
+    return new Promise<LigResult>((resolve, reject) => {
+      const timer = this.env.setTimeout(() => {
+        this.pendingRequests.delete(nonce);
+        reject(new Error(`no Map-Reply from ${resolver} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingRequests.set(nonce, { resolve, reject, sentAt: this.env.now(), timer });
+      this.sendMapRequest(eid, resolver, nonce);
+    });
+  }
+
+  /** An ECM-encapsulated Map-Request to a Map-Resolver (RFC 9301 §5.8); the reply comes to 4342. */
+  private sendMapRequest(eid: Eid, resolver: string, nonce: bigint): void {
     const own = this.rlocList.find((ip) => isIPv4(ip) === isIPv4(resolver)) ?? this.rlocList[0];
-    if (!own) return Promise.reject(new Error('no RLOC to ask from'));
+    if (!own) return;
     const { eid: wireEid, eidMaskLen } = eidToWire(eid, { lispersPad: this.config.lispers });
     const request: MapRequest = {
       type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false,
@@ -847,15 +1011,8 @@ export class ControlNode {
         fragment: 0, flowLabel: 0, sourcePort: CONTROL_PORT, destinationPort: CONTROL_PORT,
       },
     });
-    return new Promise<LigResult>((resolve, reject) => {
-      const timer = this.env.setTimeout(() => {
-        this.pendingRequests.delete(nonce);
-        reject(new Error(`no Map-Reply from ${resolver} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pendingRequests.set(nonce, { resolve, reject, sentAt: this.env.now(), timer });
-      this.env.sendControl(resolver, CONTROL_PORT, bytes);
-      this.count('request.sent');
-    });
+    this.env.sendControl(resolver, CONTROL_PORT, bytes);
+    this.count('request.sent');
   }
 
   /** Another sign of life from an RLOC (an ICMP echo reply): counts like a probe reply. */
@@ -869,6 +1026,12 @@ export class ControlNode {
     if (m.probe) {
       this.probeReplies.set(src, this.env.now());
       if (this.downRlocs.delete(src)) this.siteCacheChanged();
+    }
+    const r = this.pendingResolutions.get(m.nonce);
+    if (r) {
+      this.pendingResolutions.delete(m.nonce);
+      this.env.clearTimeout(r.timer);
+      this.installReply(m);
     }
     const p = this.pendingRequests.get(m.nonce);
     if (!p) return;

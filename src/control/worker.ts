@@ -1,6 +1,7 @@
 // The control thread (worker_threads): owns the UDP 4342 sockets, the timers and the mapping
 // state (ControlNode); talks to the main thread through typed messages (protocol.ts).
 import * as dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -62,6 +63,8 @@ function main(): void {
       });
     },
     sendMulticast: multicast ? (group, bytes) => sockets.get(family(group))?.send(bytes, CONTROL_PORT, group) : undefined,
+    // The system resolver, so /etc/hosts works as well as DNS (pull mode's Map-Server names).
+    resolveName: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
     eidSpaceChanged: (eids) => send({ t: 'eid-space', eids }),
     log,

@@ -17,6 +17,19 @@ export class SimNet {
   /** Every datagram put on the simulated wire, for codec checks. */
   readonly wire: { from: string; to: string; port: number; bytes: Buffer }[] = [];
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
+  /** Names for pull mode's Map-Server sets. */
+  readonly dns = new Map<string, string[]>();
+
+  /** Like until(), but lets promises (DNS lookups) settle between steps. */
+  async untilAsync(done: () => boolean, maxMs: number, stepMs = 10): Promise<number> {
+    const start = this.now;
+    while (this.now - start <= maxMs) {
+      await new Promise((r) => setImmediate(r));
+      if (done()) return this.now - start;
+      this.advance(stepMs);
+    }
+    return done() ? this.now - start : -1;
+  }
 
   schedule(fn: () => void, ms: number): Timer {
     const t = { at: this.now + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
@@ -81,6 +94,11 @@ export class SimNet {
         this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
       },
       mapCacheChanged: (e) => events.push(e),
+      resolveName: async (name) => {
+        const a = this.dns.get(name);
+        if (!a) throw new Error(`NXDOMAIN ${name}`);
+        return a;
+      },
       log: () => undefined,
     };
   }
