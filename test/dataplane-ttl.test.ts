@@ -63,6 +63,11 @@ test.before(async () => {
     routes: ['10.9.0.0/16', 'fd09::/16'],
     staticMapCache: [{ eid: '10.9.0.0/16', rlocs: ['192.168.91.1'] }, { eid: 'fd09::/16', rlocs: ['fd91::1'] }],
   });
+  // resolve neighbours up front (xB -> hB, S -> xB's RLOCs) so no test datagram waits in an
+  // unresolved-neighbour queue, which holds only a few packets
+  for (const [from, to] of [[xB, '10.2.0.10'], [xB, 'fd02::10'], [s, src4], [s, src6]] as const) {
+    try { from.exec(['ping', '-c', '1', '-W', '2', to]); } catch { /* the tests will say what is missing */ }
+  }
   bed = { s, xB, hB, run, src4, src6, kernel4, kernel6 };
 });
 
