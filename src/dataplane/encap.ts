@@ -84,15 +84,21 @@ export class Encapsulator {
   }
 
   /**
-   * Our RLOCs (config.rlocs, then DataPlane.setRlocs on roaming or a multihoming change): the
-   * first of each family becomes the outer source of every packet of that family (IP_PKTINFO /
-   * IPV6_PKTINFO via D.AUX), so the ETR, its RLOC filters and the mapping system see the RLOC we
-   * registered rather than whatever address the kernel's route prefers (RFC 9300 §5.3: the outer
-   * source is "an RLOC of the ITR"). No RLOC of a family: the kernel chooses, as before.
+   * Our RLOCs (config.rlocs, then DataPlane.setRlocs on roaming): when a family has exactly one
+   * RLOC it becomes the outer source of every packet of that family (IP_PKTINFO / IPV6_PKTINFO
+   * via D.AUX), so the ETR and the mapping system see the RLOC we registered rather than another
+   * address the kernel's route might prefer (RFC 9300 §5.3: the outer source is "an RLOC of the
+   * ITR"). With several RLOCs of a family (multihoming over several uplinks) the kernel chooses:
+   * its route picks the uplink and that uplink's address, whereas pinning one RLOC would send it
+   * out of the other uplink, where uRPF filters drop it. No RLOC of a family: the kernel chooses.
    */
   setSources(rlocs: readonly string[]): void {
     const slots = this.pool.slots, b = this.addrs.bytes;
-    const v4 = rlocs.find((r) => isIPv4(r)), v6 = rlocs.find((r) => isIPv6(r));
+    const only = (fam: (r: string) => boolean): string | undefined => {
+      const of = rlocs.filter(fam);
+      return of.length === 1 ? of[0] : undefined;
+    };
+    const v4 = only((r) => isIPv4(r)), v6 = only((r) => isIPv6(r));
     b.fill(0, slots * ADDR, (slots + 2) * ADDR);
     if (v4 !== undefined) this.addrs.set(slots, v4, 0);
     if (v6 !== undefined) this.addrs.set(slots + 1, v6, 0);
