@@ -7,7 +7,7 @@ import { apiRequest } from '../src/api/client';
 import type { SiteCacheRow } from '../src/control/protocol';
 import { netnsAvailable } from '../src/testbed/netns';
 import { createTestbed } from '../src/testbed/bridge';
-import { DECENT_BIN } from './helpers/nodes';
+import { DECENT_BIN, stopChildren } from './helpers/nodes';
 
 const root = netnsAvailable();
 
@@ -22,11 +22,7 @@ test.serial('pull mode over real sockets: hashed Map-Server sets found through t
   const children: ChildProcess[] = [];
   const hostsDirs: string[] = [];
   t.teardown(async () => {
-    await Promise.all(children.map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null) return r();
-      c.once('exit', () => r());
-      c.kill('SIGTERM');
-    })));
+    await stopChildren(children);
     bed.destroy();
     for (const d of [dir, ...hostsDirs]) fs.rmSync(d, { recursive: true, force: true });
   });

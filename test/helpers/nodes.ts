@@ -33,17 +33,22 @@ export interface NodesOptions {
   readonly convergeTimeoutMs?: number;
 }
 
+/** SIGTERMs node processes (they withdraw and remove what they added) and waits for them to exit. */
+export async function stopChildren(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((c) => new Promise<void>((r) => {
+    if (c.exitCode !== null || c.signalCode !== null) return r();
+    c.once('exit', () => r());
+    c.kill('SIGTERM');
+  })));
+}
+
 export async function startNodes(t: ExecutionContext, o: NodesOptions): Promise<RunningNodes> {
   const multicast = o.replication === 'multicast';
   const bed = createTestbed({ prefix: o.prefix, nodes: o.count, subnet: o.subnet, firstHost: 11, multicastFlood: multicast });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `decent-${o.prefix}-`));
   const children: ChildProcess[] = [];
   t.teardown(async () => {
-    await Promise.all(children.map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null) return r();
-      c.once('exit', () => r());
-      c.kill('SIGTERM');
-    })));
+    await stopChildren(children);
     bed.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   });
