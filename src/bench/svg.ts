@@ -11,11 +11,11 @@ const LABEL: Record<Variant, string> = { veth: 'plain veth', vxlan: 'kernel VXLA
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A "nice" axis maximum: 1, 2 or 5 × 10^k at or above x. */
+/** A "nice" axis maximum: 1, 2, 2.5 or 5 × 10^k at or above x (quarters give round gridlines). */
 function niceMax(x: number): number {
   if (!(x > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(x));
-  return ([1, 2, 5, 10].find((m) => m * p >= x) ?? 10) * p;
+  return ([1, 2, 2.5, 5, 10].find((m) => m * p >= x) ?? 10) * p;
 }
 
 function short(x: number): string {
