@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import {
   WireError, decodeControl, decodeData, decodeInnerUdp, encodeControl, encodeData, encodeInnerUdp, verifyControl,
 } from '../src/wire';
+import { lispDatagrams } from '../src/pcap/lisp';
+import { readPcapFile } from '../src/pcap/reader';
 import { positiveInt, scriptArgs } from './lib/args';
 import { builtMessages, specExamples } from './lib/corpus';
 
@@ -37,19 +39,14 @@ function rand(): number {
 }
 const below = (n: number): number => rand() % n;
 
+/** Every LISP datagram of the captured vectors, when they are there (the fuzzer runs without them). */
 function loadVectorPayloads(dir: string): Buffer[] {
-  // Reuses the project's pcap reader when it is built; the fuzzer still runs without it.
   const out: Buffer[] = [];
   if (!fs.existsSync(dir)) return out;
-  let reader: { udpPayloadsOfPcap?: (b: Buffer) => Buffer[] } = {};
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    reader = require('../src/pcap/lisp-payloads');
-  } catch {
-    return out;
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.endsWith('.pcap')) continue;
+    for (const d of lispDatagrams(readPcapFile(path.join(dir, f)))) out.push(Buffer.from(d.payload));
   }
-  if (!reader.udpPayloadsOfPcap) return out;
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.pcap')) out.push(...reader.udpPayloadsOfPcap(fs.readFileSync(path.join(dir, f))));
   return out;
 }
 
