@@ -10,6 +10,7 @@
  * Usage: node dist/scripts/bench-fib.js [repetitions=7] [--quick] [--sizes=10000,100000] [--no-v6]
  */
 import { FibReader, FibWriter, makePrefix } from '../src/mapping/fib';
+import { rng } from './lib/rng';
 
 type Weighted = readonly (readonly [number, number])[];
 
@@ -24,17 +25,6 @@ const V6_LENGTHS: Weighted = [
   [38, 0.01], [40, 0.06], [42, 0.02], [44, 0.08], [45, 0.02], [46, 0.03], [47, 0.03], [48, 0.45], [52, 0.005],
   [56, 0.02], [64, 0.01], [128, 0.02],
 ];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function picker(table: Weighted, next: () => number): () => number {
   const total = table.reduce((sum, [, w]) => sum + w, 0);

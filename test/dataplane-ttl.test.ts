@@ -9,8 +9,8 @@
 // checks the outer source xB picks. No timing is asserted: waits only bound how long we look.
 import test from 'ava';
 import { AddressTable, D, F, Pool, RecvPool, UdpEndpoint, ipToBytes } from '../src/native';
-import { ip, Netns, netnsAvailable, uniqueName } from '../scripts/lib/netns';
-import { IID, Runner } from './helpers/dataplane-bed';
+import { Netns, netnsAvailable, uniqueName } from '../scripts/lib/netns';
+import { IID, Runner, addrs, link } from './helpers/dataplane-bed';
 
 const avail = netnsAvailable();
 const INNER_PORT = 6100;
@@ -18,18 +18,6 @@ const INNER_PORT = 6100;
 interface Bed { s: Netns; xB: Netns; hB: Netns; run: Runner; src4: string; src6: string; kernel4: string; kernel6: string }
 let bed: Bed | undefined;
 const made: Netns[] = [];
-
-function link(a: Netns, b: Netns): [string, string] {
-  const na = uniqueName('tta'), nb = uniqueName('ttb');
-  ip(['link', 'add', na, 'netns', a.name, 'type', 'veth', 'peer', 'name', nb, 'netns', b.name]);
-  a.ip(['link', 'set', na, 'up']);
-  b.ip(['link', 'set', nb, 'up']);
-  return [na, nb];
-}
-
-function addrs(ns: Netns, dev: string, list: string[]): void {
-  for (const a of list) ns.ip(['addr', 'add', a, 'dev', dev, ...(a.includes(':') ? ['nodad'] : [])]);
-}
 
 /** The source address the kernel's route would pick in `ns` towards `dst`. */
 function routeSource(ns: Netns, dst: string): string {

@@ -5,19 +5,9 @@ import {
   FibAction, FibInputError, FibReader, FibWriter, NumericPrefix, formatPrefix, makePrefix, parseIpv4, parseIpv6,
   parsePrefix,
 } from '../src/mapping/fib';
+import { rng } from '../scripts/lib/rng';
 
 // ---- Deterministic randomness and a naive reference ---------------------------------------
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0);
-  };
-}
 
 function maskWord(word: number, bits: number): number {
   if (bits <= 0) return 0;

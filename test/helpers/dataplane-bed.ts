@@ -94,7 +94,8 @@ export interface Bed {
   destroy(): Promise<void>;
 }
 
-function link(a: Netns, b: Netns): [string, string] {
+/** A veth pair between two namespaces, both ends up; returns (end in a, end in b). */
+export function link(a: Netns, b: Netns): [string, string] {
   const na = uniqueName('dva'), nb = uniqueName('dvb');
   ip(['link', 'add', na, 'netns', a.name, 'type', 'veth', 'peer', 'name', nb, 'netns', b.name]);
   a.ip(['link', 'set', na, 'up']);
@@ -102,7 +103,8 @@ function link(a: Netns, b: Netns): [string, string] {
   return [na, nb];
 }
 
-function addrs(ns: Netns, dev: string, list: string[]): void {
+/** Adds addresses to `dev` (IPv6 without duplicate address detection, so they work at once). */
+export function addrs(ns: Netns, dev: string, list: string[]): void {
   for (const a of list) ns.ip(['addr', 'add', a, 'dev', dev, ...(a.includes(':') ? ['nodad'] : [])]);
 }
 
