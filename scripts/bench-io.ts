@@ -1,7 +1,13 @@
 // bench-io: the raw relay on the native addon (TUN -> UDP -> TUN, JS loop, no lookups) next
 // to plain veth and the kernel's VXLAN, in one run on one netns testbed (issue 3).
 //
-//   npm run bench:io -- [--rounds 3] [--tcp-secs 10] [--pps-secs 5] [--only veth,vxlan,relay,relay-nooffload]
+//   npm run bench:io -- [--rounds 3] [--tcp-secs 10] [--pps-secs 5] [--batch 64]
+//                       [--only veth,vxlan,relay,relay-nooffload,reference] [--reference DIR]
+//
+// --reference DIR adds the C relay of the reference prototype (../shared/perf/tunlimits) as a
+// variant, built into a temporary copy if DIR/build/relay is missing, so our relay is compared
+// with it in the same run. It runs in offload mode with -V (inner checksums verified before
+// coalescing), which is what our relay does too.
 //
 // Per round and variant: one iperf3 TCP stream (Mbit/s, retransmits) and a 64-byte UDP flood
 // (packets/s received; generator and sink are sendmmsg/recvmmsg loops on the addon), plus
@@ -9,8 +15,9 @@
 // variants so background drift on a shared machine hits all of them alike; we report the
 // median with min-max. Needs root, iproute2, iperf3, and the kernel's vxlan module.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, tmpdir } from 'node:os';
 import { createPair, Pair, run } from './lib/netns';
 import { AddressTable, D, NO_TUN_OFFLOADS, Pool, RawRelay, RecvPool, Tun, UdpEndpoint } from '../src/native';
 
@@ -19,13 +26,15 @@ interface Args {
   tcpSecs: number;
   ppsSecs: number;
   only: string[];
+  batch: number;
+  reference?: string;
 }
 
-const VARIANTS = ['veth', 'vxlan', 'relay', 'relay-nooffload'] as const;
+const VARIANTS = ['veth', 'vxlan', 'relay', 'relay-nooffload', 'reference'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rounds: 3, tcpSecs: 10, ppsSecs: 5, only: ['veth', 'vxlan', 'relay'] };
+  const a: Args = { rounds: 3, tcpSecs: 10, ppsSecs: 5, only: ['veth', 'vxlan', 'relay'], batch: 64 };
   for (let i = 0; i < argv.length; i += 2) {
     const v = argv[i + 1];
     if (v === undefined) throw new Error(`missing value for ${argv[i]}`);
@@ -34,16 +43,20 @@ function parseArgs(argv: string[]): Args {
       case '--tcp-secs': a.tcpSecs = Number(v); break;
       case '--pps-secs': a.ppsSecs = Number(v); break;
       case '--only': a.only = v.split(','); break;
+      case '--batch': a.batch = Number(v); break;
+      case '--reference': a.reference = v; if (!a.only.includes('reference')) a.only.push('reference'); break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of scripts/bench-io.ts)`);
     }
   }
   for (const o of a.only) if (!(VARIANTS as readonly string[]).includes(o)) throw new Error(`unknown variant ${o}`);
+  if (a.only.includes('reference') && !a.reference) throw new Error('the reference variant needs --reference DIR (the tunlimits prototype)');
+  if (!Number.isInteger(a.batch) || a.batch < 1 || a.batch > 1024) throw new Error(`--batch must be 1..1024, got ${a.batch}`);
   return a;
 }
 
 // ---------------- child roles ----------------
 
-interface RelaySpec { netns: string; tun: string; inner: string; local: string; peer: string; offloads: boolean }
+interface RelaySpec { netns: string; tun: string; inner: string; local: string; peer: string; offloads: boolean; batch: number }
 
 function relayChild(spec: RelaySpec): void {
   const tun = Tun.open({
@@ -51,7 +64,7 @@ function relayChild(spec: RelaySpec): void {
     offloads: spec.offloads ? undefined : NO_TUN_OFFLOADS,
   });
   const udp = UdpEndpoint.open({ address: spec.local, port: 4341, netns: spec.netns, gso: spec.offloads, gro: spec.offloads });
-  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: 4341 } });
+  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: 4341 }, batch: spec.batch });
   relay.start();
   process.on('SIGTERM', () => {
     process.stderr.write(`${JSON.stringify({ tun: tun.stats, udp: udp.stats })}\n`);
@@ -125,13 +138,37 @@ interface Sample { variant: Variant; round: number; tcpMbps: number; retrans: nu
 
 const SELF = __filename;
 
-async function startRelays(bed: Pair, offloads: boolean): Promise<ChildProcess[]> {
+async function startRelays(bed: Pair, offloads: boolean, batch: number): Promise<ChildProcess[]> {
   const specs: RelaySpec[] = [
-    { netns: bed.a.path, tun: 'lisp0', inner: '10.98.0.1/24', local: bed.addrA, peer: bed.addrB, offloads },
-    { netns: bed.b.path, tun: 'lisp0', inner: '10.98.0.2/24', local: bed.addrB, peer: bed.addrA, offloads },
+    { netns: bed.a.path, tun: 'lisp0', inner: '10.98.0.1/24', local: bed.addrA, peer: bed.addrB, offloads, batch },
+    { netns: bed.b.path, tun: 'lisp0', inner: '10.98.0.2/24', local: bed.addrB, peer: bed.addrA, offloads, batch },
   ];
   const kids = specs.map((s) => spawn(process.execPath, [SELF, '--child-relay', JSON.stringify(s)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   await Promise.all(kids.map((k) => waitLine(k, 'ready')));
+  return kids;
+}
+
+/** The prototype's C relay, built once into a temporary copy when needed. */
+function referenceRelay(dir: string): string {
+  const built = join(dir, 'build', 'relay');
+  if (existsSync(built)) return built;
+  const copy = join(tmpdir(), 'decent-bench-tunlimits');
+  if (!existsSync(join(copy, 'build', 'relay'))) {
+    cpSync(dir, copy, { recursive: true });
+    execFileSync('bash', [join(copy, 'scripts', 'build.sh')], { stdio: 'ignore' });
+  }
+  return join(copy, 'build', 'relay');
+}
+
+async function startReference(bed: Pair, relay: string, batch: number): Promise<ChildProcess[]> {
+  const side = (inner: string, local: string, peer: string): string[] =>
+    [relay, '-m', 'offload', '-V', '-t', 'lisp0', '-a', inner, '-M', '1464', '-l', local, '-r', peer, '-e', '10.98.0.0/24', '-b', String(batch)];
+  const kids = [bed.a.spawn(side('10.98.0.1/24', bed.addrA, bed.addrB)), bed.b.spawn(side('10.98.0.2/24', bed.addrB, bed.addrA))];
+  await Promise.all(kids.map((k) => new Promise<void>((resolve, reject) => {
+    let buf = '';
+    k.stderr?.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('relay up')) resolve(); });
+    k.on('exit', (c) => reject(new Error(`reference relay exited (${c}): ${buf.trim()}`)));
+  })));
   return kids;
 }
 
@@ -177,7 +214,8 @@ function vxlanUp(bed: Pair): void {
 async function measure(bed: Pair, v: Variant, round: number, a: Args): Promise<Sample> {
   const target = v === 'veth' ? bed.addrB : v === 'vxlan' ? '10.97.0.2' : '10.98.0.2';
   const local = v === 'veth' ? bed.addrA : v === 'vxlan' ? '10.97.0.1' : '10.98.0.1';
-  const relays = v.startsWith('relay') ? await startRelays(bed, v === 'relay') : [];
+  const relays = v === 'reference' ? await startReference(bed, referenceRelay(a.reference ?? ''), a.batch)
+    : v.startsWith('relay') ? await startRelays(bed, v === 'relay', a.batch) : [];
   try {
     const cpu = (): number => relays.reduce((s, k) => s + cpuSeconds(k.pid ?? 0), 0);
     const c0 = cpu(), t0 = process.hrtime.bigint();
@@ -210,7 +248,7 @@ function report(samples: Sample[], a: Args): string {
   for (const v of VARIANTS) {
     const s = by(v);
     if (!s.length) continue;
-    const cpu = v.startsWith('relay');
+    const cpu = v.startsWith('relay') || v === 'reference';
     lines.push(`| ${v} | ${fmt(median(s.map((x) => x.tcpMbps)))} (${range(s.map((x) => x.tcpMbps))}) | ${fmt(median(s.map((x) => x.retrans)))} | ` +
       `${fmt(median(s.map((x) => x.pps)))} (${range(s.map((x) => x.pps))}) | ${cpu ? fmt(median(s.map((x) => x.cpuPct))) : '–'} | ` +
       `${cpu ? `${fmt(median(s.map((x) => x.usPerPkt)), 1)} (${range(s.map((x) => x.usPerPkt), 1)})` : '–'} |`);
@@ -229,6 +267,10 @@ function report(samples: Sample[], a: Args): string {
     if (!by(v).length) continue;
     lines.push(`${v}: TCP ${ratio(v, 'veth', 'tcpMbps')} of veth, ${ratio(v, 'vxlan', 'tcpMbps')} of kernel VXLAN; ` +
       `64-B pps ${ratio(v, 'veth', 'pps')} of veth, ${ratio(v, 'vxlan', 'pps')} of VXLAN (median, min–max over rounds)`);
+  }
+  if (by('reference').length && by('relay').length) {
+    lines.push(`relay vs the reference C prototype: TCP ${ratio('relay', 'reference', 'tcpMbps')}, 64-B pps ${ratio('relay', 'reference', 'pps')}; ` +
+      `reference: TCP ${ratio('reference', 'vxlan', 'tcpMbps')} of kernel VXLAN`);
   }
   return lines.join('\n');
 }
