@@ -37,19 +37,20 @@ for (const v6 of [false, true]) {
     table.set(0, peer, 6200);
     table.set(1, local5, 0);
     table.set(2, foreign, 0);
-    const pool = new Pool({ slots: 3, slotSize: 2048 + 64 });
-    // slot k carries payload k; sources: kernel (AUX 0), local5 (AUX 2), foreign (AUX 3)
-    const aux = [0, 2, 3], ttl = [9, 17, 33], tos = [0xb8, 0x29, 0x02];
-    for (let k = 0; k < 3; k++) {
+    const pool = new Pool({ slots: 5, slotSize: 2048 + 64 });
+    // slot k carries payload k; sources: kernel (AUX 0), local5 (AUX 2), foreign (AUX 3). Slots 3
+    // and 4 carry the socket's own TTL 64 / TOS 0 (sent without cmsgs) between other values.
+    const aux = [0, 2, 3, 0, 0], ttl = [9, 17, 33, 64, 64], tos = [0xb8, 0x29, 0x02, 0, 0x2e];
+    for (let k = 0; k < 5; k++) {
       pool.put(k, new Uint8Array([k, 0, 0, 0]));
       pool.setField(k, D.ADDR, 0);
       pool.setField(k, D.AUX, aux[k]);
       pool.setField(k, D.TTLTOS, ttl[k] | (tos[k] << 8) | 0x10000);
     }
-    tx.send(pool, 3, table);
+    tx.send(pool, 5, table);
     const rp = new RecvPool({ slots: 8, slotSize: 2048 + 64 });
     const got = new Map<number, { src: string; ttltos: number }>();
-    for (let tries = 0; tries < 100 && got.size < 3; tries++) {
+    for (let tries = 0; tries < 100 && got.size < 5; tries++) {
       const n = rx.recv(rp);
       for (let i = 0; i < n; i++) got.set(rp.packet(i)[0], { src: rp.source(i)?.address ?? '', ttltos: rp.field(i, D.TTLTOS) });
       if (n === 0) await new Promise((r) => setTimeout(r, 20));
@@ -57,13 +58,13 @@ for (const v6 of [false, true]) {
     const stats = tx.stats;
     tx.close();
     rx.close();
-    t.is(got.size, 3, JSON.stringify([...got]));
+    t.is(got.size, 5, JSON.stringify([...got]));
     const kernelPick = got.get(0)?.src;
     t.true(kernelPick === local1 || kernelPick === local5, `kernel picked ${kernelPick}`);
     t.is(got.get(1)?.src, local5, 'the slot\'s source wins');
     t.is(got.get(2)?.src, kernelPick, 'a non-local source falls back to the kernel\'s choice');
     t.is(stats.srcFallbacks, 1);
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 5; k++) {
       t.is(got.get(k)?.ttltos, ttl[k] | (tos[k] << 8) | 0x10000, `slot ${k}: TTL/TOS as sent, no hop in between`);
     }
   });

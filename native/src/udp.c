@@ -95,6 +95,18 @@ int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsiz
         setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
         setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof one);
     }
+    /* The outer TTL/TOS the ITR copies from the inner header (RFC 9300 §5.3) is nearly always the
+     * same (a host's own traffic: TTL 64, TOS 0). Make that the socket's own value, so that such
+     * datagrams need no IP_TTL/IP_TOS cmsg: the kernel parses every cmsg of every message. */
+    u->sock_ttl = 64;
+    u->sock_tos = 0;
+    if (af == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &u->sock_ttl, sizeof u->sock_ttl);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &u->sock_tos, sizeof u->sock_tos);
+    } else {
+        setsockopt(fd, IPPROTO_IP, IP_TTL, &u->sock_ttl, sizeof u->sock_ttl);
+        setsockopt(fd, IPPROTO_IP, IP_TOS, &u->sock_tos, sizeof u->sock_tos);
+    }
     *stage = "bind";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -230,6 +242,8 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
     h->msg_controllen = TX_CMSG_SPACE;
     struct cmsghdr *cm = CMSG_FIRSTHDR(h);
     int ttl = ttltos & 0xff, tos = (ttltos >> 8) & 0xff, settos = (ttltos >> 16) & 1;
+    if (ttl == u->sock_ttl) ttl = 0;              /* the socket sends that already */
+    if (settos && tos == u->sock_tos) settos = 0;
     if (gso > 0) {
         cm->cmsg_level = SOL_UDP; cm->cmsg_type = UDP_SEGMENT; cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         uint16_t g = (uint16_t)gso;
