@@ -126,11 +126,11 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function waitLine(child: ChildProcess, want: string): Promise<void> {
+function waitLine(child: ChildProcess, want: string, stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    child.stdout?.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes(want)) resolve(); });
-    child.on('exit', (c) => reject(new Error(`child exited (${c}) before "${want}"`)));
+    child[stream]?.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes(want)) resolve(); });
+    child.on('exit', (c) => reject(new Error(`child exited (${c}) before "${want}": ${buf.trim()}`)));
   });
 }
 
@@ -164,11 +164,7 @@ async function startReference(bed: Pair, relay: string, batch: number): Promise<
   const side = (inner: string, local: string, peer: string): string[] =>
     [relay, '-m', 'offload', '-V', '-t', 'lisp0', '-a', inner, '-M', '1464', '-l', local, '-r', peer, '-e', '10.98.0.0/24', '-b', String(batch)];
   const kids = [bed.a.spawn(side('10.98.0.1/24', bed.addrA, bed.addrB)), bed.b.spawn(side('10.98.0.2/24', bed.addrB, bed.addrA))];
-  await Promise.all(kids.map((k) => new Promise<void>((resolve, reject) => {
-    let buf = '';
-    k.stderr?.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('relay up')) resolve(); });
-    k.on('exit', (c) => reject(new Error(`reference relay exited (${c}): ${buf.trim()}`)));
-  })));
+  await Promise.all(kids.map((k) => waitLine(k, 'relay up', 'stderr')));
   return kids;
 }
 

@@ -66,7 +66,8 @@ bool IsU32(const Napi::Value &v) { return v.IsNumber(); }
 
 // One napi_get_typedarray_info call gives type, data pointer (offset applied) and length, without
 // materialising an ArrayBuffer handle as TypedArray::ArrayBuffer() does: these run several times
-// per batch call, and that handle creation was most of a call's ~500 ns.
+// per batch call, and that handle creation was most of a call's ~500 ns. A value that is not a
+// typed array makes the call fail, so no IsTypedArray() check is needed first.
 void *TypedData(const Napi::Value &v, napi_typedarray_type *type, size_t *bytes) {
   napi_typedarray_type t = napi_uint8_array;
   size_t length = 0;
@@ -79,33 +80,31 @@ void *TypedData(const Napi::Value &v, napi_typedarray_type *type, size_t *bytes)
     case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
     default: elem = 1;
   }
-  if (type) *type = t;
+  *type = t;
   *bytes = length * elem;
   return data;
 }
 
 template <typename T>
 T *Bytes(const Napi::Value &v, size_t *len) {
-  if (!v.IsTypedArray()) return nullptr;
-  return static_cast<T *>(TypedData(v, nullptr, len));
+  napi_typedarray_type t;
+  return static_cast<T *>(TypedData(v, &t, len));
+}
+
+// A typed array of exactly type `want` holding at least `minBytes`, or nullptr.
+template <typename T>
+T *TypedAtLeast(const Napi::Value &v, napi_typedarray_type want, size_t minBytes) {
+  napi_typedarray_type t = napi_uint8_array;
+  size_t len = 0;
+  T *d = static_cast<T *>(TypedData(v, &t, &len));
+  return d && t == want && len >= minBytes ? d : nullptr;
 }
 
 int32_t *Desc(const Napi::Value &v, size_t needSlots) {
-  if (!v.IsTypedArray()) return nullptr;
-  napi_typedarray_type t = napi_uint8_array;
-  size_t len = 0;
-  int32_t *d = static_cast<int32_t *>(TypedData(v, &t, &len));
-  if (t != napi_int32_array || len < needSlots * DN_DESC_STRIDE * sizeof(int32_t)) return nullptr;
-  return d;
+  return TypedAtLeast<int32_t>(v, napi_int32_array, needSlots * DN_DESC_STRIDE * sizeof(int32_t));
 }
 
-double *Stats(const Napi::Value &v) {
-  if (!v.IsTypedArray()) return nullptr;
-  napi_typedarray_type t = napi_uint8_array;
-  size_t len = 0;
-  double *d = static_cast<double *>(TypedData(v, &t, &len));
-  return t == napi_float64_array && len >= ST_COUNT * sizeof(double) ? d : nullptr;
-}
+double *Stats(const Napi::Value &v) { return TypedAtLeast<double>(v, napi_float64_array, ST_COUNT * sizeof(double)); }
 
 std::string NetnsArg(const Napi::Value &v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
 

@@ -132,7 +132,6 @@ typedef struct dn_udp {
     uint8_t *rxcmsg;
     struct sockaddr_storage *rxaddr;
     uint16_t local_port;
-    int sock_ttl, sock_tos; /* the socket's own TTL/hop limit and TOS/traffic class (set at open) */
 } dn_udp;
 
 int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsize, unsigned want,

@@ -33,6 +33,10 @@
 
 static inline void st_add(double *st, int i, double v) { if (st) st[i] += v; }
 
+/* every socket's own outer TTL/hop limit and TOS/traffic class, set in dn_udp_open */
+#define SOCK_TTL 64
+#define SOCK_TOS 0
+
 static void set_buf(int fd, int force, int plain, int size) {
     /* the *FORCE variants ignore net.core.[rw]mem_max but need CAP_NET_ADMIN (socket(7)) */
     if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof size) < 0)
@@ -98,14 +102,13 @@ int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsiz
     /* The outer TTL/TOS the ITR copies from the inner header (RFC 9300 §5.3) is nearly always the
      * same (a host's own traffic: TTL 64, TOS 0). Make that the socket's own value, so that such
      * datagrams need no IP_TTL/IP_TOS cmsg: the kernel parses every cmsg of every message. */
-    u->sock_ttl = 64;
-    u->sock_tos = 0;
+    int ttl = SOCK_TTL, tos = SOCK_TOS;
     if (af == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &u->sock_ttl, sizeof u->sock_ttl);
-        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &u->sock_tos, sizeof u->sock_tos);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
     } else {
-        setsockopt(fd, IPPROTO_IP, IP_TTL, &u->sock_ttl, sizeof u->sock_ttl);
-        setsockopt(fd, IPPROTO_IP, IP_TOS, &u->sock_tos, sizeof u->sock_tos);
+        setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+        setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     }
     *stage = "bind";
     struct sockaddr_storage ss;
@@ -242,8 +245,8 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
     h->msg_controllen = TX_CMSG_SPACE;
     struct cmsghdr *cm = CMSG_FIRSTHDR(h);
     int ttl = ttltos & 0xff, tos = (ttltos >> 8) & 0xff, settos = (ttltos >> 16) & 1;
-    if (ttl == u->sock_ttl) ttl = 0;              /* the socket sends that already */
-    if (settos && tos == u->sock_tos) settos = 0;
+    if (ttl == SOCK_TTL) ttl = 0;              /* the socket sends that already */
+    if (settos && tos == SOCK_TOS) settos = 0;
     if (gso > 0) {
         cm->cmsg_level = SOL_UDP; cm->cmsg_type = UDP_SEGMENT; cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         uint16_t g = (uint16_t)gso;
