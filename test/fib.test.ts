@@ -77,8 +77,32 @@ function randomCheck(t: import('ava').ExecutionContext, family: 4 | 6, seed: num
   const iids = [0, 7, 0xffffff];
   const live: { iid: number; prefix: NumericPrefix }[] = [];
   let tag = 1;
-  const batchIn = new Uint32Array(1);
-  const batchOut = new Int32Array(1);
+  // lookup4Batch over every query of a check, per instance-id, against lookup4.
+  const batchIn = new Uint32Array(600);
+  const batchSub = new Uint32Array(601);
+  const batchOut = new Int32Array(600);
+  const batchIid = new Int32Array(600);
+  const batchWant = new Int32Array(600);
+  const checkBatch = (queries: number): void => {
+    for (const iid of iids) {
+      let count = 0;
+      const want: number[] = [];
+      for (let q = 0; q < queries; q++) {
+        if (batchIid[q] !== iid) continue;
+        batchSub[count++] = batchIn[q] as number;
+        want.push(batchWant[q] as number);
+      }
+      // From offset 1, so `from` is exercised; batchSub[0] is a dummy.
+      batchSub.copyWithin(1, 0, count);
+      fib.lookup4Batch(iid, batchSub, 1, count, batchOut);
+      for (let q = 0; q < count; q++) {
+        if (batchOut[q] !== want[q]) {
+          t.fail(`lookup4Batch iid ${iid} #${q} ${(batchSub[q + 1] as number).toString(16)}: ${batchOut[q]} ≠ lookup4 ${want[q]}`);
+          return;
+        }
+      }
+    }
+  };
   const check = (): void => {
     for (let q = 0; q < 600; q++) {
       const iid = iids[next() % iids.length] as number;
@@ -91,16 +115,15 @@ function randomCheck(t: import('ava').ExecutionContext, family: 4 | 6, seed: num
         t.fail(`iid ${iid} lookup ${words.map((w) => w.toString(16)).join(':')}: got tag ${got}, expected ${expected ? `${expected.tag} (${formatPrefix(expected.prefix)})` : 'miss'}`);
         return;
       }
-      if (family === 4) {
-        batchIn[0] = words[0] as number;
-        fib.lookup4Batch(iid, batchIn, 0, 1, batchOut);
-        if (batchOut[0] !== entry) t.fail(`lookup4Batch ${batchOut[0]} ≠ lookup4 ${entry}`);
-      }
+      batchIn[q] = words[0] as number;
+      batchIid[q] = iid;
+      batchWant[q] = entry;
       if (expected !== undefined) {
         t.is(fib.entryPrefixLength(entry), expected.prefix.length);
         t.is(fib.entryInstanceId(entry), iid);
       }
     }
+    if (family === 4) checkBatch(600);
   };
   for (let round = 0; round < 30; round++) {
     for (let op = 0; op < 40; op++) {

@@ -5,7 +5,7 @@
  */
 import {
   ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_WORDS, META_TTL_SHIFT, decodeTtl,
-  INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, META_IN_USE, META_LENGTH_SHIFT, META_V6,
+  INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS,
   PRIORITY_NEVER, RLOC_LSB_MASK, RLOC_LSB_SHIFT, RLOC_PRIORITY_MASK, RLOC_REACHABLE, RLOC_UP, RLOC_USABLE, RLOC_V6,
   RLOC_WEIGHT_SHIFT, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK, ROUTE_COUNT_SHIFT, instanceHash,
 } from './fib-layout';
@@ -17,8 +17,10 @@ export class FibReader {
   protected readonly counters: Float64Array;
   protected readonly rlocs: Int32Array;
   protected readonly nodes: Int32Array;
-  /** Same memory as `nodes`, for unsigned comparison of range bounds. */
+  /** Same memory as `nodes`: the uint32 bounds of 32-bit levels. */
   protected readonly bounds: Uint32Array;
+  /** Same memory as `nodes`: the uint16 bounds of 16-bit levels (IPv4, IPv6's last level). */
+  protected readonly halves: Uint16Array;
   protected readonly instances: Int32Array;
   private readonly instanceMask: number;
 
@@ -40,6 +42,7 @@ export class FibReader {
     this.rlocs = new Int32Array(buffers.rlocs);
     this.nodes = new Int32Array(buffers.nodes);
     this.bounds = new Uint32Array(buffers.nodes);
+    this.halves = new Uint16Array(buffers.nodes);
     this.instances = new Int32Array(buffers.instances);
     this.instanceMask = this.instances.length / INSTANCE_WORDS - 1;
   }
@@ -68,23 +71,16 @@ export class FibReader {
     if (slot >= 0) return slot - 1;
     const node = ~slot;
     const n = nodes[node] as number;
-    const key = address & 0xffff;
-    const bounds = this.bounds;
-    let at = node + 2;
-    let span = n;
-    while (span > 1) {
-      const half = span >>> 1;
-      if ((bounds[at + half] as number) <= key) at += half;
-      span -= half;
-    }
-    const leaf = nodes[at + n] as number;
+    const at = searchHalves(this.halves, (node + NODE_BOUNDS) * 2, n, address & 0xffff);
+    const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at] as number;
     return (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
   }
 
   /**
    * lookup4 for a batch of destinations: out[i] = lookup4(iid, addresses[from + i]) for i < count.
    * Done level by level across the batch, so the cache misses of different packets overlap
-   * instead of each lookup waiting for its own chain of misses (large tables are memory-bound).
+   * instead of each lookup waiting for its own chain of misses (large tables are memory-bound:
+   * at 1M prefixes a miss costs ~140 ns here, but ~10 of them can be in flight at once).
    */
   lookup4Batch(iid: number, addresses: Uint32Array, from: number, count: number, out: Int32Array): void {
     if (iid !== this.cachedIid && !this.resolveInstance(iid)) {
@@ -93,19 +89,18 @@ export class FibReader {
     }
     const nodes = this.nodes;
     const root = this.cachedRoot4;
-    if (this.batchNodes.length < count) this.batchNodes = new Int32Array(count);
-    const batchNodes = this.batchNodes;
-    // Pass 1: root slots (independent loads). Pass 2: touch each node's first and middle bound
-    // lines. Pass 3: binary searches, mostly in cache now, leaving the value's word offset.
-    // Pass 4: the values (independent loads again).
+    // Pass 1: root slots (independent loads). Pass 2: touch the first three cache lines of each
+    // node, where the header, the bounds and most values of even a 40-range node lie, without
+    // waiting for its size (the pool has NODE_TOUCH_WORDS spare words, so these stay in bounds).
+    // Pass 3: the searches and value loads, now mostly from cache.
     let touched = 0;
     for (let i = 0; i < count; i++) out[i] = nodes[root + ((addresses[from + i] as number) >>> 16)] as number;
     for (let i = 0; i < count; i++) {
       const slot = out[i] as number;
-      if (slot < 0) touched += nodes[~slot + 2 + ((nodes[~slot] as number) >>> 1)] as number;
+      if (slot < 0) touched += (nodes[~slot] as number) + (nodes[~slot + 16] as number) + (nodes[~slot + 32] as number);
     }
     this.touchSink = touched;
-    const bounds = this.bounds;
+    const halves = this.halves;
     for (let i = 0; i < count; i++) {
       const slot = out[i] as number;
       if (slot >= 0) {
@@ -114,28 +109,11 @@ export class FibReader {
       }
       const node = ~slot;
       const n = nodes[node] as number;
-      const key = (addresses[from + i] as number) & 0xffff;
-      let at = node + 2;
-      let span = n;
-      while (span > 1) {
-        const half = span >>> 1;
-        if ((bounds[at + half] as number) <= key) at += half;
-        span -= half;
-      }
-      // Encoded below -1 so pass 4 can tell it from a finished result.
-      out[i] = -2 - (at + n);
-      batchNodes[i] = node;
-    }
-    for (let i = 0; i < count; i++) {
-      const pending = out[i] as number;
-      if (pending >= -1) continue;
-      const leaf = nodes[-2 - pending] as number;
-      out[i] = (leaf > 0 ? leaf : nodes[(batchNodes[i] as number) + 1] as number) - 1;
+      const at = searchHalves(halves, (node + NODE_BOUNDS) * 2, n, (addresses[from + i] as number) & 0xffff);
+      const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at] as number;
+      out[i] = (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
     }
   }
-
-  /** Scratch for lookup4Batch: the node each pending lookup is in. Grows once to the largest batch. */
-  private batchNodes = new Int32Array(256);
 
   /** Keeps the touch loads of lookup4Batch from being optimised away. */
   protected touchSink = 0;
@@ -157,8 +135,12 @@ export class FibReader {
           : level === 2 ? ((w2 << 16) | (w3 >>> 16)) >>> 0
             : w3 & 0xffff;
       const n = nodes[node] as number;
+      if (level === 3) {
+        value = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + searchHalves(this.halves, (node + NODE_BOUNDS) * 2, n, key)] as number;
+        return (value > 0 ? value : best) - 1;
+      }
       const bounds = this.bounds;
-      let at = node + 2;
+      let at = node + NODE_BOUNDS;
       let span = n;
       while (span > 1) {
         const half = span >>> 1;
@@ -392,6 +374,23 @@ export class FibReader {
 }
 
 const TWO_TO_MINUS_32 = 1 / 4294967296;
+
+/**
+ * Index of the last of `n` sorted uint16 bounds at halves[first..] that is <= key (bounds[0] is 0).
+ * Branch-free: with 16-bit operands key - bound is exact, and its sign bit masks the step, so
+ * the unpredictable comparisons of a binary search cost no mispredictions and the CPU can run
+ * ahead into the next lookup's loads.
+ */
+function searchHalves(halves: Uint16Array, first: number, n: number, key: number): number {
+  let at = first;
+  let span = n;
+  while (span > 1) {
+    const half = span >>> 1;
+    at += half & ~((key - (halves[at + half] as number)) >> 31);
+    span -= half;
+  }
+  return at - first;
+}
 
 function readWord(buffer: Uint8Array, offset: number): number {
   return (((buffer[offset] as number) << 24) | ((buffer[offset + 1] as number) << 16)

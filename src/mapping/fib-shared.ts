@@ -2,7 +2,7 @@
  * The FIB's shared memory: plain SharedArrayBuffers that the writer creates and hands to
  * readers (postMessage them to another thread as they are; structured clone shares, not copies).
  */
-import { ENTRY_WORDS, INSTANCE_WORDS, MAX_RLOC_POOL_WORDS } from './fib-layout';
+import { ENTRY_WORDS, INSTANCE_WORDS, MAX_RLOC_POOL_WORDS, NODE_TOUCH_WORDS } from './fib-layout';
 import { FibInputError } from './fib-address';
 
 export interface FibBuffers {
@@ -57,7 +57,7 @@ export function allocateBuffers(capacity: FibCapacity): FibBuffers {
     entries: new SharedArrayBuffer(capacity.maxEntries * ENTRY_WORDS * 4),
     counters: new SharedArrayBuffer(capacity.maxEntries * 16),
     rlocs: new SharedArrayBuffer(capacity.rlocWords * 4),
-    nodes: new SharedArrayBuffer(capacity.nodeWords * 4),
+    nodes: new SharedArrayBuffer((capacity.nodeWords + NODE_TOUCH_WORDS) * 4),
     // Half full at most, so probes stay short.
     instances: new SharedArrayBuffer(powerOfTwoAtLeast(capacity.maxInstances * 2) * INSTANCE_WORDS * 4),
   };

@@ -12,7 +12,7 @@ import {
   INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, LEVELS_V4, LEVELS_V6, MAX_IID, MAX_RLOCS,
   META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS, NODE_LEVEL_LEAF, NODE_COUNT, RLOC_LSB_SHIFT, RLOC_REACHABLE,
   RLOC_UP, RLOC_V6, RLOC_WEIGHT_SHIFT, ROOT_BITS, ROOT_SLOTS, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK,
-  ROUTE_COUNT_SHIFT, instanceHash, packRoute, rlocRecordWords,
+  ROUTE_COUNT_SHIFT, halfBounds, instanceHash, nodeValues, nodeWords, packRoute, rlocRecordWords,
 } from './fib-layout';
 import { PrefixIndex } from './fib-prefix-index';
 import { FibReader } from './fib-reader';
@@ -484,7 +484,8 @@ export class FibWriter extends FibReader {
     levels: readonly (readonly [number, number])[], w: number[],
     edit: (image: NodeImage, levelStart: number, levelWidth: number) => void, inserting: boolean): number {
     const [start, width] = levels[level] as readonly [number, number];
-    const image = node === NO_NODE ? { bounds: [0], values: [0], levelLeaf } : this.readNode(node);
+    const half = halfBounds(width);
+    const image = node === NO_NODE ? { bounds: [0], values: [0], levelLeaf } : this.readNode(node, half);
     if (level === target) {
       edit(image, start, width);
     } else {
@@ -497,7 +498,7 @@ export class FibWriter extends FibReader {
         const updated = this.updateLevel(child, childLeaf, level + 1, target, levels, w, edit, inserting);
         if (updated === child) return node;
         if (updated !== NO_NODE) {
-          Atomics.store(this.nodes, node + NODE_BOUNDS + image.bounds.length + i, ~updated);
+          Atomics.store(this.nodes, nodeValues(node, image.bounds.length, half) + i, ~updated);
           return node;
         }
         this.mapSpan(image, width, key, key, () => childLeaf);
@@ -508,39 +509,45 @@ export class FibWriter extends FibReader {
       }
     }
     if (image.bounds.length === 1 && image.values[0] === 0) {
-      if (node !== NO_NODE) this.releaseNode(node);
+      if (node !== NO_NODE) this.releaseNode(node, half);
       return NO_NODE;
     }
-    const written = this.writeNode(image);
-    if (node !== NO_NODE) this.releaseNode(node);
+    const written = this.writeNode(image, half);
+    if (node !== NO_NODE) this.releaseNode(node, half);
     return written;
   }
 
-  private readNode(node: number): NodeImage {
+  /** `half`: the node's bounds are uint16 (a 16-bit level), see fib-layout. */
+  private readNode(node: number, half: boolean): NodeImage {
     const n = this.nodes[node + NODE_COUNT] as number;
     const bounds: number[] = new Array<number>(n);
     const values: number[] = new Array<number>(n);
+    const valuesAt = nodeValues(node, n, half);
     for (let i = 0; i < n; i++) {
-      bounds[i] = this.bounds[node + NODE_BOUNDS + i] as number;
-      values[i] = this.nodes[node + NODE_BOUNDS + n + i] as number;
+      bounds[i] = half ? this.halves[(node + NODE_BOUNDS) * 2 + i] as number : this.bounds[node + NODE_BOUNDS + i] as number;
+      values[i] = this.nodes[valuesAt + i] as number;
     }
     return { bounds, values, levelLeaf: this.nodes[node + NODE_LEVEL_LEAF] as number };
   }
 
-  private writeNode(image: NodeImage): number {
+  private writeNode(image: NodeImage, half: boolean): number {
     const n = image.bounds.length;
-    const node = this.nodePool.allocate(NODE_BOUNDS + 2 * n);
+    const node = this.nodePool.allocate(nodeWords(n, half));
     this.nodes[node + NODE_COUNT] = n;
     this.nodes[node + NODE_LEVEL_LEAF] = image.levelLeaf;
+    const valuesAt = nodeValues(node, n, half);
+    // The padding half of an odd count is zeroed: a reused block may hold anything.
+    if (half) this.nodes[valuesAt - 1] = 0;
     for (let i = 0; i < n; i++) {
-      this.bounds[node + NODE_BOUNDS + i] = image.bounds[i] as number;
-      this.nodes[node + NODE_BOUNDS + n + i] = image.values[i] as number;
+      if (half) this.halves[(node + NODE_BOUNDS) * 2 + i] = image.bounds[i] as number;
+      else this.bounds[node + NODE_BOUNDS + i] = image.bounds[i] as number;
+      this.nodes[valuesAt + i] = image.values[i] as number;
     }
     return node;
   }
 
-  private releaseNode(node: number): void {
-    this.nodePool.release(node, NODE_BOUNDS + 2 * (this.nodes[node + NODE_COUNT] as number));
+  private releaseNode(node: number, half: boolean): void {
+    this.nodePool.release(node, nodeWords(this.nodes[node + NODE_COUNT] as number, half));
   }
 
   /**

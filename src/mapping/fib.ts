@@ -8,12 +8,14 @@
  * pointer to a *range node* for the longer prefixes under that /16: a sorted array of range lower
  * bounds plus one value per range, searched by binary search. IPv4 needs one range level (bits
  * 16-31); IPv6 chains up to four (bits 16-47, 48-79, 80-111, 112-127), a range value pointing to
- * the next level's node when longer prefixes exist under it. All of it lives in Int32Arrays.
+ * the next level's node when longer prefixes exist under it. All of it lives in Int32Arrays;
+levels of 16-bit keys (IPv4, IPv6's last) store their bounds as uint16 (see fib-layout).
  *
  * Why ranges rather than a multibit trie (16-8-8, DIR-24-8): an expanded trie pays a whole node
  * (1 KB for 8-bit strides) for every isolated /24 or /32, which put 1M random prefixes well over
- * 100 bytes each; a range node pays ~2 ranges (16 bytes) per prefix and a lookup is still one root
- * load plus a short binary search in one or two cache lines (~30 ranges per /16 at 1M prefixes).
+ * 100 bytes each; a range node pays ~2 ranges (12 bytes for IPv4) per prefix and a lookup is still
+ * one root load plus a short, branch-free binary search in two or three cache lines (~30 ranges
+ * per /16 at 1M prefixes).
  *
  * ## Concurrency: one writer, any number of readers, no locks, no pauses
  * All tables are SharedArrayBuffers (fib-shared.ts). The control thread owns the one FibWriter;
