@@ -71,8 +71,18 @@ export class FibReader {
     if (slot >= 0) return slot - 1;
     const node = ~slot;
     const n = nodes[node] as number;
-    const at = searchHalves(this.halves, (node + NODE_BOUNDS) * 2, n, address & 0xffff);
-    const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at] as number;
+    // The search of searchHalves, inlined by hand: calling the helper here cost 15 % at 1M prefixes.
+    const halves = this.halves;
+    const key = address & 0xffff;
+    const first = (node + NODE_BOUNDS) * 2;
+    let at = first;
+    let span = n;
+    while (span > 1) {
+      const half = span >>> 1;
+      at += half & ~((key - (halves[at + half] as number)) >> 31);
+      span -= half;
+    }
+    const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at - first] as number;
     return (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
   }
 
@@ -109,8 +119,17 @@ export class FibReader {
       }
       const node = ~slot;
       const n = nodes[node] as number;
-      const at = searchHalves(halves, (node + NODE_BOUNDS) * 2, n, (addresses[from + i] as number) & 0xffff);
-      const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at] as number;
+      const key = (addresses[from + i] as number) & 0xffff;
+      // searchHalves inlined, as in lookup4.
+      const first = (node + NODE_BOUNDS) * 2;
+      let at = first;
+      let span = n;
+      while (span > 1) {
+        const half = span >>> 1;
+        at += half & ~((key - (halves[at + half] as number)) >> 31);
+        span -= half;
+      }
+      const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at - first] as number;
       out[i] = (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
     }
   }
