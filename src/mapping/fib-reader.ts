@@ -70,19 +70,7 @@ export class FibReader {
     const slot = nodes[this.cachedRoot4 + (address >>> 16)] as number;
     if (slot >= 0) return slot - 1;
     const node = ~slot;
-    const n = nodes[node] as number;
-    // The search of searchHalves, inlined by hand: calling the helper here cost 15 % at 1M prefixes.
-    const halves = this.halves;
-    const key = address & 0xffff;
-    const first = (node + NODE_BOUNDS) * 2;
-    let at = first;
-    let span = n;
-    while (span > 1) {
-      const half = span >>> 1;
-      at += half & ~((key - (halves[at + half] as number)) >> 31);
-      span -= half;
-    }
-    const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at - first] as number;
+    const leaf = this.halfNodeValue(node, address & 0xffff);
     return (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
   }
 
@@ -110,7 +98,6 @@ export class FibReader {
       if (slot < 0) touched += (nodes[~slot] as number) + (nodes[~slot + 16] as number) + (nodes[~slot + 32] as number);
     }
     this.touchSink = touched;
-    const halves = this.halves;
     for (let i = 0; i < count; i++) {
       const slot = out[i] as number;
       if (slot >= 0) {
@@ -118,20 +105,29 @@ export class FibReader {
         continue;
       }
       const node = ~slot;
-      const n = nodes[node] as number;
-      const key = (addresses[from + i] as number) & 0xffff;
-      // searchHalves inlined, as in lookup4.
-      const first = (node + NODE_BOUNDS) * 2;
-      let at = first;
-      let span = n;
-      while (span > 1) {
-        const half = span >>> 1;
-        at += half & ~((key - (halves[at + half] as number)) >> 31);
-        span -= half;
-      }
-      const leaf = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at - first] as number;
+      const leaf = this.halfNodeValue(node, (addresses[from + i] as number) & 0xffff);
       out[i] = (leaf > 0 ? leaf : nodes[node + 1] as number) - 1;
     }
+  }
+
+  /**
+   * The value of the range holding `key` in a node of a 16-bit level (uint16 bounds, fib-layout).
+   * Branch-free binary search: with 16-bit operands key - bound is exact and its sign bit masks
+   * the step, so the unpredictable comparisons cost no mispredictions and the CPU can run ahead
+   * into the next lookup's loads.
+   */
+  private halfNodeValue(node: number, key: number): number {
+    const halves = this.halves;
+    const n = this.nodes[node] as number;
+    const first = (node + NODE_BOUNDS) * 2;
+    let at = first;
+    let span = n;
+    while (span > 1) {
+      const half = span >>> 1;
+      at += half & ~((key - (halves[at + half] as number)) >> 31);
+      span -= half;
+    }
+    return this.nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + at - first] as number;
   }
 
   /** Keeps the touch loads of lookup4Batch from being optimised away. */
@@ -155,7 +151,7 @@ export class FibReader {
             : w3 & 0xffff;
       const n = nodes[node] as number;
       if (level === 3) {
-        value = nodes[node + NODE_BOUNDS + ((n + 1) >>> 1) + searchHalves(this.halves, (node + NODE_BOUNDS) * 2, n, key)] as number;
+        value = this.halfNodeValue(node, key);
         return (value > 0 ? value : best) - 1;
       }
       const bounds = this.bounds;
@@ -393,23 +389,6 @@ export class FibReader {
 }
 
 const TWO_TO_MINUS_32 = 1 / 4294967296;
-
-/**
- * Index of the last of `n` sorted uint16 bounds at halves[first..] that is <= key (bounds[0] is 0).
- * Branch-free: with 16-bit operands key - bound is exact, and its sign bit masks the step, so
- * the unpredictable comparisons of a binary search cost no mispredictions and the CPU can run
- * ahead into the next lookup's loads.
- */
-function searchHalves(halves: Uint16Array, first: number, n: number, key: number): number {
-  let at = first;
-  let span = n;
-  while (span > 1) {
-    const half = span >>> 1;
-    at += half & ~((key - (halves[at + half] as number)) >> 31);
-    span -= half;
-  }
-  return at - first;
-}
 
 function readWord(buffer: Uint8Array, offset: number): number {
   return (((buffer[offset] as number) << 24) | ((buffer[offset + 1] as number) << 16)
