@@ -22,7 +22,7 @@ Exit status: 0 when nothing was found, 1 otherwise.
 const args = scriptArgs(USAGE, {
   iterations: { type: 'string', default: '1000000' },
   seed: { type: 'string', default: String(Date.now() % 1_000_000_007) },
-  vectors: { type: 'string', default: path.resolve(__dirname, '../../../shared/vectors') },
+  vectors: { type: 'string', default: path.resolve(__dirname, '../../test/vectors') },
   quiet: { type: 'boolean', default: false },
 });
 const iterations = positiveInt('iterations', args.iterations);

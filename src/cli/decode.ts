@@ -37,7 +37,7 @@ or is not a valid pcap (the message names the file and the offset); 2 for usage 
     { name: 'json', type: 'boolean', description: 'one JSON object per line instead of text' },
   ],
   examples: [
-    'decode ../shared/vectors/lispers-decent-her-startup.pcap',
+    'decode test/vectors/lispers-decent-her-startup.pcap',
     'decode capture.pcap --key decent-password',
     "decode capture.pcap --json --key decent-password | jq -c 'select(.auth == \"bad\")'",
   ],

@@ -1,4 +1,5 @@
-// Where the shared test vectors live, and the LISP datagrams in them.
+// Where the test vectors live (test/vectors, captured from lispers.net and OOR: see the READMEs
+// there), and the LISP datagrams in them.
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { lispDatagrams, type LispDatagram } from '../../src/pcap/lisp';
@@ -7,8 +8,11 @@ import { readPcapFile, type PcapFile } from '../../src/pcap/reader';
 /** The repository root, from dist/test/helpers. */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
-/** `$DECENT_VECTORS`, else ../shared/vectors next to the repository. */
-export const VECTORS_DIR = process.env.DECENT_VECTORS ?? path.resolve(REPO_ROOT, '../shared/vectors');
+/** `$DECENT_VECTORS`, else the repository's own test/vectors. */
+export const VECTORS_DIR = process.env.DECENT_VECTORS ?? path.resolve(REPO_ROOT, 'test/vectors');
+
+/** Captures of features decoded since (LISP-crypto, NAT traversal): kept apart from the set every codec test reads. */
+export const NEXT_VECTORS_DIR = path.join(VECTORS_DIR, 'next');
 
 /** Every pcap in the vectors directory, sorted; throws when the directory is missing (a silent pass would lie). */
 export function vectorFiles(): string[] {
