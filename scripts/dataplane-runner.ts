@@ -8,8 +8,8 @@
 // It stands in for the control plane: with `resolvable`, an onMiss for an EID covered by one of
 // those entries installs it after `missDelayMs` (a simulated Map-Reply). SIGTERM stops it cleanly.
 import { createInterface } from 'node:readline';
-import { eidCovers, eidKey, parseEid, type Eid } from '../src/control/eid';
-import type { MapCacheEntry, MapCacheRloc } from '../src/control/map-cache';
+import { eidCovers, eidKey, parseEid, type Eid } from '../src/mapping/eid';
+import type { MapCacheEntry, MapCacheRloc } from '../src/mapping/entry';
 import { createDataPlane } from '../src/dataplane';
 
 export interface RunnerRloc { address: string; priority?: number; weight?: number; up?: boolean }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseEid } from '../src/control/eid';
+import { parseEid } from '../src/mapping/eid';
 import type { ControlNode } from '../src/control/node';
 import { SimNet, simConfig } from './helpers/sim-net';
 

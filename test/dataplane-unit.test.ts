@@ -1,7 +1,7 @@
 // Data-plane pieces that need no namespace: miss queue, ICMP too-big builder, flow hash, RLOC
 // filter and the map-cache -> FIB sync.
 import test from 'ava';
-import { parseEid } from '../src/control/eid';
+import { parseEid } from '../src/mapping/eid';
 import { DataPlaneCounters } from '../src/dataplane/counters';
 import { RlocFilter } from '../src/dataplane/decap';
 import { FibSync } from '../src/dataplane/fib-sync';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseEid } from '../src/control/eid';
+import { parseEid } from '../src/mapping/eid';
 import { hashIndex, hashString, lookupKey, mapServerName } from '../src/control/decent/pull';
 
 test('hash strings follow RFC 9962 §5 (and lispers for names)', (t) => {

@@ -1,7 +1,7 @@
 // `decent show site-cache|map-cache|database|peers|stats`: tables from a running node's API.
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
-import type { MapCacheEntry } from '../control/map-cache';
+import type { MapCacheEntry } from '../mapping/entry';
 import type { SiteCacheRow } from '../control/protocol';
 import { UsageError, flagOption, stringOption, type Command, type OptionDef } from './command';
 import { ago, table } from './table';

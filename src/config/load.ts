@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Netmask } from 'netmask';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
-import { parseEid } from '../control/eid';
+import { parseEid } from '../mapping/eid';
 import { configSchema, type ConfigFile } from './schema';
 
 export class ConfigError extends Error {

@@ -2,7 +2,7 @@
 // the README's config reference is written from it.
 import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { EidError, isMulticastAddress, parseEid } from '../control/eid';
+import { EidError, isMulticastAddress, parseEid } from '../mapping/eid';
 
 /** "250ms", "10s", "3m", "1h", or a number of seconds. */
 export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {

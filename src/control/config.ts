@@ -1,6 +1,6 @@
 // The control plane's runtime configuration (already validated; the YAML loader builds it).
 import type { PullConfig } from './decent/pull';
-import type { Eid } from './eid';
+import type { Eid } from '../mapping/eid';
 
 export interface GroupConfig {
   /** The mapping-system group G (RFC 9962 §4): an IPv4 or IPv6 multicast address. */

@@ -1,36 +1,11 @@
 // The ITR's map-cache (RFC 9300 §6, RFC 9301 §6): mappings this node forwards with. Every change
 // is reported to a listener, which feeds the data plane's FIB.
-import { lookupEid, type Eid } from './eid';
+import { lookupEid, type Eid } from '../mapping/eid';
+import type { MapCacheEntry, MapCacheEvent, MapCacheRloc } from '../mapping/entry';
 import { locatorIp } from './locators';
 import type { LocatorRecord } from '../wire';
 
-export type MapCacheSource = 'local-mr' | 'map-reply' | 'static' | 'group';
-
-export interface MapCacheRloc {
-  readonly address: string;
-  readonly priority: number;
-  readonly weight: number;
-  /** R bit from the mapping and RLOC-probe state combined. */
-  readonly up: boolean;
-}
-
-export interface MapCacheEntry {
-  readonly eid: Eid;
-  readonly key: string;
-  readonly rlocs: readonly MapCacheRloc[];
-  /** Negative entries: ACT (RFC 9301 §5.4); 0 for positive entries. */
-  readonly action: number;
-  readonly negative: boolean;
-  readonly ttlMs: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly expiresAt: number;
-  readonly source: MapCacheSource;
-  /** Group entries: the replication list (RLE node RLOCs). */
-  readonly members?: readonly string[];
-}
-
-export type MapCacheEvent = { op: 'set'; entry: MapCacheEntry } | { op: 'remove'; key: string; eid: Eid };
+export type { MapCacheEntry, MapCacheEvent, MapCacheRloc, MapCacheSource } from '../mapping/entry';
 
 export function rlocsOf(locators: readonly LocatorRecord[], downSet?: ReadonlySet<string>): MapCacheRloc[] {
   const out: MapCacheRloc[] = [];

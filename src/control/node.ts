@@ -9,7 +9,7 @@ import {
   type ControlMessage, type EidRecord, type LocatorRecord, type MapNotify, type MapRegister, type MapReply, type MapRequest,
 } from '../wire';
 import type { ControlConfig } from './config';
-import { EidError, eidCovers, eidFromWire, eidKey, eidToWire, isMulticastAddress, type Eid } from './eid';
+import { EidError, eidCovers, eidFromWire, eidKey, eidToWire, isMulticastAddress, type Eid } from '../mapping/eid';
 import { lookupKey, mapServerName } from './decent/pull';
 import { ipAddress, locatorIp, rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
 import { MapCache, rlocsOf, type MapCacheEntry, type MapCacheEvent } from './map-cache';

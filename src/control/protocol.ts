@@ -1,7 +1,7 @@
 // Messages between the main thread (data plane, API) and the control worker. Plain data only:
 // structured clone carries them, BigInt included.
 import type { ControlConfig } from './config';
-import type { Eid } from './eid';
+import type { Eid } from '../mapping/eid';
 import type { MapCacheEvent, MapCacheEntry } from './map-cache';
 import type { SiteEntry } from './site-cache';
 

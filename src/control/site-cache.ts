@@ -6,7 +6,7 @@
 //   their union, without duplicates; for group entries the RLEs are merged into one list, and an
 //   xTR's re-registration replaces its own entries;
 // - without it, a registration replaces the whole set.
-import { eidKey, lookupEid, type Eid } from './eid';
+import { eidKey, lookupEid, type Eid } from '../mapping/eid';
 import { locatorIp, rleEntries, rleLocator } from './locators';
 import type { EidRecord, LocatorRecord, RleEntry } from '../wire';
 

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Eid } from './eid';
+import type { Eid } from '../mapping/eid';
 import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
 import type { FromWorker, Query, ToWorker, WorkerOptions } from './protocol';

@@ -5,7 +5,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseEid } from './eid';
+import { parseEid } from '../mapping/eid';
 import { CONTROL_PORT, ControlNode, DATA_PORT, type ControlEnv, type LogLevel } from './node';
 import type { FromWorker, ToWorker, WorkerOptions } from './protocol';
 import { siteCacheRow } from './views';

@@ -2,8 +2,8 @@
 // FibWriter and runs on one thread, so a write is visible to the next packet (well within the
 // contract's 1 ms). Only IPv4/IPv6 prefix EIDs are forwarded; names and (S,G) entries are the
 // control plane's business and are skipped here.
-import { eidKey, type Eid } from '../control/eid';
-import type { MapCacheEntry, MapCacheEvent } from '../control/map-cache';
+import { eidKey, type Eid } from '../mapping/eid';
+import type { MapCacheEntry, MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, type RlocSpec } from '../mapping/fib';
 
 export interface FibSyncLog {

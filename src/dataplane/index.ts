@@ -16,8 +16,8 @@
 // - log(level, msg, fields): start/stop, route errors, rejected map-cache entries, loop errors.
 // applyMapCache() and setRoutedEids() may be called before start() resolves (the FIB exists
 // from construction; routed EIDs given before the TUN exists are installed by start()).
-import { eidKey, type Eid } from '../control/eid';
-import type { MapCacheEvent } from '../control/map-cache';
+import { eidKey, type Eid } from '../mapping/eid';
+import type { MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
 import { NO_TUN_OFFLOADS, Tun, UdpEndpoint } from '../native';
 import { DataPlaneCounters } from './counters';

@@ -1,7 +1,7 @@
 // Host routing: the node's own EIDs as addresses on the TUN (so applications can use an EID as
 // their source address) and the overlay's EID space routed into the TUN. Everything added is
 // remembered and removed on stop(), so a stopped node leaves the host's tables as it found them.
-import type { Eid } from '../control/eid';
+import type { Eid } from '../mapping/eid';
 import type { Tun } from '../native';
 
 type Log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;

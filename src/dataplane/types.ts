@@ -1,7 +1,7 @@
 // The contract between the node's main thread (daemon) and the data plane. The daemon owns the
 // control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
-import type { Eid } from '../control/eid';
-import type { MapCacheEvent } from '../control/map-cache';
+import type { Eid } from '../mapping/eid';
+import type { MapCacheEvent } from '../mapping/entry';
 
 export interface DataPlaneConfig {
   /** TUN device name. */

@@ -1,7 +1,7 @@
 // A simulated underlay for control-plane tests: a virtual clock and in-memory delivery between
 // ControlNodes, addressed by RLOC. Deterministic and fast; the netns tests cover real sockets.
 import { DEFAULT_TIMERS, type ControlConfig } from '../../src/control/config';
-import { parseEid } from '../../src/control/eid';
+import { parseEid } from '../../src/mapping/eid';
 import type { MapCacheEvent } from '../../src/control/map-cache';
 import { ControlNode, type ControlEnv } from '../../src/control/node';
 import { decodeControl, decodeData, encodeData } from '../../src/wire';

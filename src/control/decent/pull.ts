@@ -2,7 +2,7 @@
 // `modulus` Map-Server sets, named `<index>.<suffix>` in the DNS. Map-Registers go to every
 // address of the name; Map-Requests to one of them.
 import { createHash, createHmac } from 'node:crypto';
-import { eidCovers, maskAddress, type Eid } from '../eid';
+import { eidCovers, maskAddress, type Eid } from '../../mapping/eid';
 
 export type PullHash = 'rfc' | 'lispers';
 

@@ -1,4 +1,4 @@
-// EIDs as the control plane sees them: an instance-id plus an IPv4/IPv6 prefix, a distinguished
+// EIDs as both planes see them: an instance-id plus an IPv4/IPv6 prefix, a distinguished
 // name, or an (S,G) group entry. Converts to and from the wire's EID-record address (RFC 9301
 // §5.4; IID-LCAF RFC 8060 §4.1.2; Multicast-Info RFC 8060 §4.10.2) and gives each a canonical text
 // key in lispers' print form, e.g. `[0]1.1.1.1/32`, `[0]'nexus-n1'`, `[0](0.0.0.0/0, 224.1.1.1/32)`.

@@ -1,0 +1,31 @@
+// A mapping as the ITR forwards with it (RFC 9300 §6, RFC 9301 §6): the shared shape of map-cache
+// entries that the control plane produces and the data plane's FIB consumes.
+import type { Eid } from './eid';
+
+export type MapCacheSource = 'local-mr' | 'map-reply' | 'static' | 'group';
+
+export interface MapCacheRloc {
+  readonly address: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** R bit from the mapping and RLOC-probe state combined. */
+  readonly up: boolean;
+}
+
+export interface MapCacheEntry {
+  readonly eid: Eid;
+  readonly key: string;
+  readonly rlocs: readonly MapCacheRloc[];
+  /** Negative entries: ACT (RFC 9301 §5.4); 0 for positive entries. */
+  readonly action: number;
+  readonly negative: boolean;
+  readonly ttlMs: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number;
+  readonly source: MapCacheSource;
+  /** Group entries: the replication list (RLE node RLOCs). */
+  readonly members?: readonly string[];
+}
+
+export type MapCacheEvent = { op: 'set'; entry: MapCacheEntry } | { op: 'remove'; key: string; eid: Eid };
