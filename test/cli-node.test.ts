@@ -84,7 +84,7 @@ test.serial('a crashed control worker is restarted and rebuilds its state', asyn
   // The worker must run inside the namespace, so run this part as a child process there.
   const script = `
     const { ControlThread } = require(${JSON.stringify(path.resolve(__dirname, '../src/control/thread.js'))});
-    const { parseEid } = require(${JSON.stringify(path.resolve(__dirname, '../src/control/eid.js'))});
+    const { parseEid } = require(${JSON.stringify(path.resolve(__dirname, '../src/mapping/eid.js'))});
     const timers = ${JSON.stringify(DEFAULT_TIMERS)};
     const c = new ControlThread({ config: { name: 'c1', eids: [parseEid('10.5.0.0/16')], rlocs: ['10.78.0.11'],
       group: { address: '224.7.7.7', replication: 'her', seeds: [], instanceId: 0 }, auth: { key: 'k', keyId: 0, algorithm: 2 },
