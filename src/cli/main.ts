@@ -9,6 +9,8 @@ import { UsageError, type Command, type CommandArgs, type Io } from './command';
 import { benchCommand } from './bench';
 import { decodeCommand } from './decode';
 import { demoCommand } from './demo';
+import { genkeyCommand } from './genkey';
+import { initCommand } from './init';
 import { ligCommand } from './lig';
 import { runCommand } from './run';
 import { showCommand } from './show';
@@ -16,6 +18,8 @@ import { traceCommand } from './trace';
 
 const COMMANDS: readonly Command[] = [
   runCommand,
+  initCommand,
+  genkeyCommand,
   showCommand,
   ligCommand,
   demoCommand,
