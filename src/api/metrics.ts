@@ -4,6 +4,8 @@ export interface MetricsInput {
   readonly node: string;
   readonly control: Readonly<Record<string, number>>;
   readonly dataplane: Readonly<Record<string, number>>;
+  /** The API server's own counters (`api.requests`, `api.rejected.REASON`). */
+  readonly api: Readonly<Record<string, number>>;
   readonly siteCacheSize: number;
   readonly mapCacheSize: number;
   readonly members: number;
@@ -27,6 +29,11 @@ export function renderMetrics(m: MetricsInput): string {
   for (const [k, v] of Object.entries(m.dataplane)) {
     const name = `dataplane_${metricName(k)}`;
     out.push(`# TYPE decent_${name} ${/size|entries|pending/.test(k) ? 'gauge' : 'counter'}`, `decent_${name}{${node}} ${v}`);
+  }
+  out.push('# HELP decent_api_requests_rejected_total Local API requests refused, by reason.');
+  out.push('# TYPE decent_api_requests_rejected_total counter');
+  for (const [k, v] of Object.entries(m.api)) {
+    if (k.startsWith('api.rejected.')) out.push(`decent_api_requests_rejected_total{${node},reason="${label(k.slice('api.rejected.'.length))}"} ${v}`);
   }
   gauge('site_cache_entries', 'Registrations this node holds as a Map-Server.', m.siteCacheSize);
   gauge('map_cache_entries', 'Mappings in the ITR map-cache.', m.mapCacheSize);

@@ -1,7 +1,7 @@
 // `decent lig EID`: asks the mapping system through a running node and prints the answer.
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
-import type { LigResult } from '../control/node';
+import type { LookupAnswer } from '../api/types';
 import { formatAddress } from '../wire';
 import { UsageError, flagOption, stringOption, type Command } from './command';
 import { SOCKET_OPTION, socketPath } from './show';
@@ -33,7 +33,7 @@ export const ligCommand: Command = {
     const q = new URLSearchParams({ eid: args.positionals[0], timeout });
     const to = stringOption(args, 'to');
     if (to) q.set('resolver', to);
-    let r: LigResult & { resolver: string; totalMs: number };
+    let r: LookupAnswer;
     try {
       r = await apiRequest(socketPath(stringOption(args, 'socket')), 'GET', `/api/lookup?${q}`, Number(timeout) + 3000);
     } catch (e) {

@@ -1,8 +1,7 @@
 // `decent show site-cache|map-cache|database|peers|stats`: tables from a running node's API.
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
-import type { MapCacheEntry } from '../mapping/entry';
-import type { SiteCacheRow } from '../control/protocol';
+import type { CountersAnswer, DatabaseRow, MapCacheRow, SiteCacheRow } from '../api/types';
 import { UsageError, flagOption, stringOption, type Command, type OptionDef } from './command';
 import { ago, table } from './table';
 
@@ -83,7 +82,7 @@ function render(what: What, data: unknown): string {
       ]));
     }
     case 'map-cache': {
-      const rows = data as (MapCacheEntry & { packets: number; bytes: number })[];
+      const rows = data as MapCacheRow[];
       return table(['EID', 'RLOCs', 'state', 'TTL', 'uptime', 'packets', 'source'], rows.map((e) => [
         e.key,
         e.members ? `replicate to ${e.members.join(', ')}` : e.rlocs.map((r) => `${r.address} p${r.priority}/w${r.weight}${r.up ? '' : ' down'}`).join(', ') || '-',
@@ -92,14 +91,15 @@ function render(what: What, data: unknown): string {
       ]));
     }
     case 'database':
-      return table(['EID', 'RLOCs'], (data as { eid: string; rlocs: string[] }[]).map((d) => [d.eid, d.rlocs.join(', ')]));
+      return table(['EID', 'RLOCs'], (data as DatabaseRow[]).map((d) => [d.eid, d.rlocs.join(', ')]));
     case 'peers':
       return table(['member RLOC'], (data as string[]).map((p) => [p]));
     case 'stats': {
-      const c = data as { control: Record<string, number>; dataplane: Record<string, number> };
+      const c = data as CountersAnswer;
       const rows = [
         ...Object.entries(c.control).map(([k, v]) => ['control', k, String(v)]),
         ...Object.entries(c.dataplane).map(([k, v]) => ['dataplane', k, String(v)]),
+        ...Object.entries(c.api ?? {}).map(([k, v]) => ['api', k, String(v)]),
       ];
       return table(['plane', 'counter', 'value'], rows);
     }

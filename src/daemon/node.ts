@@ -2,18 +2,14 @@
 // API, wired together on the main thread.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { renderMetrics } from '../api/metrics';
-import { ApiError, ApiServer, RawResponse } from '../api/server';
-import { UI_HTML } from '../api/ui';
+import { nodeRoutes } from '../api/routes';
+import { ApiServer } from '../api/server';
 import type { LoadedConfig } from '../config/load';
-import { EidError, eidKey, parseEid, type Eid } from '../mapping/eid';
-import type { MapCacheEntry } from '../mapping/entry';
+import { eidKey, parseEid } from '../mapping/eid';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import { IcmpReachability } from './icmp-reachability';
 import type { Level, Logger } from './log';
-import { locatorTexts } from '../control/views';
-import { formatAddress } from '../wire';
 
 export interface RunningNode {
   readonly control: ControlThread;
@@ -88,62 +84,9 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
   const rlocs = controlUp.value;
   log('info', 'node', 'started', { node: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
 
-  const eidParam = (q: URLSearchParams): Eid => {
-    const text = q.get('eid');
-    if (!text) throw new ApiError(400, 'give the EID to look up: ?eid=…');
-    try {
-      return parseEid(text, cfg.control.group.instanceId);
-    } catch (e) {
-      if (e instanceof EidError) throw new ApiError(400, e.message);
-      throw e;
-    }
-  };
-  const api = new ApiServer({
-    get: {
-      '/': () => new RawResponse('text/html; charset=utf-8', UI_HTML),
-      '/ui': () => new RawResponse('text/html; charset=utf-8', UI_HTML),
-      '/metrics': async () => {
-        const [counters, site, mc, peers] = await Promise.all([
-          control.query<Record<string, number>>('counters'), control.query<unknown[]>('site-cache'),
-          control.query<MapCacheEntry[]>('map-cache'), control.query<string[]>('peers'),
-        ]);
-        return new RawResponse('text/plain; version=0.0.4', renderMetrics({
-          node: cfg.control.name, control: counters, dataplane: dataPlane?.counters() ?? {}, siteCacheSize: site.length,
-          mapCacheSize: mc.length, members: peers.length, restarts: control.restarts,
-          rlocsDown: mc.reduce((n, e) => n + e.rlocs.filter((r) => !r.up).length, 0),
-        }));
-      },
-      '/api/status': async () => ({ ...(await control.query('status') as object), restarts: control.restarts, dataplane: dataPlane !== undefined, pid: process.pid }),
-      '/api/site-cache': () => control.query('site-cache'),
-      '/api/map-cache': async () => {
-        const entries = await control.query<MapCacheEntry[]>('map-cache');
-        const counters = dataPlane?.entryCounters() ?? {};
-        return entries.map((e) => ({ ...e, packets: counters[e.key]?.packets ?? 0, bytes: counters[e.key]?.bytes ?? 0 }));
-      },
-      '/api/database': () => control.query('database'),
-      '/api/peers': () => control.query('peers'),
-      '/api/counters': async () => ({ control: await control.query('counters'), dataplane: dataPlane?.counters() ?? {} }),
-      '/api/lookup': async (q) => {
-        const eid = eidParam(q);
-        const status = await control.query<{ rlocs: string[] }>('status');
-        const resolver = q.get('resolver') ?? status.rlocs[0];
-        if (!resolver) throw new ApiError(409, 'this node has no RLOC to ask from');
-        const started = process.hrtime.bigint();
-        const r = await control.lig(eidKey(eid), resolver, Number(q.get('timeout') ?? 2000));
-        const summary = r.reply.records.map((rec) => ({
-          eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
-          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, authoritative: rec.authoritative,
-        }));
-        return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
-      },
-    },
-    post: {
-      '/api/map-cache/clear': async () => {
-        await control.clearMapCache();
-        return { ok: true };
-      },
-    },
-  }, { socket: cfg.apiSocket, http: cfg.raw.api.http, token: readToken(cfg.raw.api['token-file'], cfg.file) });
+  const api: ApiServer = new ApiServer(nodeRoutes({
+    name: cfg.control.name, instanceId: cfg.control.group.instanceId, control, dataPlane, apiCounters: () => api.counters(),
+  }), { socket: cfg.apiSocket, http: cfg.raw.api.http, token: readToken(cfg.raw.api['token-file'], cfg.file) });
   await api.start();
 
   let stopped = false;

@@ -1,0 +1,112 @@
+// The node's endpoints: the web UI, the JSON REST API under /api/ and Prometheus metrics. Each
+// route asks the control worker (through its main-thread handle) and the data plane; the
+// server (server.ts) turns what they throw into statuses.
+import { isIP } from 'node:net';
+import type { LigResult } from '../control/node';
+import type { Query } from '../control/protocol';
+import { locatorTexts } from '../control/views';
+import { EidError, eidKey, parseEid, type Eid } from '../mapping/eid';
+import { formatAddress } from '../wire';
+import { ApiError } from './errors';
+import { renderMetrics } from './metrics';
+import { RawResponse, type ApiRoutes } from './server';
+import type { CountersAnswer, LookupAnswer, MapCacheRow } from './types';
+import { UI_HTML } from './ui';
+
+/** What the routes need of the control plane (src/control/thread.ts's ControlThread). */
+export interface ControlApi {
+  query<T = unknown>(what: Query): Promise<T>;
+  lig(eid: string, resolver: string, timeoutMs: number): Promise<LigResult>;
+  clearMapCache(): Promise<void>;
+  readonly restarts: number;
+}
+
+/** What the routes need of the data plane. */
+export interface DataPlaneApi {
+  counters(): Record<string, number>;
+  entryCounters(): Record<string, { packets: number; bytes: number }>;
+}
+
+export interface NodeApi {
+  readonly name: string;
+  /** Instance-id of EIDs given without one. */
+  readonly instanceId: number;
+  readonly control: ControlApi;
+  readonly dataPlane?: DataPlaneApi;
+  /** The API server's own counters (rejected requests). */
+  apiCounters(): Record<string, number>;
+}
+
+/** Longest wait a lookup may ask for (`timeout=` in ms). */
+export const MAX_LOOKUP_TIMEOUT_MS = 60_000;
+
+export function nodeRoutes(node: NodeApi): ApiRoutes {
+  const { control, dataPlane } = node;
+  const page = (): RawResponse => new RawResponse('text/html; charset=utf-8', UI_HTML);
+  const eidParam = (q: URLSearchParams): Eid => {
+    const text = q.get('eid');
+    if (!text) throw new ApiError(400, 'give the EID to look up: ?eid=…');
+    try {
+      return parseEid(text, node.instanceId);
+    } catch (e) {
+      if (e instanceof EidError) throw new ApiError(400, e.message);
+      throw e;
+    }
+  };
+  const timeoutParam = (q: URLSearchParams): number => {
+    const text = q.get('timeout') ?? '2000';
+    const ms = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+    if (!(ms >= 1 && ms <= MAX_LOOKUP_TIMEOUT_MS)) throw new ApiError(400, `timeout= takes milliseconds from 1 to ${MAX_LOOKUP_TIMEOUT_MS}, got '${text}'`);
+    return ms;
+  };
+  return {
+    get: {
+      '/': page,
+      '/ui': page,
+      '/metrics': async () => {
+        const [counters, site, mc, peers] = await Promise.all([
+          control.query<Record<string, number>>('counters'), control.query<unknown[]>('site-cache'),
+          control.query<MapCacheRow[]>('map-cache'), control.query<string[]>('peers'),
+        ]);
+        return new RawResponse('text/plain; version=0.0.4', renderMetrics({
+          node: node.name, control: counters, dataplane: dataPlane?.counters() ?? {}, api: node.apiCounters(), siteCacheSize: site.length,
+          mapCacheSize: mc.length, members: peers.length, restarts: control.restarts,
+          rlocsDown: mc.reduce((n, e) => n + e.rlocs.filter((r) => !r.up).length, 0),
+        }));
+      },
+      '/api/status': async () => ({ ...(await control.query('status') as object), restarts: control.restarts, dataplane: dataPlane !== undefined, pid: process.pid }),
+      '/api/site-cache': () => control.query('site-cache'),
+      '/api/map-cache': async (): Promise<MapCacheRow[]> => {
+        const entries = await control.query<MapCacheRow[]>('map-cache');
+        const counters = dataPlane?.entryCounters() ?? {};
+        return entries.map((e) => ({ ...e, packets: counters[e.key]?.packets ?? 0, bytes: counters[e.key]?.bytes ?? 0 }));
+      },
+      '/api/database': () => control.query('database'),
+      '/api/peers': () => control.query('peers'),
+      '/api/counters': async (): Promise<CountersAnswer> => ({
+        control: await control.query('counters'), dataplane: dataPlane?.counters() ?? {}, api: node.apiCounters(),
+      }),
+      '/api/lookup': async (q): Promise<LookupAnswer> => {
+        const eid = eidParam(q);
+        const timeoutMs = timeoutParam(q);
+        const status = await control.query<{ rlocs: string[] }>('status');
+        const resolver = q.get('resolver') ?? status.rlocs[0];
+        if (!resolver) throw new ApiError(409, 'this node has no RLOC to ask from');
+        if (!isIP(resolver)) throw new ApiError(400, `resolver= takes an IPv4 or IPv6 address, got '${resolver}'`);
+        const started = process.hrtime.bigint();
+        const r = await control.lig(eidKey(eid), resolver, timeoutMs);
+        const summary = r.reply.records.map((rec) => ({
+          eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
+          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, authoritative: rec.authoritative,
+        }));
+        return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
+      },
+    },
+    post: {
+      '/api/map-cache/clear': async () => {
+        await control.clearMapCache();
+        return { ok: true };
+      },
+    },
+  };
+}
