@@ -273,7 +273,7 @@ test('pull mode: a Map-Register lost to a Map-Server that was not up is retransm
     ...simConfig({ name: `p${i}`, rloc: `10.7.0.${i}`, eids: [eid], seeds: [] }), mode: 'pull', pull,
   });
   // Find an EID that hashes to set 1 (node 2), so node 1 must reach node 2 over the wire.
-  const { mapServerName } = await import('../src/control/decent/pull');
+  const { mapServerName } = await import('../src/control/decent/pull-hash');
   const eid = ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.4.0.0/16'].find((e) => mapServerName(parseEid(e), pull) === '1.ms.test') ?? '';
   t.truthy(eid);
   const n1 = net.addNode(mk(1, eid));

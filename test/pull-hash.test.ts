@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseEid } from '../src/mapping/eid';
-import { hashIndex, hashString, lookupKey, mapServerName } from '../src/control/decent/pull';
+import { hashIndex, hashString, lookupKey, mapServerName } from '../src/control/decent/pull-hash';
 
 test('hash strings follow RFC 9962 §5 (and lispers for names)', (t) => {
   t.is(hashString(parseEid('[1000]fd::2222/128')), '[1000]fd::2222/128');

@@ -1,11 +1,11 @@
 // The control plane's runtime configuration (already validated; the YAML loader builds it).
-import type { PullConfig } from './decent/pull';
+import type { PullConfig } from './decent/pull-hash';
 import type { Eid } from '../mapping/eid';
 
 export interface GroupConfig {
   /** The mapping-system group G (RFC 9962 §4): an IPv4 or IPv6 multicast address. */
   readonly address: string;
-  /** Head-end replication over the overlay, or underlay IP multicast (lisp-decent.md §2.3). */
+  /** Head-end replication over the overlay, or underlay IP multicast (RFC 9962 §4.2). */
   readonly replication: 'her' | 'multicast';
   /** Member RLOCs to bootstrap from (RFC 9962 §4.4): registrations also go to them unicast. */
   readonly seeds: readonly string[];
@@ -23,7 +23,7 @@ export interface AuthConfig {
 export interface PolicyConfig {
   /** EID prefixes a key may register (with accept-more-specifics); empty = anything. */
   readonly allowed: readonly Eid[];
-  /** Accept lispers' unauthenticated (alg 0) group joins and RLE Map-Notifys (Q4, Q7). */
+  /** Accept lispers' unauthenticated (alg 0) group joins and RLE Map-Notifys (lispers.net sends them unsigned). */
   readonly acceptUnauthenticatedGroupJoins: boolean;
 }
 

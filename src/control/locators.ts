@@ -1,6 +1,6 @@
 // Reading and building the locator forms Decent uses: a plain RLOC, lispers' "interface" form
 // AFI-List{RLOC, AFI-17 name}, and the replication list of a group entry, either a bare RLE
-// (RFC 8378) or lispers' AFI-List{AFI 0, [name], RLE} (lispers-net-notes.md §2.2, Q6).
+// (RFC 8378) or lispers.net's AFI-List{AFI 0, [name], RLE}.
 import type { Address, LocatorRecord, RleEntry } from '../wire';
 
 /** The IP address of a unicast locator, or undefined for forms that carry none. */
@@ -34,7 +34,7 @@ export function rleEntries(a: Address): readonly RleEntry[] | undefined {
 }
 
 export interface RlocOptions {
-  /** lispers' interface form: AFI-List{RLOC, AFI-17 name} (lispers-decent-README "RLOC-records"). */
+  /** lispers' interface form: AFI-List{RLOC, AFI-17 name} (RFC 8060 §4.1.1 AFI List). */
   name?: string;
   priority?: number;
   weight?: number;
@@ -58,8 +58,8 @@ export function unicastLocator(ip: string, o: RlocOptions = {}): LocatorRecord {
 
 /**
  * A group entry's locator: priority 255 (never unicast), M-priority 1 / M-weight 100, L and R
- * (lisp-decent.md §2.2). `lispers` wraps the RLE as AFI-List{AFI 0, RLE} with per-node names,
- * the only form a lispers MS merges without crashing (Q6).
+ * (RFC 9962 §2, RFC 8378 §5.1.2). `lispers` wraps the RLE as AFI-List{AFI 0, RLE} with per-node names,
+ * the only form a lispers.net Map-Server merges without crashing.
  */
 export function rleLocator(entries: readonly RleEntry[], local: boolean, lispers: boolean): LocatorRecord {
   const rle: Address = { kind: 'lcaf', lcaf: { type: 'rle', entries } };

@@ -1,7 +1,7 @@
 // The Map-Server's site cache (RFC 9301 §8.2): every registration received, per EID and per
 // xTR-ID, with the merged set that is published in proxy Map-Replies and Map-Notifies.
 //
-// Merge rules (lisp-wire.md §10 "MS rules", RFC 8378 §5.1.3):
+// Merge rules (RFC 9301 §8.2 merge semantics with the M bit of the xTR-ID trailer, RFC 8378 §5.1.3):
 // - with the merge bit, each xTR-ID's registration is kept apart and the published RLOC-set is
 //   their union, without duplicates; for group entries the RLEs are merged into one list, and an
 //   xTR's re-registration replaces its own entries;

@@ -1,4 +1,4 @@
-// Record TTLs (RFC 9301 §5.4): minutes, 0xffffffff = receiver decides. lispers' extension (Q11):
+// Record TTLs (RFC 9301 §5.4): minutes, 0xffffffff = receiver decides. lispers.net's extension:
 // with the high bit set the low 31 bits are seconds, which lets tests and mobile nodes use
 // lifetimes shorter than a minute.
 

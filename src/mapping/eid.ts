@@ -170,6 +170,19 @@ export function eidOfRecord(rec: EidRecord): Eid {
 }
 
 /**
+ * The EID a record names, or undefined when it names none we route (the caller counts the drop);
+ * any other error is a bug and propagates.
+ */
+export function routableEid(rec: { readonly eid: Address; readonly eidMaskLen: number }): Eid | undefined {
+  try {
+    return eidFromWire(rec.eid, rec.eidMaskLen);
+  } catch (e) {
+    if (e instanceof EidError) return undefined;
+    throw e;
+  }
+}
+
+/**
  * Lookup in a table keyed by eidKey(): exact match for names and groups, longest covering prefix
  * for addresses. Control-plane tables are small (the FIB does the per-packet lookups), so a scan
  * is fine here.

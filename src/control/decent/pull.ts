@@ -1,71 +1,168 @@
-// LISP-Decent pull mode (RFC 9962 §5, lisp-decent.md §3): a hash of the EID picks one of
-// `modulus` Map-Server sets, named `<index>.<suffix>` in the DNS. Map-Registers go to every
-// address of the name; Map-Requests to one of them.
-import { createHash, createHmac } from 'node:crypto';
-import { eidCovers, maskAddress, type Eid } from '../../mapping/eid';
+// LISP-Decent pull mode (RFC 9962 §5): a hash of each EID picks one of `modulus` Map-Server sets,
+// named `<index>.<suffix>` in the DNS. Map-Registers (M=1, retransmitted until acknowledged) go to
+// every address of the set; the ITR asks one of them (round-robin) and holds the first packets
+// until the Map-Reply installs the mapping.
+import type { MapReply } from '../../wire';
+import { eidKey, type Eid } from '../../mapping/eid';
+import type { MapCacheEntry } from '../../mapping/entry';
+import type { NodeContext } from '../context';
+import type { Etr } from '../etr';
+import type { Itr } from '../itr';
+import { randomNonce } from '../messages';
+import { CONTROL_PORT } from '../ports';
+import type { MappingSystem } from './mapping-system';
+import { lookupKey, mapServerName, type PullConfig } from './pull-hash';
 
-export type PullHash = 'rfc' | 'lispers';
+/** How long the ITR waits for a Map-Reply before the EID may be asked for again. */
+const RESOLUTION_TIMEOUT_MS = 2000;
+/** M=1 retransmissions: 1 s, doubling, given up after 60 s (RFC 9301 §8.2). */
+const FIRST_RETRANSMIT_MS = 1000;
+const LAST_RETRANSMIT_MS = 60_000;
 
-export interface LookupLength {
-  /** An EID range, e.g. [0]240.11.0.0/16. */
-  readonly range: Eid;
-  /** Prefix length, in bits, that lookups inside the range are hashed at. */
-  readonly length: number;
-}
+export class PullMappingSystem implements MappingSystem {
+  readonly mode = 'pull';
+  /** Map-Requests in flight for the ITR, by nonce, and the EID keys they serve. */
+  private readonly pendingResolutions = new Map<bigint, { key: string; timer: unknown }>();
+  private readonly resolvingKeys = new Set<string>();
+  /** Map-Server set addresses per DNS name, and when they were looked up. */
+  private readonly msAddresses = new Map<string, { addresses: string[]; at: number }>();
+  private resolverTurn = 0;
+  /** Map-Registers awaiting their Map-Notify, by `nonce|map-server`. */
+  private readonly unacked = new Map<string, unknown>();
 
-export interface PullConfig {
-  readonly modulus: number;
-  readonly dnsSuffix: string;
-  readonly hash: PullHash;
-  /** RFC 9962 §5.2 (EID range, lookup-length) pairs; the longest matching range wins. */
-  readonly lookupLengths: readonly LookupLength[];
-  /** How long resolved Map-Server addresses are reused (lispers: 30 s). */
-  readonly dnsRefreshMs: number;
-}
+  constructor(private readonly ctx: NodeContext, private readonly pull: PullConfig, private readonly etr: Etr, private readonly itr: Itr) {}
 
-/**
- * The ASCII string the hash covers (lisp-decent.md §3.2): `[iid]eid/ml`, `[iid]'name'` (lispers),
- * `[iid]group/gml-source/sml` for (S,G). (*,G) registrations hash with source 0.0.0.0/0.
- */
-export function hashString(eid: Eid): string {
-  switch (eid.kind) {
-    case 'ipv4':
-    case 'ipv6':
-      return `[${eid.iid}]${eid.address}/${eid.maskLen}`;
-    case 'name':
-      return `[${eid.iid}]'${eid.name}'`;
-    case 'group':
-      return `[${eid.iid}]${eid.group}/${eid.groupMaskLen}-${eid.source}/${eid.sourceMaskLen}`;
+  start(): void {}
+
+  stop(): void {
+    for (const h of this.unacked.values()) this.ctx.env.clearTimeout(h);
+    this.unacked.clear();
+    for (const r of this.pendingResolutions.values()) this.ctx.env.clearTimeout(r.timer);
+    this.pendingResolutions.clear();
   }
-}
 
-/** The EID a lookup hashes: masked to the lookup-length of the longest configured range covering it. */
-export function lookupKey(eid: Eid, lengths: readonly LookupLength[]): Eid {
-  if (eid.kind !== 'ipv4' && eid.kind !== 'ipv6') return eid;
-  let best: LookupLength | undefined;
-  for (const l of lengths) {
-    if ((l.range.kind === 'ipv4' || l.range.kind === 'ipv6') && eidCovers(l.range, eid)) {
-      if (!best || (best.range.kind === l.range.kind && l.range.maskLen > best.range.maskLen)) best = l;
+  register(ttlMs: number, eids: readonly Eid[]): void {
+    void this.registerToSets(ttlMs, eids);
+  }
+
+  resolve(eid: Eid): MapCacheEntry | undefined {
+    void this.ask(eid);
+    return this.ctx.mapCache.lookup(eid);
+  }
+
+  registerAcked(nonce: bigint, src: string): boolean {
+    const key = `${nonce}|${src}`;
+    if (!this.unacked.has(key)) return false;
+    this.ctx.env.clearTimeout(this.unacked.get(key));
+    this.unacked.delete(key);
+    return true;
+  }
+
+  replyArrived(m: MapReply): boolean {
+    const r = this.pendingResolutions.get(m.nonce);
+    if (!r) return false;
+    this.pendingResolutions.delete(m.nonce);
+    this.ctx.env.clearTimeout(r.timer);
+    this.itr.install(m);
+    return true;
+  }
+
+  isMember(ip: string): boolean {
+    return this.ctx.config.group.seeds.includes(ip);
+  }
+
+  membersNotified(): void {}
+
+  groupChanged(): void {}
+
+  expireMapCache(now: number): void {
+    this.ctx.mapCache.expire(now);
+  }
+
+  peers(): string[] {
+    return [];
+  }
+
+  /** Addresses of a Map-Server set's DNS name, reused for dnsRefreshMs (RFC 9962 §5: re-resolve periodically). */
+  private async mapServers(name: string): Promise<string[]> {
+    const { env } = this.ctx;
+    const cached = this.msAddresses.get(name);
+    const now = env.now();
+    if (cached && now - cached.at < this.pull.dnsRefreshMs) return cached.addresses;
+    if (!env.resolveName) return cached?.addresses ?? [];
+    try {
+      const addresses = [...new Set(await env.resolveName(name))].sort();
+      this.msAddresses.set(name, { addresses, at: now });
+      return addresses;
+    } catch (e) {
+      env.log('warn', 'cannot resolve the Map-Server set', { name, error: (e as Error).message });
+      return cached?.addresses ?? [];
     }
   }
-  if (!best || best.length >= eid.maskLen) return eid;
-  return { ...eid, address: maskAddress(eid.address, best.length), maskLen: best.length };
-}
 
-/**
- * Index of the Map-Server set. `rfc`: SHA-256 of the string as a big-endian integer, mod the
- * modulus (RFC 9962 §5; the integer conversion is our reading, lisp-decent.md §7.1). `lispers`:
- * HMAC-SHA-256 keyed "lisp-decent", first 6 bytes, mod the modulus (lispers-net-notes.md §3).
- */
-export function hashIndex(text: string, modulus: number, hash: PullHash): number {
-  const m = BigInt(modulus);
-  if (hash === 'lispers') {
-    const d = createHmac('sha256', 'lisp-decent').update(text).digest();
-    return Number(BigInt(`0x${d.subarray(0, 6).toString('hex')}`) % m);
+  /** Map-Registers to every address of each EID's Map-Server set (RFC 9962 §5: all A/AAAA records). */
+  private async registerToSets(ttlMs: number, eids: readonly Eid[]): Promise<void> {
+    const { ctx } = this;
+    const byName = new Map<string, Eid[]>();
+    for (const e of eids) {
+      const name = mapServerName(e, this.pull);
+      byName.set(name, [...(byName.get(name) ?? []), e]);
+    }
+    for (const [name, group] of byName) {
+      const servers = await this.mapServers(name);
+      if (servers.length === 0) ctx.env.log('warn', 'no Map-Server address for a hashed name', { name });
+      for (const bytes of this.etr.buildRegisters({ ttlMs, eids: group, withGroup: false, wantMapNotify: ttlMs > 0 })) {
+        const nonce = bytes.readBigUInt64BE(4);
+        for (const ms of servers) {
+          ctx.count('register.sent');
+          if (ctx.rlocs.includes(ms)) {
+            ctx.deliverLocally(bytes);
+            continue;
+          }
+          ctx.env.sendControl(ms, CONTROL_PORT, bytes);
+          if (ttlMs > 0) this.retransmitUntilAcked(`${nonce}|${ms}`, ms, bytes);
+        }
+      }
+    }
   }
-  return Number(BigInt(`0x${createHash('sha256').update(text).digest('hex')}`) % m);
-}
 
-export function mapServerName(eid: Eid, cfg: PullConfig): string {
-  return `${hashIndex(hashString(eid), cfg.modulus, cfg.hash)}.${cfg.dnsSuffix}`;
+  /** No Map-Notify within the wait → send again, waiting twice as long each time (RFC 9301 §8.2). */
+  private retransmitUntilAcked(key: string, ms: string, bytes: Buffer, waitMs = FIRST_RETRANSMIT_MS): void {
+    const { ctx } = this;
+    const old = this.unacked.get(key);
+    if (old !== undefined) ctx.env.clearTimeout(old);
+    this.unacked.set(key, ctx.env.setTimeout(() => {
+      if (!this.unacked.has(key) || !ctx.running) return;
+      ctx.env.sendControl(ms, CONTROL_PORT, bytes);
+      ctx.count('register.retransmitted');
+      if (waitMs * 2 <= LAST_RETRANSMIT_MS) this.retransmitUntilAcked(key, ms, bytes, waitMs * 2);
+      else this.unacked.delete(key);
+    }, waitMs));
+  }
+
+  /**
+   * The ITR asks the Map-Resolver its hash picks (round-robin within the set, RFC 9962 §5); the
+   * answer is installed when it comes.
+   */
+  private async ask(eid: Eid): Promise<void> {
+    const key = eidKey(eid);
+    if (this.resolvingKeys.has(key)) return;
+    this.resolvingKeys.add(key);
+    try {
+      const servers = await this.mapServers(mapServerName(lookupKey(eid, this.pull.lookupLengths), this.pull));
+      if (servers.length === 0) return;
+      if (servers.some((s) => this.ctx.rlocs.includes(s))) {
+        // We are in that Map-Server set ourselves: our site cache has the answer.
+        this.itr.resolveLocally(eid);
+        return;
+      }
+      const resolver = servers[this.resolverTurn++ % servers.length];
+      const nonce = randomNonce();
+      const timer = this.ctx.env.setTimeout(() => this.pendingResolutions.delete(nonce), RESOLUTION_TIMEOUT_MS);
+      this.pendingResolutions.set(nonce, { key, timer });
+      this.itr.sendMapRequest(eid, resolver, nonce);
+    } finally {
+      this.resolvingKeys.delete(key);
+    }
+  }
 }

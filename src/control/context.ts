@@ -1,0 +1,61 @@
+// What every control-plane role shares: the environment (I/O, clock, timers), the configuration,
+// our RLOCs, the two tables and the counters. ControlNode (node.ts) implements it and owns the
+// life cycle; each role (etr.ts, map-server.ts, map-resolver.ts, itr.ts, probing.ts, and the
+// mapping systems in decent/) receives it and keeps only its own state. No role does I/O itself,
+// so the same code runs in the control worker and, with a simulated network and clock, in tests.
+import type { ControlConfig } from './config';
+import type { CounterName } from './counters';
+import type { MapCache } from './map-cache';
+import type { SiteCache, Registration } from './site-cache';
+import type { Eid } from '../mapping/eid';
+import type { MapCacheEvent } from '../mapping/entry';
+import type { MapReply } from '../wire';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ControlEnv {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** A UDP datagram from our control port (4342) to dst:port. */
+  sendControl(dst: string, port: number, bytes: Buffer): void;
+  /** A LISP data packet to dst:4341 with instance-id 0xFFFFFF around the IP packet `inner`. */
+  sendEncapsulated(dst: string, inner: Buffer): void;
+  /** Resolves a DNS name to addresses (pull mode, RFC 9962 §5). */
+  resolveName?(name: string): Promise<string[]>;
+  /** Underlay multicast to G:4342, not looped back to us. */
+  sendMulticast?(group: string, bytes: Buffer): void;
+  mapCacheChanged(event: MapCacheEvent): void;
+  /** The registered unicast EID space (site cache, less our own EIDs) changed: what to route into the TUN. */
+  eidSpaceChanged?(eids: readonly Eid[]): void;
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+}
+
+export type Via = Registration['via'];
+
+export interface LigResult {
+  readonly reply: MapReply;
+  readonly rttMs: number;
+  readonly from: string;
+}
+
+export interface NodeContext {
+  readonly env: ControlEnv;
+  readonly config: ControlConfig;
+  readonly rlocs: readonly string[];
+  readonly running: boolean;
+  readonly siteCache: SiteCache;
+  readonly mapCache: MapCache;
+  /** The group entry (0.0.0.0/0, G) (RFC 9962 §2) and its site-cache key. */
+  readonly groupEid: Eid;
+  readonly groupKey: string;
+  /** When this node started (probing counts missed answers from then). */
+  readonly startedAt: number;
+  count(name: CounterName, n?: number): void;
+  /** A control message to our own roles, as if received: members include themselves (RFC 9962 §4). */
+  deliverLocally(bytes: Uint8Array): void;
+  /** The site cache changed: map-cache entries, routes and the member list follow. */
+  siteCacheChanged(): void;
+  /** The group entry's RLE changed. */
+  groupChanged(): void;
+}

@@ -1,0 +1,12 @@
+// The control plane's counters: one name per event an operator may want to see (metrics, `decent
+// show stats`). Every drop of a hostile or malformed input has one.
+
+export const COUNTER_NAMES = [
+  'register.sent', 'register.received', 'register.accepted', 'register.rejected.auth', 'register.rejected.policy',
+  'register.rejected.malformed', 'register.deregistered', 'notify.sent', 'notify.received', 'notify.rejected.auth',
+  'notify.retransmitted', 'notify-ack.sent', 'notify-ack.received', 'request.received', 'request.sent',
+  'reply.sent', 'reply.received', 'reply.negative.sent', 'probe.sent', 'probe.received', 'smr.received',
+  'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
+  'register.retransmitted', 'register.acked',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -1,0 +1,30 @@
+// How registrations reach Map-Servers and how the ITR resolves, per LISP-Decent mode (RFC 9962):
+// push (§4: every member is a Map-Server of the whole group) or pull (§5: a hash of the EID picks
+// a Map-Server set named in the DNS). The roles call this interface and never branch on the mode.
+import type { Eid } from '../../mapping/eid';
+import type { MapCacheEntry } from '../../mapping/entry';
+import type { MapReply } from '../../wire';
+
+export interface MappingSystem {
+  readonly mode: 'push' | 'pull';
+  start(): void;
+  stop(): void;
+  /** Sends our registrations; `ttlMs` 0 withdraws them. `withGroup` adds our membership (push). */
+  register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup?: boolean): void;
+  /** What the ITR forwards with for `eid` now (pull mode may answer later through the map-cache). */
+  resolve(eid: Eid): MapCacheEntry | undefined;
+  /** A verified Map-Notify acknowledging one of our M=1 registers; true if it was one. */
+  registerAcked(nonce: bigint, src: string): boolean;
+  /** A Map-Reply to a resolution we asked for; true if it was one. */
+  replyArrived(m: MapReply): boolean;
+  /** Whether `ip` is a known member (or seed): unauthenticated group notifies are taken only from them. */
+  isMember(ip: string): boolean;
+  /** Members named by a Map-Notify's group entry. */
+  membersNotified(ips: readonly string[]): void;
+  /** The group entry in our site cache changed. */
+  groupChanged(): void;
+  /** Drops expired map-cache entries (each expiry scan). */
+  expireMapCache(now: number): void;
+  /** The members we replicate to (operator view). */
+  peers(): string[];
+}

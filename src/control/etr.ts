@@ -1,0 +1,96 @@
+// The ETR's registrations (RFC 9301 §8.2, RFC 9962 §4): our EIDs with our RLOCs, and our group
+// membership, signed with the group key; and what the ETR does with Map-Notifys it receives.
+import { isIPv4 } from 'node:net';
+import { encodeControl, verifyControl, type EidRecord, type LocatorRecord, type MapNotify } from '../wire';
+import { eidKey, eidToWire, routableEid, type Eid } from '../mapping/eid';
+import type { NodeContext } from './context';
+import { rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
+import { randomNonce, signWith } from './messages';
+import { authAdmits } from './policy';
+import { CONTROL_PORT } from './ports';
+import { msToRecordTtl } from './ttl';
+import type { MappingSystem } from './decent/mapping-system';
+
+/** lispers.net splits Map-Registers at 20 EID-records; so do we. */
+const RECORDS_PER_REGISTER = 20;
+
+export interface RegisterOptions {
+  /** Record TTL; 0 withdraws (RFC 9301 §8.2: TTL 0 deregisters). */
+  readonly ttlMs: number;
+  readonly eids: readonly Eid[];
+  /** Add the group-membership register (push mode). */
+  readonly withGroup: boolean;
+  /** M bit: ask for an acknowledging Map-Notify. */
+  readonly wantMapNotify: boolean;
+}
+
+export class Etr {
+  constructor(private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem) {}
+
+  /** Our EID Map-Registers and (with `withGroup`) our group-membership Map-Register, signed. */
+  buildRegisters(o: RegisterOptions): Buffer[] {
+    const c = this.ctx.config;
+    const ttl = msToRecordTtl(o.ttlMs);
+    const name = c.lispers ? c.name : undefined;
+    const locators: LocatorRecord[] = this.ctx.rlocs.map((ip) => unicastLocator(ip, { name, local: true }));
+    const out: Buffer[] = [];
+    const eidRecords: EidRecord[] = o.eids.map((e) => ({
+      ttl, ...eidToWire(e), action: 0, authoritative: true, mapVersion: 0, locators,
+    }));
+    for (let i = 0; i < eidRecords.length; i += RECORDS_PER_REGISTER) {
+      out.push(signWith({
+        type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: o.wantMapNotify,
+        nonce: randomNonce(), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
+        records: eidRecords.slice(i, i + RECORDS_PER_REGISTER), xtrId: c.xtrId, siteId: c.siteId,
+      }, c.auth));
+    }
+    if (!o.withGroup) return out;
+    // Group membership (RFC 9962 §2, RFC 8378 §5.1.2): (0/0,G) with an RLE of our RLOC,
+    // level 128, P=1, merge bit set, M=0 (every member would ack otherwise).
+    const rle = this.ctx.rlocs.filter((ip) => isIPv4(ip) === isIPv4(c.group.address)).map((ip) => rleEntry(ip, name));
+    out.push(signWith({
+      type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: false,
+      nonce: randomNonce(), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
+      records: [{
+        ttl, ...eidToWire(this.ctx.groupEid, { lispersPad: c.lispers }), action: 0, authoritative: true, mapVersion: 0,
+        locators: rle.length ? [rleLocator(rle, true, c.lispers)] : [],
+      }],
+      xtrId: c.xtrId, siteId: c.siteId,
+    }, c.auth));
+    return out;
+  }
+
+  /**
+   * A Map-Notify to us: the acknowledgement of an M=1 register (RFC 9301 §5.7), or a Map-Server
+   * telling us the group's member list (RFC 9962 §4): we learn the members and always ack.
+   */
+  onMapNotify(m: MapNotify, bytes: Uint8Array, src: string): void {
+    const { ctx } = this;
+    ctx.count('notify.received');
+    const verdict = verifyControl(bytes, ctx.config.auth.key);
+    const mapping = this.mapping();
+    if (verdict === 'ok' && mapping.registerAcked(m.nonce, src)) {
+      ctx.count('register.acked');
+      return;
+    }
+    if (!authAdmits(verdict, m.records, ctx.config.policy) || (verdict !== 'ok' && !mapping.isMember(src))) {
+      ctx.count('notify.rejected.auth');
+      ctx.env.log('warn', 'Map-Notify failed authentication', { from: src, verdict });
+      return;
+    }
+    const members: string[] = [];
+    for (const rec of m.records) {
+      const eid = routableEid(rec);
+      if (!eid || eidKey(eid) !== ctx.groupKey) continue;
+      for (const l of rec.locators) {
+        for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') members.push(e.address.ip);
+      }
+    }
+    // Always ack, with the same nonce and records (RFC 9301 §5.7; lispers.net retransmits otherwise).
+    const ack: MapNotify = { ...m, type: 'map-notify-ack', authData: new Uint8Array(0), keyId: ctx.config.auth.keyId, algorithm: ctx.config.auth.algorithm };
+    const ackBytes = verdict === 'ok' ? signWith(ack, ctx.config.auth) : encodeControl({ ...ack, keyId: 0, algorithm: 0 });
+    ctx.env.sendControl(src, CONTROL_PORT, ackBytes);
+    ctx.count('notify-ack.sent');
+    if (members.length) mapping.membersNotified(members);
+  }
+}

@@ -1,0 +1,142 @@
+// Answering Map-Requests (RFC 9301 §5.3, §8): as Map-Resolver with proxy replies from the site
+// cache (every member is one, RFC 9962 §4.1), as ETR with our own mapping to RLOC-probes, and
+// Solicit-Map-Requests to the ITRs that asked us when our mapping changes (RFC 9301 §6.1).
+import { isIPv4 } from 'node:net';
+import { encodeControl, type EidRecord, type MapReply, type MapRequest } from '../wire';
+import { eidKey, eidToWire, routableEid, type Eid } from '../mapping/eid';
+import type { NodeContext } from './context';
+import { locatorIp, unicastLocator } from './locators';
+import { mapRequest, negativeRecord, randomNonce } from './messages';
+import { coversForPolicy } from './policy';
+import { CONTROL_PORT } from './ports';
+
+/**
+ * Map-Requests answered per requesting RLOC: a burst of 20, refilled at 10/s. RFC 9301 §5.3
+ * asks ITRs for ≤ 1/s per EID-prefix; this bounds what a misbehaving or spoofed source costs.
+ */
+const REQUEST_BURST = 20;
+const REQUEST_REFILL_PER_S = 10;
+const REQUEST_BUCKETS_MAX = 4096;
+/** SMRs go to ITRs that asked us in the last minute, ≤ 1 per 3 s each (RFC 9301 §6.1, §5.3). */
+const SMR_RECENT_MS = 60_000;
+const SMR_MIN_INTERVAL_MS = 3_000;
+
+export class MapResolver {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** ITR-RLOCs that sent us Map-Requests: last request time, last SMR time. */
+  private readonly requesters = new Map<string, { lastRequest: number; lastSmr: number }>();
+
+  /** `refresh` re-resolves a cached EID (what an SMR asks the ITR to do). */
+  constructor(private readonly ctx: NodeContext, private readonly refresh: (eid: Eid) => void) {}
+
+  private admit(src: string): boolean {
+    const now = this.ctx.env.now();
+    const b = this.buckets.get(src) ?? { tokens: REQUEST_BURST, at: now };
+    b.tokens = Math.min(REQUEST_BURST, b.tokens + ((now - b.at) / 1000) * REQUEST_REFILL_PER_S);
+    b.at = now;
+    this.buckets.set(src, b);
+    if (this.buckets.size > REQUEST_BUCKETS_MAX) {
+      for (const [k, v] of this.buckets) if (v.tokens >= REQUEST_BURST) this.buckets.delete(k);
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  onMapRequest(m: MapRequest, src: string, sport: number): void {
+    const { ctx } = this;
+    ctx.count('request.received');
+    if (!this.admit(src)) {
+      ctx.count('request.rate-limited');
+      return;
+    }
+    if (m.probe) ctx.count('probe.received');
+    if (m.smr) {
+      ctx.count('smr.received');
+      // An SMR asks us to refresh (RFC 9301 §6.1); in push mode our own site cache already has
+      // the new mapping, so re-resolving locally is the SMR-invoked request.
+      for (const eid of this.requestedEids(m)) if (ctx.mapCache.lookup(eid)) this.refresh(eid);
+      if (m.dontReply) return;
+    }
+    const ips = m.itrRlocs.map((a) => locatorIp(a));
+    const dst = ips.find((ip) => ip !== undefined && ctx.rlocs.some((own) => isIPv4(own) === isIPv4(ip))) ??
+      (ips.find((ip) => ip !== undefined) ?? src);
+    if (!m.smr && !ctx.rlocs.includes(dst)) {
+      const r = this.requesters.get(dst);
+      if (r) r.lastRequest = ctx.env.now();
+      else this.requesters.set(dst, { lastRequest: ctx.env.now(), lastSmr: -Infinity });
+    }
+    const records: EidRecord[] = this.requestedEids(m).map((eid) => (m.probe ? this.probeReplyRecord(eid, dst) : this.answerRecord(eid)));
+    if (records.length === 0) return;
+    const reply: MapReply = { type: 'map-reply', probe: m.probe, echoNonceCapable: false, security: false, nonce: m.nonce, records };
+    ctx.env.sendControl(dst, sport, encodeControl(reply));
+    ctx.count('reply.sent');
+    if (records.some((r) => r.locators.length === 0)) ctx.count('reply.negative.sent');
+  }
+
+  /** The routable EIDs a request asks for; records that name none are counted and skipped. */
+  private requestedEids(m: MapRequest): Eid[] {
+    const out: Eid[] = [];
+    for (const r of m.records) {
+      const eid = routableEid(r);
+      if (eid) out.push(eid);
+      else this.ctx.count('control.malformed');
+    }
+    return out;
+  }
+
+  /** Our own mapping for a probe reply: A=1, and p set on the RLOC being probed (RFC 9301 §5.4). */
+  private probeReplyRecord(eid: Eid, requester: string): EidRecord {
+    const { config, rlocs } = this.ctx;
+    const own = config.eids.find((e) => eidKey(e) === eidKey(eid)) ?? config.eids.find((e) => coversForPolicy(e, eid));
+    if (!own) return negativeRecord(eid, 1, config.lispers);
+    const probedFamily = isIPv4(requester);
+    let marked = false;
+    const locators = rlocs.map((ip) => {
+      const probed = !marked && isIPv4(ip) === probedFamily;
+      if (probed) marked = true;
+      return { ...unicastLocator(ip, { local: true, name: config.lispers ? config.name : undefined }), probed };
+    });
+    return { ttl: config.timers.mapReplyTtlMin, ...eidToWire(own), action: 0, authoritative: true, mapVersion: 0, locators };
+  }
+
+  /** A proxy reply from the site cache (A=0, L=0 unless the RLOC is ours) or a negative reply. */
+  private answerRecord(eid: Eid): EidRecord {
+    const { config, rlocs } = this.ctx;
+    const entry = this.ctx.siteCache.lookup(eid);
+    if (!entry) return negativeRecord(eid, 1, config.lispers);
+    const locators = entry.locators.map((l) => {
+      const ip = locatorIp(l.address);
+      return { ...l, local: ip !== undefined && rlocs.includes(ip) };
+    });
+    return {
+      ttl: config.timers.mapReplyTtlMin, ...eidToWire(entry.eid, { lispersPad: config.lispers }),
+      action: 0, authoritative: false, mapVersion: 0, locators,
+    };
+  }
+
+  /**
+   * Our mapping changed: Solicit-Map-Request (S=1) to the ITRs that asked us recently, so they
+   * re-resolve (RFC 9301 §6.1). Group members follow through the push itself.
+   */
+  sendSmrs(): void {
+    const { ctx } = this;
+    const now = ctx.env.now();
+    const own = ctx.rlocs.find((ip) => isIPv4(ip)) ?? ctx.rlocs[0];
+    if (!own) return;
+    for (const [itr, r] of this.requesters) {
+      if (now - r.lastRequest > SMR_RECENT_MS) {
+        this.requesters.delete(itr);
+        continue;
+      }
+      if (now - r.lastSmr < SMR_MIN_INTERVAL_MS || ctx.rlocs.includes(itr)) continue;
+      r.lastSmr = now;
+      const src = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(itr)) ?? own;
+      for (const e of ctx.config.eids) {
+        const smr = mapRequest({ nonce: randomNonce(), itrRloc: src, eid: e, smr: true, lispersPad: ctx.config.lispers });
+        ctx.env.sendControl(itr, CONTROL_PORT, encodeControl(smr));
+        ctx.count('smr.sent');
+      }
+    }
+  }
+}

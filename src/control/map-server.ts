@@ -1,0 +1,134 @@
+// The Map-Server (RFC 9301 §8.2, RFC 9962 §4): authenticates Map-Registers, applies the policy,
+// merges them per xTR-ID into the site cache, acknowledges M=1 registers, and sends Map-Notifys
+// (retransmitted until acknowledged, RFC 9301 §5.7) when the mapping system asks it to.
+import { verifyControl, type EidRecord, type MapNotify, type MapRegister } from '../wire';
+import { eidKey, routableEid } from '../mapping/eid';
+import type { NodeContext, Via } from './context';
+import { randomNonce, signWith } from './messages';
+import { authAdmits, eidAllowed } from './policy';
+import { CONTROL_PORT } from './ports';
+import { recordTtlToMs } from './ttl';
+
+interface PendingNotify {
+  readonly dst: string;
+  triesLeft: number;
+  timer: unknown;
+}
+
+export class MapServer {
+  private readonly pendingNotifies = new Map<bigint, PendingNotify>();
+
+  constructor(private readonly ctx: NodeContext) {}
+
+  stop(): void {
+    for (const p of this.pendingNotifies.values()) this.ctx.env.clearTimeout(p.timer);
+    this.pendingNotifies.clear();
+  }
+
+  onMapRegister(m: MapRegister, bytes: Uint8Array, src: string, sport: number, via: Via): void {
+    const { ctx } = this;
+    const { config } = ctx;
+    ctx.count('register.received');
+    // RFC 9301 §5.6/§8.2: verify before touching any state; failures are dropped (and counted).
+    const verdict = verifyControl(bytes, config.auth.key);
+    if (!authAdmits(verdict, m.records, config.policy)) {
+      ctx.count('register.rejected.auth');
+      ctx.env.log('warn', 'Map-Register failed authentication', { from: `${src}:${sport}`, via, verdict });
+      return;
+    }
+    if (m.keyId !== config.auth.keyId && verdict === 'ok') {
+      // The key matched, so the key-id is only a label; still worth seeing when configs drift.
+      ctx.env.log('debug', 'Map-Register key-id differs from ours', { keyId: m.keyId });
+    }
+    const now = ctx.env.now();
+    let groupChanged = false;
+    let anyChange = false;
+    for (const rec of m.records) {
+      const eid = routableEid(rec);
+      if (!eid) {
+        ctx.count('register.rejected.malformed');
+        continue;
+      }
+      if (!eidAllowed(eid, config.policy, ctx.groupKey)) {
+        ctx.count('register.rejected.policy');
+        ctx.env.log('warn', 'Map-Register for an EID outside the allowed prefixes', { eid: eidKey(eid), from: src });
+        continue;
+      }
+      const ttlMs = m.useTtl ? recordTtlToMs(rec.ttl, config.timers.registrationTtlMs) : config.timers.registrationTtlMs;
+      const outcome = ctx.siteCache.register({
+        eid, record: rec, xtrId: m.xtrId, siteId: m.siteId, source: src, sourcePort: sport, via, ttlMs, now,
+        proxyReply: m.proxyReply, merge: m.merge, wantMapNotify: m.wantMapNotify, authenticated: verdict === 'ok',
+        lispersForm: config.lispers,
+      });
+      if (outcome === 'deregistered') ctx.count('register.deregistered');
+      if (outcome !== 'ignored') ctx.count('register.accepted');
+      if (outcome === 'created' || outcome === 'changed' || outcome === 'deregistered') {
+        anyChange = true;
+        if (eidKey(eid) === ctx.groupKey) groupChanged = true;
+      }
+    }
+    if (m.wantMapNotify) this.ackRegister(m, src);
+    if (anyChange) ctx.siteCacheChanged();
+    if (groupChanged) ctx.groupChanged();
+  }
+
+  /** M=1: a Map-Notify with the same nonce and records, to UDP 4342 of the registerer (RFC 9301 §5.7). */
+  private ackRegister(m: MapRegister, src: string): void {
+    const { auth } = this.ctx.config;
+    const notify: MapNotify = {
+      type: 'map-notify', nonce: m.nonce, keyId: m.keyId, algorithm: auth.algorithm, authData: new Uint8Array(0), records: m.records,
+    };
+    this.ctx.env.sendControl(src, CONTROL_PORT, signWith(notify, auth, { keyId: m.keyId, algorithm: auth.algorithm }));
+    this.ctx.count('notify.sent');
+  }
+
+  /**
+   * An unsolicited Map-Notify carrying `record` to `dst`, retransmitted with backoff until it is
+   * acknowledged (RFC 9301 §5.7). A newer notify to the same member supersedes a pending one.
+   */
+  notify(dst: string, record: EidRecord): void {
+    const { ctx } = this;
+    const { auth, timers } = ctx.config;
+    const nonce = randomNonce();
+    const bytes = signWith({ type: 'map-notify', nonce, keyId: auth.keyId, algorithm: auth.algorithm, authData: new Uint8Array(0), records: [record] }, auth);
+    for (const [n, p] of this.pendingNotifies) {
+      if (p.dst === dst) {
+        ctx.env.clearTimeout(p.timer);
+        this.pendingNotifies.delete(n);
+      }
+    }
+    const pending: PendingNotify = { dst, triesLeft: timers.notifyRetries, timer: undefined };
+    let waitMs = timers.notifyRetransmitMs;
+    const send = (): void => {
+      ctx.env.sendControl(dst, CONTROL_PORT, bytes);
+      ctx.count('notify.sent');
+      if (pending.triesLeft-- > 0) {
+        // Back off: each retransmission waits twice as long as the last.
+        const wait = waitMs;
+        waitMs *= 2;
+        pending.timer = ctx.env.setTimeout(() => {
+          ctx.count('notify.retransmitted');
+          send();
+        }, wait);
+      } else {
+        this.pendingNotifies.delete(nonce);
+      }
+    };
+    this.pendingNotifies.set(nonce, pending);
+    send();
+  }
+
+  onMapNotifyAck(m: MapNotify, bytes: Uint8Array): void {
+    this.ctx.count('notify-ack.received');
+    if (verifyControl(bytes, this.ctx.config.auth.key) === 'bad') {
+      this.ctx.count('notify.rejected.auth');
+      return;
+    }
+    // lispers.net acks with 0 records: matching by nonce is enough.
+    const p = this.pendingNotifies.get(m.nonce);
+    if (p) {
+      this.ctx.env.clearTimeout(p.timer);
+      this.pendingNotifies.delete(m.nonce);
+    }
+  }
+}
