@@ -1,13 +1,14 @@
 // AFI-encoded addresses and LCAFs (RFC 9301 §5, RFC 8060, lisp-wire.md §3–4).
 import {
   AFI_IPV4, AFI_IPV6, AFI_LCAF, AFI_NAME, AFI_NONE,
-  LCAF_AFI_LIST, LCAF_GEO, LCAF_INSTANCE_ID, LCAF_JSON, LCAF_MULTICAST_INFO, LCAF_RLE,
+  LCAF_AFI_LIST, LCAF_GEO, LCAF_INSTANCE_ID, LCAF_JSON, LCAF_MULTICAST_INFO, LCAF_RLE, LCAF_SECURITY_KEY,
 } from './afi';
+import { cipherSuiteName } from './cipher-suites';
 import { WireError } from './errors';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip';
 import { Reader } from './reader';
 import type {
-  Address, AfiListLcaf, GeoLcaf, InstanceIdLcaf, JsonLcaf, Lcaf, MulticastInfoLcaf, RleEntry, RleLcaf,
+  Address, AfiListLcaf, GeoLcaf, InstanceIdLcaf, JsonLcaf, Lcaf, MulticastInfoLcaf, RleEntry, RleLcaf, SecurityKeyLcaf,
 } from './types';
 import { Writer } from './writer';
 
@@ -82,6 +83,8 @@ function decodeLcaf(r: Reader, what: string): Lcaf {
       return decodeInstanceId(body, rsvd2, extras, what);
     case LCAF_RLE:
       return decodeRle(body, rsvd2, extras, what);
+    case LCAF_SECURITY_KEY:
+      return decodeSecurityKey(body, rsvd2, extras, what);
     case LCAF_GEO:
       return tryOrOpaque(() => decodeGeo(body, rsvd2, extras, what), type, rsvd2, extras, r.buf, bodyStart, length);
     case LCAF_JSON:
@@ -156,6 +159,31 @@ function decodeRle(body: Reader, rsvd2: number, extras: Extras, what: string): R
     entries.push(entry);
   }
   return withRsvd2({ type: 'rle' as const, entries, ...extras }, rsvd2);
+}
+
+/** RFC 8061 §4: Key Count, Rsvd3, Cipher Suite, Rsvd4|R, then Key Count × (Key Length, Key Material), then AFI + locator. */
+function decodeSecurityKey(body: Reader, rsvd2: number, extras: Extras, what: string): SecurityKeyLcaf {
+  const keyCount = body.u8(`${what} security-key key count`);
+  const rsvd3 = body.u8('');
+  const cipherSuite = body.u8(`${what} security-key cipher suite`);
+  const bits = body.u8(`${what} security-key R bit`);
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < keyCount; i++) {
+    const len = body.u16(`${what} security-key key ${i + 1} length`);
+    body.need(len, `${what} security-key key ${i + 1} material`);
+    // A plain Uint8Array copy, also when the message came in a Buffer.
+    keys.push(new Uint8Array(body.buf.subarray(body.pos, body.pos + len)));
+    body.pos += len;
+  }
+  const lcaf: { -readonly [K in keyof SecurityKeyLcaf]: SecurityKeyLcaf[K] } = {
+    type: 'security-key', cipherSuite, revoke: (bits & 1) !== 0, keys, ...extras,
+  };
+  if (body.pos < body.end) lcaf.address = decodeAddress(body, `${what} security-key locator`);
+  expectConsumed(body, `${what} security-key LCAF`);
+  if (rsvd2 !== 0) lcaf.rsvd2 = rsvd2;
+  if (rsvd3 !== 0) lcaf.rsvd3 = rsvd3;
+  if ((bits >>> 1) !== 0) lcaf.rsvd4 = bits >>> 1;
+  return lcaf;
 }
 
 function decodeGeo(body: Reader, rsvd2: number, extras: Extras, what: string): GeoLcaf {
@@ -373,6 +401,23 @@ function encodeLcaf(w: Writer, lcaf: Lcaf): void {
       closeLength(w, lenAt, start);
       return;
     }
+    case 'security-key': {
+      if (lcaf.keys.length > 0xff) throw new RangeError(`a security-key LCAF holds at most 255 keys, got ${lcaf.keys.length}`);
+      const lenAt = lcafHeader(w, lcaf, LCAF_SECURITY_KEY, lcaf.rsvd2 ?? 0);
+      const start = w.pos;
+      w.u8(lcaf.keys.length);
+      w.u8(lcaf.rsvd3 ?? 0);
+      w.u8(lcaf.cipherSuite);
+      w.u8(((lcaf.rsvd4 ?? 0) << 1) | (lcaf.revoke ? 1 : 0));
+      for (const key of lcaf.keys) {
+        if (key.length > 0xffff) throw new RangeError(`security-key material of ${key.length} bytes does not fit its 16-bit length`);
+        w.u16(key.length);
+        w.bytes(key);
+      }
+      if (lcaf.address) encodeAddress(w, lcaf.address);
+      closeLength(w, lenAt, start);
+      return;
+    }
     case 'opaque': {
       const lenAt = lcafHeader(w, lcaf, lcaf.lcafType, lcaf.rsvd2);
       const start = w.pos;
@@ -419,6 +464,14 @@ function formatLcaf(l: Lcaf, maskLen?: number): string {
       return `geo(${l.latDegrees}-${l.latMinutes}-${l.latSeconds}-${l.north ? 'N' : 'S'}, ${l.lonDegrees}-${l.lonMinutes}-${l.lonSeconds}-${l.east ? 'E' : 'W'}, ${l.altitude}m)`;
     case 'json':
       return `json${l.json}`;
+    case 'security-key': {
+      // RFC 8061 §4: the n-th key is key-id n; the key-id travels in the data header's KK bits.
+      const keys = l.keys.map((k, i) => `key-id ${i + 1} ${Buffer.from(k).toString('hex')}`);
+      const parts = [`suite ${l.cipherSuite} (${cipherSuiteName(l.cipherSuite)})`, ...keys];
+      if (l.revoke) parts.push('revoked');
+      if (l.address && l.address.kind !== 'none') parts.push(formatAddress(l.address));
+      return `security-key{${parts.join(', ')}}`;
+    }
     case 'opaque':
       return `lcaf-${l.lcafType}(${Buffer.from(l.body).toString('hex')})`;
   }

@@ -10,5 +10,6 @@ export const LCAF_AFI_LIST = 1;
 export const LCAF_INSTANCE_ID = 2;
 export const LCAF_GEO = 5;
 export const LCAF_MULTICAST_INFO = 9;
+export const LCAF_SECURITY_KEY = 11;
 export const LCAF_RLE = 13;
 export const LCAF_JSON = 14;

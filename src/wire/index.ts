@@ -8,3 +8,4 @@ export { formatAddress } from './address';
 export {
   AuthAlgorithm, type AuthCoverage, authLengthFor, encodeSigned, signControl, verifyControl, type AuthVerdict, type SignOptions,
 } from './auth';
+export * from './cipher-suites';

@@ -31,6 +31,7 @@ export type Lcaf =
   | MulticastInfoLcaf
   | RleLcaf
   | JsonLcaf
+  | SecurityKeyLcaf
   | OpaqueLcaf;
 
 /** Header fields every LCAF carries; kept for byte-exact round trips (RFC 8060 §3). */
@@ -118,6 +119,27 @@ export interface JsonLcaf extends LcafHeaderExtras {
   readonly address: Address;
   /** Rsvd2 carries the B bit (RFC 8060) or lispers' encrypted/key-id bits. */
   readonly rsvd2?: number;
+}
+
+/**
+ * Type 11, Security Key (RFC 8061 §4, RFC 8060 §4.7): the LISP-crypto public keys of the locator
+ * that follows. `keys[i]` is the key material of key-id i + 1 (RFC 8061 §4: at most 3 keys).
+ */
+export interface SecurityKeyLcaf extends LcafHeaderExtras {
+  readonly type: 'security-key';
+  /** Cipher suite (RFC 8061 §5; RFC 8060 calls it the Key Algorithm). */
+  readonly cipherSuite: number;
+  /** R: the key is revoked (RFC 8060). lispers always sends 0. */
+  readonly revoke: boolean;
+  readonly keys: readonly Uint8Array[];
+  /** The locator the keys belong to; absent when the body ends after the keys. */
+  readonly address?: Address;
+  /** Rsvd2 byte; present only when non-zero. */
+  readonly rsvd2?: number;
+  /** Rsvd3 byte (after Key Count); present only when non-zero. */
+  readonly rsvd3?: number;
+  /** The 7 reserved bits before R; present only when non-zero. */
+  readonly rsvd4?: number;
 }
 
 /** Any other LCAF type, or a known one whose body does not parse: kept as bytes (RFC 8060 §3). */
