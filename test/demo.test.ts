@@ -26,7 +26,7 @@ test.serial('control-only demo: three nodes converge over HER and follow a roami
   for (const node of ['n1', 'n2', 'n3']) {
     const rows = r.site_cache[node];
     t.is(rows.length, 7, `${node} site cache`);
-    t.deepEqual(rows.find((x) => x.eid === '[0]2.2.2.2/32')?.rlocs, ['192.168.77.16'], `${node} follows n2`);
+    t.deepEqual(rows.find((x) => x.eid === '[0]10.0.0.2/32')?.rlocs, ['192.168.77.16'], `${node} follows n2`);
     t.deepEqual(rows.find((x) => x.eid.startsWith('[0](0.0.0.0/0'))?.rlocs.slice().sort(), ['192.168.77.16', '192.168.77.5', '192.168.77.7']);
   }
   if (!hasTshark) return;
@@ -55,5 +55,5 @@ test.serial('full demo: pings through the overlay succeed on the first try, and 
   t.not(r.roam_ms, null);
   t.log(`converged_ms=${r.converged_ms} roam_ms=${r.roam_ms} rtts=${Object.values(r.pings).map((p) => p.rtt_ms).join(',')}`);
   // n1 resolved n2 on the first ping and now forwards to n2's new RLOC.
-  t.deepEqual(r.map_cache.n1.find((e) => e.eid === '[0]2.2.2.2/32')?.rlocs, ['192.168.77.16']);
+  t.deepEqual(r.map_cache.n1.find((e) => e.eid === '[0]10.0.0.2/32')?.rlocs, ['192.168.77.16']);
 });

@@ -33,7 +33,7 @@ pre { margin:0; white-space:pre-wrap; font-size:12px; }
 <section><h2>Map-cache</h2><table id="map"><thead><tr><th>EID</th><th>RLOCs</th><th>State</th><th>TTL</th><th>Uptime</th><th>Packets</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Group members</h2><table id="peers"><thead><tr><th>Member RLOC</th></tr></thead><tbody></tbody></table></section>
 <section><h2>EID lookup</h2>
-<form id="lookup"><input id="eid" placeholder="EID, e.g. 2.2.2.2 or 'nexus-n2'" aria-label="EID"><input id="resolver" placeholder="Map-Resolver (default: this node)" aria-label="Map-Resolver"><button>Look up</button></form>
+<form id="lookup"><input id="eid" placeholder="EID, e.g. 10.0.0.2 or 'nexus-n2'" aria-label="EID"><input id="resolver" placeholder="Map-Resolver (default: this node)" aria-label="Map-Resolver"><button>Look up</button></form>
 <pre id="answer"></pre></section>
 <section><h2>Counters</h2><table id="counters"><thead><tr><th>Plane</th><th>Counter</th><th>Value</th></tr></thead><tbody></tbody></table></section>
 </main>

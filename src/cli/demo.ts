@@ -12,11 +12,11 @@ export const demoCommand: Command = {
   maxOperands: 0,
   description: [
     'Needs root. Builds three network namespaces n1, n2, n3 on a bridge that does not forward',
-    'multicast and runs a decent node in each: IPv4 EIDs 1.1.1.1, 2.2.2.2, 3.3.3.3 and name',
+    'multicast and runs a decent node in each: IPv4 EIDs 10.0.0.1, 10.0.0.2, 10.0.0.3 and name',
     "EIDs 'nexus-n1..3' in push group 224.1.1.1 with head-end replication, each node seeded",
     'with the next one. It waits until every site cache holds all six EIDs and the group',
     'entry with all three RLOCs, pings every EID from every node through the overlay, moves',
-    "n2 to a new RLOC address and measures how long until n1's traffic to 2.2.2.2 flows",
+    "n2 to a new RLOC address and measures how long until n1's traffic to 10.0.0.2 flows",
     'again, prints the site caches and map-caches, and removes everything it created (also',
     'on Ctrl-C or failure).',
     '',

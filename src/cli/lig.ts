@@ -26,7 +26,7 @@ export const ligCommand: Command = {
     { name: 'timeout', type: 'string', placeholder: 'MS', description: 'how long to wait (default 2000)' },
     { name: 'json', type: 'boolean', description: 'print JSON' },
   ],
-  examples: ['lig 2.2.2.2', "lig \"'nexus-n3'\" --to 192.168.77.6", 'lig 10.1.0.0/16 --json'],
+  examples: ['lig 10.0.0.2', "lig \"'nexus-n3'\" --to 192.0.2.6", 'lig 10.1.0.0/16 --json'],
   async run(args, io) {
     const timeout = stringOption(args, 'timeout') ?? '2000';
     if (!/^\d+$/.test(timeout)) throw new UsageError(`--timeout takes milliseconds, got '${timeout}'`);

@@ -1,7 +1,7 @@
 // EIDs as both planes see them: an instance-id plus an IPv4/IPv6 prefix, a distinguished
 // name, or an (S,G) group entry. Converts to and from the wire's EID-record address (RFC 9301
 // §5.4; IID-LCAF RFC 8060 §4.1.2; Multicast-Info RFC 8060 §4.10.2) and gives each a canonical text
-// key in lispers' print form, e.g. `[0]1.1.1.1/32`, `[0]'nexus-n1'`, `[0](0.0.0.0/0, 224.1.1.1/32)`.
+// key in lispers' print form, e.g. `[0]10.0.0.1/32`, `[0]'nexus-n1'`, `[0](0.0.0.0/0, 224.1.1.1/32)`.
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseIpv4, parseIpv6, formatIpv4, formatIpv6 } from '../wire/ip';
 import type { Address, EidRecord } from '../wire';
@@ -60,7 +60,7 @@ export function eidCovers(outer: Eid, inner: Eid): boolean {
 }
 
 /**
- * Parses an EID as written in config or on the command line: `10.0.0.0/8`, `1.1.1.1` (a host),
+ * Parses an EID as written in config or on the command line: `10.0.0.0/8`, `10.0.0.1` (a host),
  * `fd00::/64`, `'nexus-n1'`, `(0.0.0.0/0, 224.1.1.1/32)`, each optionally prefixed by `[iid]`.
  */
 export function parseEid(text: string, defaultIid = 0): Eid {

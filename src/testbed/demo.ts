@@ -31,7 +31,7 @@ export interface DemoResult {
 
 const GROUP = '224.1.1.1';
 const KEY = 'decent-password';
-const SPEC = [1, 2, 3].map((i) => ({ name: `n${i}`, eid: `${i}.${i}.${i}.${i}`, nameEid: `nexus-n${i}` }));
+const SPEC = [1, 2, 3].map((i) => ({ name: `n${i}`, eid: `10.0.0.${i}`, nameEid: `nexus-n${i}` }));
 
 function configText(i: number, dir: string, dataplane: boolean, seed: string): string {
   const s = SPEC[i];
