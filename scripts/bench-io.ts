@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
 import { createPair, Pair, run } from './lib/netns';
 import { AddressTable, D, NO_TUN_OFFLOADS, Pool, RawRelay, RecvPool, Tun, UdpEndpoint } from '../src/native';
+import { LISP_DATA_PORT } from '../src/wire/constants';
 
 interface Args {
   rounds: number;
@@ -63,8 +64,8 @@ function relayChild(spec: RelaySpec): void {
     name: spec.tun, netns: spec.netns, mtu: 1464, addresses: [spec.inner],
     offloads: spec.offloads ? undefined : NO_TUN_OFFLOADS,
   });
-  const udp = UdpEndpoint.open({ address: spec.local, port: 4341, netns: spec.netns, gso: spec.offloads, gro: spec.offloads });
-  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: 4341 }, batch: spec.batch });
+  const udp = UdpEndpoint.open({ address: spec.local, port: LISP_DATA_PORT, netns: spec.netns, gso: spec.offloads, gro: spec.offloads });
+  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: LISP_DATA_PORT }, batch: spec.batch });
   relay.start();
   process.on('SIGTERM', () => {
     process.stderr.write(`${JSON.stringify({ tun: tun.stats, udp: udp.stats })}\n`);

@@ -2,10 +2,9 @@
 // inner control message of an ECM or of a head-end-replicated data packet, and the auth verdict.
 // Rendering (text or JSON) is elsewhere.
 import type { LispDatagram } from '../pcap/lisp';
-import { LISP_CONTROL_PORT } from '../pcap/lisp';
 import { parseIpPacket, protocolName } from '../pcap/packet';
 import {
-  decodeControl, decodeData, decodeInnerUdp, verifyControl, WireError,
+  ECM_HEADER_LENGTH, LISP_CONTROL_PORT, decodeControl, decodeData, decodeInnerUdp, verifyControl, WireError,
   type AuthVerdict, type ControlMessage, type DataPacket, type InnerUdpHeader, type LispMessage,
   type LispMessageType,
 } from '../wire';
@@ -50,9 +49,6 @@ const TYPE_BY_CODE: Readonly<Record<number, LispMessageType>> = {
   1: 'map-request', 2: 'map-reply', 3: 'map-register', 4: 'map-notify', 5: 'map-notify-ack', 8: 'ecm',
 };
 
-/** ECM header length (RFC 9301 §5.8): the inner IP packet starts right after it when S=0. */
-const ECM_HEADER_LENGTH = 4;
-
 export function analyzeDatagram(datagram: LispDatagram, time: number, key?: string): DecodedDatagram {
   const base = { datagram, time };
   const bytes = datagram.payload;
@@ -88,7 +84,7 @@ export function analyzeDatagram(datagram: LispDatagram, time: number, key?: stri
   const out = { ...base, type: 'data' as const, message: packet };
   const content = parseIpPacket(packet.payload);
   // A control message travels in a data packet when an ITR head-end-replicates a group
-  // Map-Register (lispers: IID 0xffffff, inner UDP to 4342; lispers-decent-README "HER").
+  // Map-Register (lispers.net: IID 0xffffff, inner UDP to 4342; RFC 9962 §4.2 head-end replication).
   if (content.kind === 'udp' && content.udp.destinationPort === LISP_CONTROL_PORT) {
     let innerIp: InnerUdpHeader;
     let innerBytes: Uint8Array;

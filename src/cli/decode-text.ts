@@ -2,7 +2,7 @@
 // of tshark's summary line and lispers' log lines (addresses printed as lispers prints them).
 import type { DecodedDatagram } from './decode-analyze';
 import {
-  formatAddress,
+  HER_INSTANCE_ID, formatAddress,
   type ControlMessage, type DataHeader, type EidRecord, type InnerUdpHeader, type LocatorRecord,
   type MapNotify, type MapRegister, type MapReply, type MapRequest, type Address,
 } from '../wire';
@@ -172,7 +172,7 @@ function dataHeaderText(h: DataHeader): string {
   } else {
     parts.push(`nonce 0x${h.nonce.toString(16).padStart(6, '0')}`);
   }
-  if (h.iid !== undefined) parts.push(`IID ${h.iid === 0xffffff ? '0xffffff' : h.iid}`);
+  if (h.iid !== undefined) parts.push(`IID ${h.iid === HER_INSTANCE_ID ? '0xffffff' : h.iid}`);
   parts.push(`LSB 0x${h.lsb.toString(16)}`);
   if (h.keyId) parts.push(`key-id ${h.keyId}`);
   return parts.join(', ');

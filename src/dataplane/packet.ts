@@ -1,6 +1,7 @@
 // Inner-packet field access for the hot path: plain reads from the slot buffer, no objects.
 // Offsets follow RFC 791 §3.1 (IPv4) and RFC 8200 §3 (IPv6).
 import { ADDR_STRIDE, D, DESC_STRIDE, F } from '../native/layout';
+import { DATA_HEADER_LENGTH, HER_INSTANCE_ID, LISP_DATA_PORT } from '../wire/constants';
 
 // Descriptor fields as plain module constants: the package index re-exports through getters
 // (tsc's CommonJS output), which would cost a call per access in the per-packet loops.
@@ -19,7 +20,7 @@ export const F_GSO_ANY = F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP;
 export const F_TRUNC = F.TRUNC;
 
 /** LISP data header (RFC 9300 §5.1). */
-export const LISP_HEADER_LEN = 8;
+export const LISP_HEADER_LEN = DATA_HEADER_LENGTH;
 /** Outer IP + UDP + LISP (lisp-wire.md §5): 20 + 8 + 8 and 40 + 8 + 8. */
 export const OVERHEAD4 = 36;
 export const OVERHEAD6 = 56;
@@ -27,9 +28,9 @@ export const OVERHEAD6 = 56;
 export const UNDERLAY_MTU = 1500;
 /** Smallest MTU an IPv6 link may have (RFC 8200 §5); a PTB never advertises less. */
 export const IPV6_MIN_MTU = 1280;
-/** The instance-id of head-end replicated control traffic (lispers-decent "HER"). */
-export const HER_IID = 0xffffff;
-export const DATA_PORT = 4341;
+/** The instance-id of head-end replicated control traffic (RFC 9962 §4.2; see wire/constants.ts). */
+export const HER_IID = HER_INSTANCE_ID;
+export const DATA_PORT = LISP_DATA_PORT;
 
 /** Big-endian uint32 at `o`. */
 export function u32(b: Uint8Array, o: number): number {

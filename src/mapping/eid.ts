@@ -3,6 +3,7 @@
 // §5.4; IID-LCAF RFC 8060 §4.1.2; Multicast-Info RFC 8060 §4.10.2) and gives each a canonical text
 // key in lispers' print form, e.g. `[0]10.0.0.1/32`, `[0]'nexus-n1'`, `[0](0.0.0.0/0, 224.1.1.1/32)`.
 import { isIPv4, isIPv6 } from 'node:net';
+import { MAX_INSTANCE_ID } from '../wire/constants';
 import { parseIpv4, parseIpv6, formatIpv4, formatIpv6 } from '../wire/ip';
 import type { Address, EidRecord } from '../wire';
 
@@ -71,8 +72,8 @@ export function parseEid(text: string, defaultIid = 0): Eid {
     iid = Number(iidMatch[1]);
     rest = iidMatch[2];
   }
-  if (!Number.isInteger(iid) || iid < 0 || iid > 0xffffff) {
-    throw new EidError(`instance-id must be 0..16777215 (24 bits, RFC 9300 §5.3): ${JSON.stringify(text)}`);
+  if (!Number.isInteger(iid) || iid < 0 || iid > MAX_INSTANCE_ID) {
+    throw new EidError(`instance-id must be 0..${MAX_INSTANCE_ID} (24 bits, RFC 9300 §5.3): ${JSON.stringify(text)}`);
   }
   const name = /^'([^'\0]{1,255})'$/.exec(rest);
   if (name) return { iid, kind: 'name', name: name[1] };

@@ -1,6 +1,6 @@
 /**
  * String ⇄ number conversions for FIB addresses and prefixes. For configuration, tests and the
- * control thread only: the hot path takes addresses as uint32 words and never sees a string.
+ * map-cache sync only: the hot path takes addresses as uint32 words and never sees a string.
  *
  * An address is held as 32-bit words, most significant first: IPv4 = one word, IPv6 = four words.
  */

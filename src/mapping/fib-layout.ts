@@ -1,9 +1,11 @@
 /**
- * Word layouts shared by the FIB writer (control thread) and reader (data plane). Both sides
- * must agree on every bit here, so the layout lives in one place.
+ * Word layouts shared by the FIB writer and the readers (both on the main thread today; the
+ * tables are SharedArrayBuffers so a reader may run in another thread). Both sides must agree on
+ * every bit here, so the layout lives in one place.
  */
+import { MAX_INSTANCE_ID } from '../wire/constants';
 
-/** Map-cache action, with the wire ACT codes [RFC 9301 §5.4] so the control thread stores them as received. */
+/** Map-cache action, with the wire ACT codes [RFC 9301 §5.4] so map-cache actions are stored as received. */
 export const enum FibAction {
   /** Encapsulate to the RLOC set (a positive entry). */
   NoAction = 0,
@@ -132,7 +134,7 @@ export const INSTANCE_WORDS = 3;
 export const INSTANCE_KEY = 0;
 export const INSTANCE_ROOT4 = 1;
 export const INSTANCE_ROOT6 = 2;
-export const MAX_IID = 0xffffff;
+export const MAX_IID = MAX_INSTANCE_ID;
 
 export function instanceHash(iid: number): number {
   return Math.imul(iid ^ (iid >>> 13), 0x9e3779b1) >>> 0;

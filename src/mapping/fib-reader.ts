@@ -271,7 +271,7 @@ export class FibReader {
 
   /**
    * Whether the entry's TTL has run out at `nowSeconds`. The writer removes expired entries with
-   * expire(), but the data plane can check too so a late control thread never extends a mapping.
+   * expire(), but the data plane can check too so a late removal never extends a mapping.
    */
   entryExpired(entry: number, nowSeconds: number): boolean {
     const at = this.entryExpiresAt(entry);

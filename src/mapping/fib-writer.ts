@@ -1,6 +1,6 @@
 /**
- * The control thread's side of the FIB: the only code that writes the shared arrays. One
- * FibWriter per FIB; every method is synchronous and publishes its change before returning
+ * The writing side of the FIB: the only code that writes the shared arrays (the data plane's
+ * map-cache sync on the main thread drives it). One FibWriter per FIB; every method is synchronous and publishes its change before returning
  * (see the concurrency note in fib.ts for how readers stay consistent meanwhile).
  */
 import {

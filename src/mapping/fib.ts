@@ -18,8 +18,10 @@ levels of 16-bit keys (IPv4, IPv6's last) store their bounds as uint16 (see fib-
  * per /16 at 1M prefixes).
  *
  * ## Concurrency: one writer, any number of readers, no locks, no pauses
- * All tables are SharedArrayBuffers (fib-shared.ts). The control thread owns the one FibWriter;
- * the data plane builds a FibReader on the same buffers (postMessage them). The rules:
+ * All tables are SharedArrayBuffers (fib-shared.ts). The one FibWriter lives on the main thread,
+ * in the data plane (dataplane/fib-sync.ts applies the control worker's map-cache changes to
+ * it); the forwarding loops read through it on the same thread, and a FibReader built on the same
+ * buffers (postMessage them) may read from any other thread. The rules:
  *  1. Every change that a reader can observe is a single aligned 32-bit Atomics.store: a root
  *     slot, a node pointer, a node's levelLeaf, or an entry's *route word*.
  *  2. Everything bigger is copy-on-write: a changed range node or RLOC set is written into a

@@ -2,13 +2,14 @@
 // the TUN goes to one peer RLOC behind a fixed 8-byte LISP data header (RFC 9300 §5.1),
 // and every datagram received is decapsulated into the TUN. It is the data-plane skeleton
 // the tests and scripts/bench-io measure; the real encap/decap loops live in src/dataplane.
+import { DATA_HEADER_LENGTH, DATA_FLAG_I } from '../wire/constants';
 import { AddressTable } from './address';
 import { D, DESC_STRIDE } from './layout';
 import { Pool, RecvPool } from './pool';
 import { Tun } from './tun';
 import { UdpEndpoint } from './udp';
 
-export const LISP_HEADER_LEN = 8;
+export const LISP_HEADER_LEN = DATA_HEADER_LENGTH;
 
 export interface RawRelayOptions {
   tun: Tun;
@@ -42,7 +43,7 @@ export class RawRelay {
     this.rxPool = new RecvPool({ slots: batch, slotSize, headroom: 64 });
     this.addrs.set(0, opts.peer.address, opts.peer.port);
     // N=0, L=0, E=0, V=0, I=1: instance ID 0 in word 1 (RFC 9300 §5.3)
-    this.header = opts.header ?? Uint8Array.from([0x08, 0, 0, 0, 0, 0, 0, 0]);
+    this.header = opts.header ?? Uint8Array.from([DATA_FLAG_I, 0, 0, 0, 0, 0, 0, 0]);
     if (this.header.length !== LISP_HEADER_LEN) throw new RangeError('the LISP data header is 8 bytes');
   }
 

@@ -1,9 +1,7 @@
 // Picks the LISP datagrams out of a capture: UDP with 4341 (data) or 4342 (control) on either side.
 import { parseFrame, type IpInfo, type UdpInfo } from './packet';
 import type { PcapFile, PcapFrame } from './reader';
-
-export const LISP_DATA_PORT = 4341;
-export const LISP_CONTROL_PORT = 4342;
+import { LISP_CONTROL_PORT, LISP_DATA_PORT } from '../wire/constants';
 
 export type LispPlane = 'data' | 'control';
 

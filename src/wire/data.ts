@@ -1,10 +1,10 @@
-// The LISP data header (RFC 9300 §5.3, lisp-wire.md §5).
+// The LISP data header (RFC 9300 §5.1, fields in §5.3).
+import {
+  DATA_FLAG_E as E, DATA_FLAG_I as I, DATA_FLAG_L as L, DATA_FLAG_N as N, DATA_FLAG_R as R, DATA_FLAG_V as V,
+  DATA_HEADER_LENGTH, DATA_KEY_ID_MASK as KK, MAX_INSTANCE_ID,
+} from './constants';
 import { WireError } from './errors';
 import type { DataHeader, DataPacket } from './types';
-
-export const DATA_HEADER_LENGTH = 8;
-
-const N = 0x80, L = 0x40, E = 0x20, V = 0x10, I = 0x08, R = 0x04, KK = 0x03;
 
 /** Reads the 8-byte header at `off`. The caller guarantees 8 bytes are there. */
 export function readDataHeader(b: Uint8Array, off: number): DataHeader {
@@ -52,8 +52,8 @@ export function decodeData(bytes: Uint8Array): DataPacket {
 
 export function encodeData(p: DataPacket): Buffer {
   const h = p.header;
-  if (h.iidPresent && (h.iid === undefined || h.iid < 0 || h.iid > 0xffffff)) {
-    throw new RangeError(`instance-id must be 0..16777215 when I is set, got ${h.iid}`);
+  if (h.iidPresent && (h.iid === undefined || h.iid < 0 || h.iid > MAX_INSTANCE_ID)) {
+    throw new RangeError(`instance-id must be 0..${MAX_INSTANCE_ID} when I is set, got ${h.iid}`);
   }
   const flags = (h.noncepresent ? N : 0) | (h.lsbEnabled ? L : 0) | (h.echoNonce ? E : 0) |
     (h.mapVersioning ? V : 0) | (h.iidPresent ? I : 0) | (h.rBit ? R : 0) | (h.keyId & KK);

@@ -2,7 +2,8 @@
 export * from './types';
 export { WireError } from './errors';
 export { decodeControl, encodeControl, controlTypeName } from './control';
-export { decodeData, encodeData, readDataHeader, writeDataHeader, DATA_HEADER_LENGTH } from './data';
+export * from './constants';
+export { decodeData, encodeData, readDataHeader, writeDataHeader } from './data';
 export { decodeInnerUdp, decodeInnerUdpAt, encodeInnerUdp, type InnerUdpPacket } from './inner';
 export { formatAddress } from './address';
 export {
