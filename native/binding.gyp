@@ -9,7 +9,8 @@
         "src/segment.c",
         "src/coalesce.c",
         "src/rtnl.c",
-        "src/netns.c"
+        "src/netns.c",
+        "src/crypto.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -108,10 +108,70 @@ double *Stats(const Napi::Value &v) { return TypedAtLeast<double>(v, napi_float6
 
 std::string NetnsArg(const Napi::Value &v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
 
+// ---------------- key table (crypto.h) ----------------
+struct Keys {
+  dn_keys *k = nullptr;
+  Napi::Reference<Napi::Value> shared;
+};
+
+void KeysFinalize(Napi::Env, Keys *k) {
+  dn_keys_free(k->k);
+  delete k;
+}
+
+Keys *GetKeys(const Napi::Value &v) {
+  if (!v.IsExternal()) return nullptr;
+  Keys *k = v.As<Napi::External<Keys>>().Data();
+  return k && k->k ? k : nullptr;
+}
+
+// keysOpen(shared, sets) -> handle ; shared: a Uint8Array (may sit on a SharedArrayBuffer) of
+// sets * KEYSET_STRIDE bytes, 8-byte aligned, that JS reads the counters from
+Napi::Value KeysOpen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  size_t len = 0;
+  uint8_t *sh = Bytes<uint8_t>(info[0], &len);
+  if (!sh || !info[1].IsNumber()) return ThrowType(env, "keysOpen(shared, sets)");
+  int64_t sets = info[1].As<Napi::Number>().Int64Value();
+  if (sets < 2 || sets > 65536 || (size_t)sets * DN_KEYSET_STRIDE > len || reinterpret_cast<uintptr_t>(sh) % 8)
+    return ThrowType(env, "keysOpen: the shared buffer must be 8-byte aligned and hold sets * KEYSET_STRIDE bytes (2..65536 sets)");
+  Keys *k = new Keys();
+  k->k = dn_keys_new(sh, (size_t)sets);
+  if (!k->k) { delete k; return ThrowSys(env, ENOMEM, "keysOpen"); }
+  k->shared = Napi::Persistent(info[0]);
+  return Napi::External<Keys>::New(env, k, KeysFinalize);
+}
+
+// keysInstall(handle, set, keyId, suite, encKey, icvKey | null, ivLen, icvLen)
+Napi::Value KeysInstall(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Keys *k = GetKeys(info[0]);
+  size_t el = 0, il = 0;
+  uint8_t *enc = Bytes<uint8_t>(info[4], &el);
+  uint8_t *icv = info[5].IsNull() || info[5].IsUndefined() ? nullptr : Bytes<uint8_t>(info[5], &il);
+  if (!k || !enc || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() || !info[6].IsNumber() || !info[7].IsNumber())
+    return ThrowType(env, "keysInstall(handle, set, keyId, suite, encKey, icvKey, ivLen, icvLen)");
+  const char *why = "";
+  int r = dn_keys_install(k->k, info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Int32Value(),
+                          info[3].As<Napi::Number>().Int32Value(), enc, el, icv, il, info[6].As<Napi::Number>().Int32Value(),
+                          info[7].As<Napi::Number>().Int32Value(), &why);
+  if (r < 0) return ThrowType(env, (std::string("keysInstall: ") + why).c_str());
+  return env.Undefined();
+}
+
+// keysRemove(handle, set, keyId): the key is wiped (OpenSSL contexts freed and cleansed)
+Napi::Value KeysRemove(const Napi::CallbackInfo &info) {
+  Keys *k = GetKeys(info[0]);
+  if (k && info[1].IsNumber() && info[2].IsNumber())
+    dn_keys_remove(k->k, info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 // ---------------- TUN ----------------
 struct Tun {
   dn_tun t;
   Napi::Reference<Napi::Value> stats;
+  Napi::Reference<Napi::Value> keys;
   napi_env env = nullptr;
 };
 
@@ -219,10 +279,23 @@ Napi::Value TunWrite(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, n);
 }
 
+// tunSetKeys(handle, keys | null): slots with D.KEY are opened with this table on tunWrite
+Napi::Value TunSetKeys(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Tun *t = GetTun(info[0]);
+  Keys *k = info[1].IsNull() ? nullptr : GetKeys(info[1]);
+  if (!t || (!k && !info[1].IsNull())) return ThrowType(env, "tunSetKeys(handle, keys | null)");
+  t->t.keys = k ? k->k : nullptr;
+  if (k) t->keys = Napi::Persistent(info[1]);
+  else t->keys.Reset();
+  return env.Undefined();
+}
+
 // ---------------- UDP ----------------
 struct Udp {
   dn_udp u;
   Napi::Reference<Napi::Value> stats;
+  Napi::Reference<Napi::Value> keys;
 };
 
 void UdpCleanup(void *arg) { dn_udp_close(&static_cast<Udp *>(arg)->u); }
@@ -289,6 +362,18 @@ Napi::Value UdpClose(const Napi::CallbackInfo &info) {
 Napi::Value UdpOffloads(const Napi::CallbackInfo &info) {
   Udp *u = GetUdp(info[0]);
   return Napi::Number::New(info.Env(), u ? u->u.offloads : 0);
+}
+
+// udpSetKeys(handle, keys | null): slots with D.KEY are sealed with this table on udpSend
+Napi::Value UdpSetKeys(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Udp *u = GetUdp(info[0]);
+  Keys *k = info[1].IsNull() ? nullptr : GetKeys(info[1]);
+  if (!u || (!k && !info[1].IsNull())) return ThrowType(env, "udpSetKeys(handle, keys | null)");
+  if (dn_udp_set_keys(&u->u, k ? k->k : nullptr) < 0) return ThrowSys(env, ENOMEM, "udpSetKeys");
+  if (k) u->keys = Napi::Persistent(info[1]);
+  else u->keys.Reset();
+  return env.Undefined();
 }
 
 // udpSend(handle, data, desc, slot, count, addrs) -> datagrams sent
@@ -446,6 +531,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linkSet", Napi::Function::New(env, LinkSet));
   exports.Set("addrAdd", Napi::Function::New(env, AddrAdd));
   exports.Set("routeSet", Napi::Function::New(env, RouteSet));
+  exports.Set("keysOpen", Napi::Function::New(env, KeysOpen));
+  exports.Set("keysInstall", Napi::Function::New(env, KeysInstall));
+  exports.Set("keysRemove", Napi::Function::New(env, KeysRemove));
+  exports.Set("tunSetKeys", Napi::Function::New(env, TunSetKeys));
+  exports.Set("udpSetKeys", Napi::Function::New(env, UdpSetKeys));
   exports.Set("watch", Napi::Function::New(env, Watch));
   exports.Set("unwatch", Napi::Function::New(env, Unwatch));
   Napi::Object c = Napi::Object::New(env);
@@ -453,6 +543,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("ADDR_STRIDE", Napi::Number::New(env, DN_ADDR_STRIDE));
   c.Set("STATS_COUNT", Napi::Number::New(env, ST_COUNT));
   c.Set("VNET_HDR_LEN", Napi::Number::New(env, DN_VNET_LEN));
+  c.Set("KEYSET_STRIDE", Napi::Number::New(env, DN_KEYSET_STRIDE));
+  c.Set("KEY_STRIDE", Napi::Number::New(env, DN_KEY_STRIDE));
+  c.Set("KEY_OFFSET", Napi::Number::New(env, DN_KEY_OFFSET));
   exports.Set("constants", c);
   return exports;
 }

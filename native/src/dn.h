@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
+#include "crypto.h"
 
 /* descriptor fields (int32 index within one slot's descriptor) */
 enum {
@@ -27,7 +28,10 @@ enum {
     DN_HDR = 6,    /* UDP tx: prefix bytes before OFF repeated on every segment; TUN write: bytes stripped per segment */
     DN_AUX = 7,    /* UDP tx: 1 + index into the address table of the outer source address (IP_PKTINFO
                     * ipi_spec_dst / IPV6_PKTINFO ipi6_addr), 0 = the kernel chooses by route */
-    DN_DESC_STRIDE = 8
+    DN_KEY = 8,    /* UDP tx / TUN write: key set index (crypto.h), 0 = clear. tx: every segment is sealed
+                    * after the split; TUN write: every segment is verified and decrypted before
+                    * coalescing, failures are dropped (counted per key) */
+    DN_DESC_STRIDE = 9
 };
 
 /* DN_FLAGS bits */
@@ -86,6 +90,7 @@ typedef struct dn_tun {
     int vnet;          /* IFF_VNET_HDR in effect */
     unsigned offloads; /* DN_OFF_* actually in effect */
     double *stats;
+    dn_keys *keys;     /* for DN_KEY != 0 slots (set by the addon, owned by JS) */
     dn_run run;
 } dn_tun;
 
@@ -132,11 +137,16 @@ typedef struct dn_udp {
     uint8_t *rxcmsg;
     struct sockaddr_storage *rxaddr;
     uint16_t local_port;
+    dn_keys *keys;     /* for DN_KEY != 0 slots (set by the addon, owned by JS) */
+    uint8_t *sealed;   /* sealed segments until the next flush (allocated when keys are attached) */
+    size_t sealed_cap, sealed_used;
 } dn_udp;
 
 int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsize, unsigned want,
                 int rx_max, const char **stage);
 void dn_udp_close(dn_udp *u);
+/* attach (or detach with NULL) a key table; 0 or -ENOMEM */
+int dn_udp_set_keys(dn_udp *u, dn_keys *k);
 int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count,
                 const uint8_t *addrs, size_t naddrs, int *err);
 int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, size_t headroom,

@@ -166,11 +166,22 @@ int dn_tun_write(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_
         if (off + len > slot || (size_t)(i + 1) * slot > data_len) { st_add(t->stats, ST_BAD_PKTS, 1); continue; }
         uint8_t *p = data + (size_t)i * slot + off;
         size_t seg = d[DN_GSO] > 0 ? (size_t)d[DN_GSO] : len;
+        int32_t key = d[DN_KEY];
+        if (key != 0 && (!t->keys || strip < 1)) { st_add(t->stats, ST_BAD_PKTS, 1); continue; }
         for (size_t o = 0; o < len; o += seg) {
             size_t sl = len - o < seg ? len - o : seg;
             if (sl <= strip) { st_add(t->stats, ST_BAD_PKTS, 1); continue; }
-            if (coalesce) dn_coalesce(t, p + o + strip, sl - strip);
-            else dn_tun_write_one(t, p + o + strip, sl - strip);
+            uint8_t *inner = p + o + strip;
+            size_t il = sl - strip;
+            if (key != 0) {
+                /* RFC 8061 §7: verify and decrypt each datagram of the GRO message on its own, in
+                 * place, before it can join a coalesced write; a failure drops only this one */
+                long n = dn_open(t->keys, key, p + o, sl, strip, &inner);
+                if (n <= 0) continue;
+                il = (size_t)n;
+            }
+            if (coalesce) dn_coalesce(t, inner, il);
+            else dn_tun_write_one(t, inner, il);
         }
     }
     dn_coalesce_flush(t); /* the slots are reused by the next receive batch */

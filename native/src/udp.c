@@ -146,9 +146,24 @@ void dn_udp_close(dn_udp *u) {
     if (u->fd >= 0) close(u->fd);
     u->fd = -1;
     free(u->txm); free(u->txsegs); free(u->txiov); free(u->txcmsg); free(u->txaddr); free(u->seghdr);
-    free(u->rxm); free(u->rxiov); free(u->rxcmsg); free(u->rxaddr);
+    free(u->rxm); free(u->rxiov); free(u->rxcmsg); free(u->rxaddr); free(u->sealed);
+    u->sealed = NULL; u->sealed_cap = 0; u->keys = NULL;
     u->txm = NULL; u->txsegs = NULL; u->txiov = NULL; u->txcmsg = NULL; u->txaddr = NULL; u->seghdr = NULL;
     u->rxm = NULL; u->rxiov = NULL; u->rxcmsg = NULL; u->rxaddr = NULL;
+}
+
+/* Sealed segments wait in one buffer until the sendmmsg that carries them: 2 MiB holds about 30
+ * encrypted 64 KiB super-packets; a fuller batch is flushed early (one more sendmmsg). */
+#define SEALED_CAP (2u << 20)
+
+int dn_udp_set_keys(dn_udp *u, dn_keys *k) {
+    if (k && !u->sealed) {
+        u->sealed = malloc(SEALED_CAP);
+        if (!u->sealed) return -ENOMEM;
+        u->sealed_cap = SEALED_CAP;
+    }
+    u->keys = k;
+    return 0;
 }
 
 /* ---------------- send ---------------- */
@@ -209,6 +224,7 @@ static void tx_flush(dn_udp *u, txpos *t) {
         waited = 0;
     }
     t->k = t->iov = t->seg = 0;
+    u->sealed_used = 0;
 }
 
 static int make_addr(const uint8_t *e, struct sockaddr_storage *ss, int family) {
@@ -301,10 +317,13 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
  * into GSO messages of up to 64 segments. Each segment is [prefix][inner headers rebuilt in
  * scratch by dn_segment()] + a payload slice of the slot (scatter-gather: never copied). */
 static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_t *p, size_t len, int mss,
-                 uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos, const uint8_t *src) {
+                 uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos, const uint8_t *src,
+                 const dn_tx_key *key) {
     dn_super s;
     if (dn_super_parse(p, len, mss, flags, &s) < 0 || plen + s.hl > DN_SEG_HDR_STRIDE) return -1;
-    size_t segsz = plen + s.hl + (size_t)mss;
+    /* sealed (RFC 8061 §7): every segment is [LISP header][IV][ciphertext][ICV], so all but the
+     * last still have one size, as UDP GSO needs */
+    size_t segsz = key ? plen + dn_seal_overhead(key, s.hl + (size_t)mss) : plen + s.hl + (size_t)mss;
     size_t maxper = DN_MAX_UDP_PAYLOAD / segsz;
     if (maxper > DN_MAX_GSO_SEGS) maxper = DN_MAX_GSO_SEGS;
     if (!(u->offloads & DN_OFF_UDP_GSO)) maxper = 1;
@@ -312,7 +331,8 @@ static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_
     size_t i = 0;
     while (i < s.nseg) {
         size_t cnt = s.nseg - i < maxper ? s.nseg - i : maxper;
-        if (t->k + 1 > u->max_msgs || t->iov + 2 * (int)cnt > u->max_iov || t->seg + (int)cnt > u->max_seghdr)
+        if (t->k + 1 > u->max_msgs || t->iov + 2 * (int)cnt > u->max_iov || t->seg + (int)cnt > u->max_seghdr ||
+            (key && u->sealed_used + cnt * segsz > u->sealed_cap))
             tx_flush(u, t);
         struct iovec *iov = &u->txiov[t->iov];
         for (size_t j = 0; j < cnt; j++, i++) {
@@ -320,12 +340,25 @@ static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_
             memcpy(h, prefix, plen);
             size_t poff, plen_i;
             dn_segment(&s, p, i, h + plen, &poff, &plen_i);
+            if (key) {
+                /* sealed out of place into the send buffer: the slot stays plaintext, and the
+                 * segment leaves as one contiguous iovec */
+                uint8_t *o = u->sealed + u->sealed_used;
+                memcpy(o, prefix, plen);
+                long n = dn_seal(key, o, plen, h + plen, s.hl, p + poff, plen_i);
+                if (n < 0) return -1; /* only when OpenSSL fails: nothing of this message was queued */
+                u->sealed_used += plen + (size_t)n;
+                iov[j].iov_base = o;
+                iov[j].iov_len = plen + (size_t)n;
+                continue;
+            }
             iov[2 * j].iov_base = h;
             iov[2 * j].iov_len = plen + s.hl;
             iov[2 * j + 1].iov_base = p + poff;
             iov[2 * j + 1].iov_len = plen_i;
         }
-        msg_begin(u, t, dst, alen, ttltos, src, cnt > 1 ? (int)segsz : 0, 2 * (int)cnt, (int)cnt);
+        int niov = key ? (int)cnt : 2 * (int)cnt;
+        msg_begin(u, t, dst, alen, ttltos, src, cnt > 1 ? (int)segsz : 0, niov, (int)cnt);
     }
     return 0;
 }
@@ -359,9 +392,30 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         uint8_t *p = data + (size_t)i * slot + d[DN_OFF];
         size_t len = (size_t)d[DN_LEN], plen = (size_t)d[DN_HDR];
         uint32_t fl = (uint32_t)d[DN_FLAGS];
+        dn_tx_key kbuf, *key = NULL;
+        if (d[DN_KEY] != 0) {
+            /* no key under that set: dropped, counted in the set (tx_no_key); never sent in clear */
+            if (!u->sealed || dn_tx_key_get(u->keys, d[DN_KEY], &kbuf) < 0) { st_add(u->stats, ST_UDP_SEND_DROPS, 1); continue; }
+            if (plen < 1) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+            key = &kbuf;
+        }
         if ((fl & DN_F_GSO_ANY) && d[DN_GSO] > 0) {
-            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS], src) < 0)
+            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS], src, key) < 0)
                 st_add(u->stats, ST_BAD_PKTS, 1);
+            continue;
+        }
+        if (key) {
+            size_t need = plen + dn_seal_overhead(key, len);
+            if (need > DN_MAX_UDP_PAYLOAD) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+            if (t.k + 1 > u->max_msgs || t.iov + 1 > u->max_iov || u->sealed_used + need > u->sealed_cap) tx_flush(u, &t);
+            uint8_t *o = u->sealed + u->sealed_used;
+            memcpy(o, p - plen, plen);
+            long n = dn_seal(key, o, plen, p, len, NULL, 0);
+            if (n < 0) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+            u->sealed_used += plen + (size_t)n;
+            u->txiov[t.iov].iov_base = o;
+            u->txiov[t.iov].iov_len = plen + (size_t)n;
+            msg_begin(u, &t, &dst, alen, d[DN_TTLTOS], src, 0, 1, 1);
             continue;
         }
         /* no super-packet flag but a GSO size: the slot is one buffer of equal-sized datagrams

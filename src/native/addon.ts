@@ -3,6 +3,7 @@
 // call them directly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ADDR_STRIDE, DESC_STRIDE, KEY_OFFSET, KEY_STRIDE, KEYSET_STRIDE } from './layout';
 
 export interface RawTunOpen {
   handle: object;
@@ -41,9 +42,20 @@ export interface NativeAddon {
     netns: string | null, add: boolean, ifindex: number, family: 4 | 6, dst: Uint8Array,
     prefixLength: number, metric: number,
   ): void;
+  keysOpen(shared: Uint8Array, sets: number): object;
+  keysInstall(
+    handle: object, set: number, keyId: number, suite: number, encKey: Uint8Array, icvKey: Uint8Array | null,
+    ivLen: number, icvLen: number,
+  ): void;
+  keysRemove(handle: object, set: number, keyId: number): void;
+  tunSetKeys(handle: object, keys: object | null): void;
+  udpSetKeys(handle: object, keys: object | null): void;
   watch(fd: number, callback: (error: string | null) => void): object;
   unwatch(handle: object): void;
-  constants: { DESC_STRIDE: number; ADDR_STRIDE: number; STATS_COUNT: number; VNET_HDR_LEN: number };
+  constants: {
+    DESC_STRIDE: number; ADDR_STRIDE: number; STATS_COUNT: number; VNET_HDR_LEN: number;
+    KEYSET_STRIDE: number; KEY_STRIDE: number; KEY_OFFSET: number;
+  };
 }
 
 const ADDON_REL = path.join('native', 'build', 'Release', 'decent_native.node');
@@ -74,6 +86,13 @@ export function loadAddon(): NativeAddon {
     );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  cached = require(file) as NativeAddon;
+  const addon = require(file) as NativeAddon;
+  // an addon built from other sources than these TS files would misread every descriptor
+  const want = { DESC_STRIDE, ADDR_STRIDE, KEYSET_STRIDE, KEY_STRIDE, KEY_OFFSET };
+  for (const [k, v] of Object.entries(want)) {
+    const got = addon.constants[k as keyof typeof want];
+    if (got !== v) throw new Error(`the native addon (${file}) has ${k} = ${got}, src/native/layout.ts ${v}: rebuild it (npm run install)`);
+  }
+  cached = addon;
   return cached;
 }

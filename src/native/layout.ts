@@ -32,9 +32,17 @@ export const D = {
    * to the kernel's choice (counted as srcFallbacks).
    */
   AUX: 7,
+  /**
+   * UDP send / TUN write: key set index into the KeyTable (keys.ts), 0 = clear. Send: every segment
+   * is sealed after the GSO split (RFC 8061 §7: LISP header with KK ‖ IV ‖ ciphertext ‖ ICV); a set
+   * without a send key drops the slot (counted as txNoKey). TUN write: every datagram of the
+   * message is verified and decrypted in place before coalescing; failures are dropped and counted
+   * per key. Receive leaves it 0.
+   */
+  KEY: 8,
 } as const;
 
-export const DESC_STRIDE = 8;
+export const DESC_STRIDE = 9;
 export const ADDR_STRIDE = 20;
 export const VNET_HDR_LEN = 10;
 
@@ -86,3 +94,17 @@ export function readStats<K extends StatName>(a: Float64Array, keep: (n: StatNam
 
 export const isTunStat = (n: StatName): n is keyof TunStats => n.startsWith('tun') || n === 'checksumBad' || n === 'badPackets';
 export const isUdpStat = (n: StatName): n is keyof UdpStats => n.startsWith('udp') || n === 'badPackets' || n === 'gsoFallbacks' || n === 'srcFallbacks';
+
+/**
+ * Key table layout (native/src/crypto.h): `sets` key sets of KEYSET_STRIDE bytes; a set is a
+ * header plus one KEY_STRIDE entry per key-id 1..3 from KEY_OFFSET. Byte offsets below.
+ */
+export const KEYSET_STRIDE = 1040;
+export const KEY_STRIDE = 336;
+export const KEY_OFFSET = 32;
+/** Set header: uint32 at 0 = send key-id (JS writes; 0 = none); float64 counters at 8 and 16. */
+export const KS = { TX_KID: 0, UNKNOWN_KID: 8, TX_NO_KEY: 16 } as const;
+/** Key entry: uint32 active, suite, ivLen, icvLen; uint64 txIv (last IV counter sent), rxTop; float64 counters. */
+export const KE = { ACTIVE: 0, SUITE: 4, IV_LEN: 8, ICV_LEN: 12, TX_IV: 16, RX_TOP: 24, COUNTERS: 32 } as const;
+export const KEY_COUNTER_NAMES = ['encrypted', 'decrypted', 'authFailures', 'replays', 'outOfWindow'] as const;
+export type KeyCounterName = (typeof KEY_COUNTER_NAMES)[number];

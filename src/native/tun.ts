@@ -5,6 +5,7 @@ import { maskBytes, parseCidr } from './address';
 import { track, untrack } from './cleanup';
 import { tunError } from './errors';
 import { isTunStat, OFF, readStats, STAT_NAMES, TunStats } from './layout';
+import type { KeyTable } from './keys';
 import { Pool } from './pool';
 import { Readiness } from './readiness';
 
@@ -198,6 +199,14 @@ export class Tun {
 
   get stats(): TunStats {
     return readStats(this.statsArray, isTunStat);
+  }
+
+  /**
+   * Decrypt slots whose D.KEY names a set of `keys` on write (RFC 8061 §7: each datagram verified
+   * and decrypted before coalescing; failures dropped and counted per key). null detaches.
+   */
+  setKeys(keys: KeyTable | null): void {
+    loadAddon().tunSetKeys(this.live(), keys ? keys.handle : null);
   }
 
   get closed(): boolean {

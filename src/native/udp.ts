@@ -6,6 +6,7 @@ import { AddressTable, familyOf, Family, ipToBytes } from './address';
 import { track, untrack } from './cleanup';
 import { udpError } from './errors';
 import { isUdpStat, OFF, readStats, STAT_NAMES, UdpStats } from './layout';
+import type { KeyTable } from './keys';
 import { Pool, RecvPool } from './pool';
 import { Readiness } from './readiness';
 import { netnsPath } from './tun';
@@ -109,6 +110,14 @@ export class UdpEndpoint {
 
   get stats(): UdpStats {
     return readStats(this.statsArray, isUdpStat);
+  }
+
+  /**
+   * Seal slots whose D.KEY names a set of `keys` on send (RFC 8061 §7: every segment after the GSO
+   * split gets its own IV and ICV; the segments still leave as UDP GSO messages). null detaches.
+   */
+  setKeys(keys: KeyTable | null): void {
+    loadAddon().udpSetKeys(this.live(), keys ? keys.handle : null);
   }
 
   get closed(): boolean {
