@@ -20,11 +20,33 @@ export interface AuthConfig {
   readonly algorithm: 1 | 2;
 }
 
+/**
+ * Bounds on what members may put in our Map-Server (every input from the network is bounded and
+ * each refusal counted): a keyed member must not be able to exhaust memory or the data plane.
+ */
+export interface LimitsConfig {
+  /** EID-records one xTR-ID may hold in the site cache. */
+  readonly eidsPerMember: number;
+  /** Locators in one registration, and in an EID's merged RLOC-set (the wire allows 255). */
+  readonly rlocsPerEid: number;
+  /** xTR-IDs in the group entry (members). */
+  readonly members: number;
+  /** Site-cache entries in all. */
+  readonly siteCache: number;
+}
+
+export const DEFAULT_LIMITS: LimitsConfig = { eidsPerMember: 1024, rlocsPerEid: 32, members: 4096, siteCache: 100_000 };
+
 export interface PolicyConfig {
   /** EID prefixes a key may register (with accept-more-specifics); empty = anything. */
   readonly allowed: readonly Eid[];
   /** Accept lispers' unauthenticated (alg 0) group joins and RLE Map-Notifys (lispers.net sends them unsigned). */
   readonly acceptUnauthenticatedGroupJoins: boolean;
+  /**
+   * Site-IDs whose xTRs may register the same EID (a multihomed site); any other EID stays with
+   * the xTR-ID that holds it while its registration lives.
+   */
+  readonly multihomedSites?: readonly bigint[];
 }
 
 export interface TimerConfig {
@@ -58,6 +80,8 @@ export interface ControlConfig {
   readonly auth: AuthConfig;
   readonly policy: PolicyConfig;
   readonly timers: TimerConfig;
+  /** Defaults: DEFAULT_LIMITS. */
+  readonly limits?: LimitsConfig;
   readonly xtrId: bigint;
   readonly siteId: bigint;
   /** Produce lispers.net's wire forms (padded Multicast-Info, named RLEs, AFI-List RLOCs). */

@@ -58,4 +58,8 @@ export interface NodeContext {
   siteCacheChanged(): void;
   /** The group entry's RLE changed. */
   groupChanged(): void;
+  /** A member registered to the group under an xTR-ID we did not hold (new, or restarted). */
+  memberJoined(rloc: string): void;
+  /** Proof that an RLOC is reachable (an authenticated registration from it). */
+  rlocReachable(rloc: string): void;
 }

@@ -7,6 +7,7 @@ export const COUNTER_NAMES = [
   'notify.retransmitted', 'notify-ack.sent', 'notify-ack.received', 'request.received', 'request.sent',
   'reply.sent', 'reply.received', 'reply.negative.sent', 'probe.sent', 'probe.received', 'smr.received',
   'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
-  'register.retransmitted', 'register.acked',
+  'register.retransmitted', 'register.acked', 'register.rejected.owned', 'register.rejected.limit',
+  'request.rejected.address', 'probe.reply.unmatched',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

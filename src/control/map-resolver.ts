@@ -1,7 +1,7 @@
 // Answering Map-Requests (RFC 9301 §5.3, §8): as Map-Resolver with proxy replies from the site
 // cache (every member is one, RFC 9962 §4.1), as ETR with our own mapping to RLOC-probes, and
 // Solicit-Map-Requests to the ITRs that asked us when our mapping changes (RFC 9301 §6.1).
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { encodeControl, type EidRecord, type MapReply, type MapRequest } from '../wire';
 import { eidKey, eidToWire, routableEid, type Eid } from '../mapping/eid';
 import type { NodeContext } from './context';
@@ -20,6 +20,17 @@ const REQUEST_BUCKETS_MAX = 4096;
 /** SMRs go to ITRs that asked us in the last minute, ≤ 1 per 3 s each (RFC 9301 §6.1, §5.3). */
 const SMR_RECENT_MS = 60_000;
 const SMR_MIN_INTERVAL_MS = 3_000;
+
+/** A unicast address a reply may go to: not unspecified, multicast, broadcast or loopback. */
+export function isReplyAddress(ip: string): boolean {
+  if (isIPv4(ip)) {
+    const first = Number(ip.split('.')[0]);
+    return ip !== '0.0.0.0' && ip !== '255.255.255.255' && first !== 127 && first < 224 && first !== 0;
+  }
+  if (!isIPv6(ip)) return false;
+  const lower = ip.toLowerCase();
+  return lower !== '::' && lower !== '::1' && !lower.startsWith('ff');
+}
 
 export class MapResolver {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -58,9 +69,14 @@ export class MapResolver {
       for (const eid of this.requestedEids(m)) if (ctx.mapCache.lookup(eid)) this.refresh(eid);
       if (m.dontReply) return;
     }
-    const ips = m.itrRlocs.map((a) => locatorIp(a));
-    const dst = ips.find((ip) => ip !== undefined && ctx.rlocs.some((own) => isIPv4(own) === isIPv4(ip))) ??
-      (ips.find((ip) => ip !== undefined) ?? src);
+    // Where the reply goes comes from the packet: validate it before use (RFC 9301 §5.3 ITR-RLOCs;
+    // the ECM's inner source port for a Map-Resolver, §5.8). A bad one is a counted drop.
+    const ips = m.itrRlocs.map((a) => locatorIp(a)).filter((ip): ip is string => ip !== undefined && isReplyAddress(ip));
+    const dst = ips.find((ip) => ctx.rlocs.some((own) => isIPv4(own) === isIPv4(ip))) ?? ips[0] ?? (isReplyAddress(src) ? src : undefined);
+    if (dst === undefined || !Number.isInteger(sport) || sport < 1 || sport > 65535) {
+      ctx.count('request.rejected.address');
+      return;
+    }
     if (!m.smr && !ctx.rlocs.includes(dst)) {
       const r = this.requesters.get(dst);
       if (r) r.lastRequest = ctx.env.now();

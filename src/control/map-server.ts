@@ -1,13 +1,17 @@
 // The Map-Server (RFC 9301 §8.2, RFC 9962 §4): authenticates Map-Registers, applies the policy,
 // merges them per xTR-ID into the site cache, acknowledges M=1 registers, and sends Map-Notifys
 // (retransmitted until acknowledged, RFC 9301 §5.7) when the mapping system asks it to.
-import { verifyControl, type EidRecord, type MapNotify, type MapRegister } from '../wire';
+import { AuthAlgorithm, verifyControl, type EidRecord, type MapNotify, type MapRegister } from '../wire';
 import { eidKey, routableEid } from '../mapping/eid';
 import type { NodeContext, Via } from './context';
 import { randomNonce, signWith } from './messages';
 import { authAdmits, eidAllowed } from './policy';
+import { DEFAULT_LIMITS } from './config';
 import { CONTROL_PORT } from './ports';
 import { recordTtlToMs } from './ttl';
+
+/** Refused registrations kept for the operator's view. */
+const MAX_REFUSALS_KEPT = 64;
 
 interface PendingNotify {
   readonly dst: string;
@@ -43,6 +47,8 @@ export class MapServer {
     const now = ctx.env.now();
     let groupChanged = false;
     let anyChange = false;
+    let accepted = false;
+    let newMember = false;
     for (const rec of m.records) {
       const eid = routableEid(rec);
       if (!eid) {
@@ -55,30 +61,55 @@ export class MapServer {
         continue;
       }
       const ttlMs = m.useTtl ? recordTtlToMs(rec.ttl, config.timers.registrationTtlMs) : config.timers.registrationTtlMs;
-      const outcome = ctx.siteCache.register({
+      const { outcome, newRegistrant, refusal } = ctx.siteCache.register({
         eid, record: rec, xtrId: m.xtrId, siteId: m.siteId, source: src, sourcePort: sport, via, ttlMs, now,
         proxyReply: m.proxyReply, merge: m.merge, wantMapNotify: m.wantMapNotify, authenticated: verdict === 'ok',
-        lispersForm: config.lispers,
+        lispersForm: config.lispers, limits: config.limits ?? DEFAULT_LIMITS, multihomedSites: config.policy.multihomedSites ?? [],
       });
+      if (refusal) {
+        ctx.count(refusal.reason === 'owned' ? 'register.rejected.owned' : 'register.rejected.limit');
+        this.refused(src, m.xtrId, refusal.message);
+        continue;
+      }
       if (outcome === 'deregistered') ctx.count('register.deregistered');
       if (outcome !== 'ignored') ctx.count('register.accepted');
+      if (outcome !== 'ignored' && outcome !== 'deregistered') accepted = true;
       if (outcome === 'created' || outcome === 'changed' || outcome === 'deregistered') {
         anyChange = true;
         if (eidKey(eid) === ctx.groupKey) groupChanged = true;
       }
+      if (newRegistrant && eidKey(eid) === ctx.groupKey && via !== 'local') newMember = true;
     }
     if (m.wantMapNotify) this.ackRegister(m, src);
+    // A fresh authenticated registration proves the registerer reachable (RFC 9301 §7).
+    if (accepted && verdict === 'ok' && via !== 'local') ctx.rlocReachable(src);
     if (anyChange) ctx.siteCacheChanged();
     if (groupChanged) ctx.groupChanged();
+    if (newMember) ctx.memberJoined(src);
   }
 
-  /** M=1: a Map-Notify with the same nonce and records, to UDP 4342 of the registerer (RFC 9301 §5.7). */
+  /** Refusals, newest last (bounded): shown to the operator as conflicts. */
+  readonly refusals: { at: number; from: string; xtrId: string; message: string }[] = [];
+
+  private refused(src: string, xtrId: bigint | undefined, message: string): void {
+    const xtr = xtrId === undefined ? '-' : `0x${xtrId.toString(16)}`;
+    this.refusals.push({ at: this.ctx.env.now(), from: src, xtrId: xtr, message });
+    if (this.refusals.length > MAX_REFUSALS_KEPT) this.refusals.shift();
+    this.ctx.env.log('warn', `Map-Register from ${src} refused: ${message}`, { from: src, xtrId: xtr });
+  }
+
+  /**
+   * M=1: a Map-Notify with the same nonce and records, to UDP 4342 of the registerer, signed with
+   * the register's key-id and algorithm (RFC 9301 §5.7): an xTR registering with HMAC-SHA-1 (OOR)
+   * rejects a SHA-256 answer.
+   */
   private ackRegister(m: MapRegister, src: string): void {
     const { auth } = this.ctx.config;
+    const algorithm = m.algorithm === AuthAlgorithm.HmacSha1 || m.algorithm === AuthAlgorithm.HmacSha256 ? m.algorithm : auth.algorithm;
     const notify: MapNotify = {
-      type: 'map-notify', nonce: m.nonce, keyId: m.keyId, algorithm: auth.algorithm, authData: new Uint8Array(0), records: m.records,
+      type: 'map-notify', nonce: m.nonce, keyId: m.keyId, algorithm, authData: new Uint8Array(0), records: m.records,
     };
-    this.ctx.env.sendControl(src, CONTROL_PORT, signWith(notify, auth, { keyId: m.keyId, algorithm: auth.algorithm }));
+    this.ctx.env.sendControl(src, CONTROL_PORT, signWith(notify, auth, { keyId: m.keyId, algorithm }));
     this.ctx.count('notify.sent');
   }
 

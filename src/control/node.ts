@@ -165,6 +165,14 @@ export class ControlNode implements NodeContext {
     this.mapping.groupChanged();
   }
 
+  memberJoined(rloc: string): void {
+    this.mapping.memberJoined(rloc);
+  }
+
+  rlocReachable(rloc: string): void {
+    this.probing.answered(rloc);
+  }
+
   deliverLocally(bytes: Uint8Array): void {
     this.handleControl(bytes, this.rlocList[0] ?? '127.0.0.1', CONTROL_PORT, 'local');
   }
@@ -228,7 +236,7 @@ export class ControlNode implements NodeContext {
         return;
       case 'map-reply':
         this.count('reply.received');
-        if (m.probe) this.probing.answered(src);
+        if (m.probe) this.probing.probeReplied(m.nonce, src);
         this.mapping.replyArrived(m);
         this.itr.ligAnswered(m, src);
         return;

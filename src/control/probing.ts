@@ -11,6 +11,9 @@ export class Probing {
   /** RLOCs currently considered unreachable; map-cache entries carry them with R=0. */
   readonly downRlocs = new Set<string>();
   private readonly lastAnswer = new Map<string, number>();
+  /** Nonces of probes sent in this and the previous round, and the RLOC each went to. */
+  private outstanding = new Map<bigint, string>();
+  private previousRound = new Map<bigint, string>();
   private timer: unknown;
 
   constructor(private readonly ctx: NodeContext) {}
@@ -30,7 +33,20 @@ export class Probing {
     this.timer = undefined;
   }
 
-  /** A probe reply or an ICMP echo reply from `rloc`. */
+  /**
+   * A Map-Reply with P=1: it counts only if it answers a probe we sent to that RLOC in the last
+   * rounds (RFC 9301 §7.1: the nonce echoes ours), else anyone could keep a dead RLOC "up".
+   */
+  probeReplied(nonce: bigint, src: string): void {
+    if (this.outstanding.get(nonce) !== src) {
+      this.ctx.count('probe.reply.unmatched');
+      return;
+    }
+    this.outstanding.delete(nonce);
+    this.answered(src);
+  }
+
+  /** A probe reply, an ICMP echo reply or an authenticated registration from `rloc`. */
   answered(rloc: string): void {
     this.lastAnswer.set(rloc, this.ctx.env.now());
     if (this.downRlocs.delete(rloc)) this.ctx.siteCacheChanged();
@@ -41,6 +57,9 @@ export class Probing {
     const now = env.now();
     const interval = config.timers.probeIntervalMs;
     let changed = false;
+    // Replies may arrive up to a round late; older nonces are forgotten (bounded by the map-cache).
+    for (const n of this.previousRound.keys()) this.outstanding.delete(n);
+    this.previousRound = new Map(this.outstanding);
     for (const mc of this.ctx.mapCache.all()) {
       if (mc.negative || mc.source === 'group') continue;
       for (const r of mc.rlocs) {
@@ -52,7 +71,9 @@ export class Probing {
         }
         const own = rlocs.find((ip) => isIPv4(ip) === isIPv4(r.address));
         if (!own) continue;
-        const probe = mapRequest({ nonce: randomNonce(), itrRloc: own, eid: mc.eid, probe: true });
+        const nonce = randomNonce();
+        this.outstanding.set(nonce, r.address);
+        const probe = mapRequest({ nonce, itrRloc: own, eid: mc.eid, probe: true });
         env.sendControl(r.address, CONTROL_PORT, encodeControl(probe));
         this.ctx.count('probe.sent');
       }

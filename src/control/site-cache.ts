@@ -9,6 +9,7 @@
 import { eidKey, lookupEid, type Eid } from '../mapping/eid';
 import { locatorIp, rleEntries, rleLocator } from './locators';
 import type { EidRecord, LocatorRecord, RleEntry } from '../wire';
+import type { LimitsConfig } from './config';
 
 export interface Registration {
   readonly xtrId?: bigint;
@@ -64,36 +65,74 @@ export interface RegisterInput {
   readonly authenticated: boolean;
   /** Encode merged RLEs in lispers' AFI-List form. */
   readonly lispersForm: boolean;
+  readonly limits: LimitsConfig;
+  /** Site-IDs allowed to share EIDs (multihoming). */
+  readonly multihomedSites: readonly bigint[];
 }
 
-export type RegisterOutcome = 'created' | 'changed' | 'refreshed' | 'deregistered' | 'ignored';
+export type RegisterOutcome = 'created' | 'changed' | 'refreshed' | 'deregistered' | 'ignored' | 'refused';
+
+export interface RegisterResult {
+  readonly outcome: RegisterOutcome;
+  /** A registrant this entry did not hold before (a new member, or one restarted with a new xTR-ID). */
+  readonly newRegistrant: boolean;
+  /** Why a registration was refused: the limit hit or the owner of the EID. */
+  readonly refusal?: { readonly reason: 'owned' | 'limit'; readonly message: string };
+}
+
+const refused = (reason: 'owned' | 'limit', message: string): RegisterResult => ({ outcome: 'refused', newRegistrant: false, refusal: { reason, message } });
 
 const xtrKey = (xtrId: bigint | undefined): string => (xtrId === undefined ? '' : xtrId.toString(16));
 
 export class SiteCache {
   private readonly entries = new Map<string, MutableEntry>();
+  /** EID-records held per xTR-ID (the per-member cap). */
+  private readonly heldBy = new Map<string, number>();
 
   get size(): number {
     return this.entries.size;
   }
 
   /** Applies one EID-record of an accepted Map-Register. */
-  register(input: RegisterInput): RegisterOutcome {
+  register(input: RegisterInput): RegisterResult {
     const key = eidKey(input.eid);
     let entry = this.entries.get(key);
     const who = xtrKey(input.merge ? input.xtrId : undefined);
     if (input.record.ttl === 0) {
-      // Record TTL 0 withdraws; accepted only from an RLOC in the registered set (lispers, RFC
-      // 9301 MS validation) so a third party cannot deregister a site.
-      if (!entry) return 'ignored';
+      // Record TTL 0 withdraws; accepted only from an RLOC in the registered set (RFC 9301 §8.2:
+      // the Map-Server validates the registerer) so a third party cannot deregister a site.
+      if (!entry) return { outcome: 'ignored', newRegistrant: false };
       const regKey = entry.registrations.has(who) || input.merge ? who : entry.registrations.keys().next().value ?? who;
       const reg = entry.registrations.get(regKey);
-      if (!reg) return 'ignored';
-      if (!registeredRlocs(reg).includes(input.source) && input.via !== 'local') return 'ignored';
-      entry.registrations.delete(regKey);
+      if (!reg) return { outcome: 'ignored', newRegistrant: false };
+      if (!registeredRlocs(reg).includes(input.source) && input.via !== 'local') return { outcome: 'ignored', newRegistrant: false };
+      this.drop(entry, regKey);
       if (entry.registrations.size === 0) this.entries.delete(key);
       else this.republish(entry, input.lispersForm);
-      return 'deregistered';
+      return { outcome: 'deregistered', newRegistrant: false };
+    }
+    const { limits } = input;
+    if (input.record.locators.length > limits.rlocsPerEid) {
+      return refused('limit', `${input.record.locators.length} locators for ${key} (limits.rlocs-per-eid ${limits.rlocsPerEid})`);
+    }
+    if (entry?.eid.kind !== 'group') {
+      const conflict = this.ownershipConflict(input, key, who);
+      if (conflict) return refused('owned', conflict);
+    }
+    const previous = entry?.registrations.get(who);
+    if (!previous) {
+      if (!entry && this.entries.size >= limits.siteCache) return refused('limit', `site cache full (limits.site-cache ${limits.siteCache})`);
+      if (input.eid.kind === 'group' && (entry?.registrations.size ?? 0) >= limits.members) {
+        return refused('limit', `group has ${limits.members} members (limits.members)`);
+      }
+      if (input.eid.kind !== 'group' && (this.heldBy.get(who) ?? 0) >= limits.eidsPerMember) {
+        return refused('limit', `xTR-ID 0x${who || '0'} holds ${limits.eidsPerMember} EIDs (limits.eids-per-member)`);
+      }
+    }
+    const mergedCount = new Set([...(entry ? [...entry.registrations].filter(([k]) => k !== who).flatMap(([, r]) => registeredRlocs(r)) : []),
+      ...registeredRlocsOf(input.record.locators)]).size;
+    if (input.eid.kind !== 'group' && mergedCount > limits.rlocsPerEid) {
+      return refused('limit', `${key} would merge ${mergedCount} RLOCs (limits.rlocs-per-eid ${limits.rlocsPerEid})`);
     }
     const registerer = `${input.source}:${input.sourcePort}`;
     if (!entry) {
@@ -103,8 +142,13 @@ export class SiteCache {
       };
       this.entries.set(key, entry);
     }
-    const previous = entry.registrations.get(who);
-    if (!input.merge) entry.registrations.clear();
+    // The same RLOC under a new xTR-ID is that member restarted (the xTR-ID is random per start):
+    // its new registration supersedes the old one instead of merging with it.
+    for (const [k, reg] of entry.registrations) {
+      if (k !== who && input.via !== 'local' && registeredRlocs(reg).includes(input.source)) this.drop(entry, k);
+    }
+    if (!input.merge) for (const k of [...entry.registrations.keys()]) this.drop(entry, k);
+    if (!previous && entry.eid.kind !== 'group') this.heldBy.set(who, (this.heldBy.get(who) ?? 0) + 1);
     entry.registrations.set(who, {
       xtrId: input.xtrId, siteId: input.siteId, locators: input.record.locators, registerer, via: input.via,
       firstRegistered: previous?.firstRegistered ?? input.now, lastRegistered: input.now,
@@ -115,8 +159,35 @@ export class SiteCache {
     entry.lastRegisterer = registerer;
     const before = entry.signature;
     this.republish(entry, input.lispersForm);
-    if (!previous && before === '') return 'created';
-    return entry.signature === before ? 'refreshed' : 'changed';
+    const newRegistrant = !previous;
+    if (!previous && before === '') return { outcome: 'created', newRegistrant };
+    return { outcome: entry.signature === before ? 'refreshed' : 'changed', newRegistrant };
+  }
+
+  /**
+   * An EID (or a prefix covering it) held by another live xTR-ID is not taken over: two hosts
+   * answering for one address break connections, and a keyed member could steal traffic. Allowed:
+   * the same RLOC (that member restarted) and multihomed sites named in the policy.
+   */
+  private ownershipConflict(input: RegisterInput, key: string, who: string): string | undefined {
+    const holders = [this.entries.get(key), this.lookup(input.eid)].filter((e): e is MutableEntry => e !== undefined);
+    for (const e of holders) {
+      for (const [k, reg] of e.registrations) {
+        if (k === who || reg.expiresAt <= input.now || input.via === 'local') continue;
+        if (registeredRlocs(reg).includes(input.source)) continue;
+        if (reg.siteId !== undefined && reg.siteId === input.siteId && input.multihomedSites.includes(reg.siteId)) continue;
+        return `EID ${input.eid.kind === 'name' ? key : key.replace(/^\[\d+\]/, '')} is owned by ${reg.registerer.replace(/:\d+$/, '')}` +
+          ` (xTR-ID 0x${k || '0'}${e.key !== key ? `, as part of ${e.key}` : ''})`;
+      }
+    }
+    return undefined;
+  }
+
+  private drop(entry: MutableEntry, who: string): void {
+    if (!entry.registrations.delete(who) || entry.eid.kind === 'group') return;
+    const n = (this.heldBy.get(who) ?? 1) - 1;
+    if (n > 0) this.heldBy.set(who, n);
+    else this.heldBy.delete(who);
   }
 
   /** Drops registrations whose lifetime ended; returns the keys whose published set changed. */
@@ -126,7 +197,7 @@ export class SiteCache {
       let dropped = false;
       for (const [who, reg] of entry.registrations) {
         if (reg.expiresAt <= now) {
-          entry.registrations.delete(who);
+          this.drop(entry, who);
           dropped = true;
         }
       }
@@ -153,6 +224,7 @@ export class SiteCache {
 
   clear(): void {
     this.entries.clear();
+    this.heldBy.clear();
   }
 
   private republish(entry: MutableEntry, lispersForm: boolean): void {
@@ -162,8 +234,12 @@ export class SiteCache {
 }
 
 function registeredRlocs(reg: Registration): string[] {
+  return registeredRlocsOf(reg.locators);
+}
+
+function registeredRlocsOf(locators: readonly LocatorRecord[]): string[] {
   const out: string[] = [];
-  for (const l of reg.locators) {
+  for (const l of locators) {
     const ip = locatorIp(l.address);
     if (ip) out.push(ip);
     for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') out.push(e.address.ip);

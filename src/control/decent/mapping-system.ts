@@ -21,6 +21,8 @@ export interface MappingSystem {
   isMember(ip: string): boolean;
   /** Members named by a Map-Notify's group entry. */
   membersNotified(ips: readonly string[]): void;
+  /** A member joined (or restarted with a new xTR-ID): it gets our registrations at once. */
+  memberJoined(rloc: string): void;
   /** The group entry in our site cache changed. */
   groupChanged(): void;
   /** Drops expired map-cache entries (each expiry scan). */

@@ -73,6 +73,8 @@ export class PullMappingSystem implements MappingSystem {
 
   membersNotified(): void {}
 
+  memberJoined(): void {}
+
   groupChanged(): void {}
 
   expireMapCache(now: number): void {

@@ -34,6 +34,9 @@ export class PushMappingSystem implements MappingSystem {
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
   private registerTimer: unknown;
+  /** Members that joined since the last flush, and the timer that flushes them. */
+  private readonly joined = new Set<string>();
+  private joinTimer: unknown;
   private notifyTimer: unknown;
   private bootstrapTimer: unknown;
 
@@ -59,8 +62,8 @@ export class PushMappingSystem implements MappingSystem {
   }
 
   stop(): void {
-    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
-    this.registerTimer = this.notifyTimer = this.bootstrapTimer = undefined;
+    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.joinTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
+    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.joinTimer = undefined;
   }
 
   register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true): void {
@@ -109,6 +112,36 @@ export class PushMappingSystem implements MappingSystem {
     const until = this.ctx.env.now() + Math.min(NOTIFIED_MEMBER_MS, this.ctx.config.timers.registrationTtlMs);
     for (const ip of ips) this.notifiedMembers.set(ip, until);
     this.membersMaybeChanged();
+  }
+
+  /**
+   * A registration from a member under an xTR-ID we did not hold: a new member, or one restarted
+   * on the same RLOC, whose site cache is empty. For the others nothing changed in the member list,
+   * so without this it would wait for our next periodic round (up to a minute).
+   */
+  memberJoined(rloc: string): void {
+    if (this.ctx.rlocs.includes(rloc) || !this.ctx.running) return;
+    this.joined.add(rloc);
+    if (this.joinTimer !== undefined) return;
+    this.joinTimer = this.ctx.env.setTimeout(() => {
+      this.joinTimer = undefined;
+      const to = [...this.joined];
+      this.joined.clear();
+      if (!this.ctx.running) return;
+      // It may know only its seed: the group entry tells it every member (its RLE need not have
+      // changed, so the others would not notify it).
+      this.notifyMembers(to);
+      // Only to the members that joined: the others have our registrations already.
+      const inner = this.etr.buildRegisters({ ttlMs: this.ctx.config.timers.registrationTtlMs, eids: this.ctx.config.eids, withGroup: true, wantMapNotify: false });
+      for (const bytes of inner) {
+        const packet = this.groupPacket(bytes);
+        for (const rloc of to) {
+          this.ctx.env.sendEncapsulated(rloc, packet);
+          this.ctx.count('her.sent');
+        }
+      }
+      this.ctx.env.log('debug', 'registered to joining members', { to });
+    }, REGISTER_DEBOUNCE_MS);
   }
 
   /** The group entry's RLE changed: notify every member (debounced) so they learn each other. */
@@ -172,8 +205,8 @@ export class PushMappingSystem implements MappingSystem {
     }, REGISTER_DEBOUNCE_MS);
   }
 
-  /** Our Map-Server tells every member the group entry (its merged RLE). */
-  private notifyMembers(): void {
+  /** Our Map-Server tells the members (default: every member) the group entry (its merged RLE). */
+  private notifyMembers(only?: readonly string[]): void {
     const { ctx } = this;
     const entry = ctx.siteCache.get(ctx.groupKey);
     if (!entry) return;
@@ -181,7 +214,7 @@ export class PushMappingSystem implements MappingSystem {
       ttl: msToRecordTtl(ctx.config.timers.registrationTtlMs), ...eidToWire(ctx.groupEid, { lispersPad: ctx.config.lispers }),
       action: 0, authoritative: false, mapVersion: 0, locators: entry.locators,
     };
-    for (const dst of this.membersFromSiteCache()) if (!ctx.rlocs.includes(dst)) this.mapServer.notify(dst, record);
+    for (const dst of only ?? this.membersFromSiteCache()) if (!ctx.rlocs.includes(dst)) this.mapServer.notify(dst, record);
   }
 
   /** The (0/0,G) map-cache entry: its members are the replication list (RFC 9962 §4). */

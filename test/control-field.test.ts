@@ -1,0 +1,152 @@
+// Field fixes in the control plane (issue 14) and hostile registrations and requests (issue 12),
+// on the simulated network: each test failed before its fix.
+import test from 'ava';
+import { parseEid, eidToWire } from '../src/mapping/eid';
+import type { ControlNode } from '../src/control/node';
+import { unicastLocator } from '../src/control/locators';
+import { decodeControl, encodeControl, encodeSigned, verifyControl, type MapRegister } from '../src/wire';
+import { SimNet, simConfig } from './helpers/sim-net';
+
+const KEY = 'decent-password';
+
+function group(net: SimNet, n: number, opts: { probeMs?: number; ttlMs?: number } = {}): ControlNode[] {
+  return Array.from({ length: n }, (_, i) => {
+    const c = simConfig({ name: `n${i + 1}`, rloc: `10.0.0.${i + 1}`, eids: [`10.99.${i + 1}.0/24`], seeds: ['10.0.0.1'], ttlMs: opts.ttlMs });
+    return net.addNode({ ...c, timers: { ...c.timers, probeIntervalMs: opts.probeMs ?? 0 } });
+  });
+}
+
+function register(o: { eid: string; rlocs: string[]; xtrId: bigint; siteId?: bigint; algorithm?: 1 | 2; wantMapNotify?: boolean }): Buffer {
+  const m: MapRegister = {
+    type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: o.wantMapNotify ?? false,
+    nonce: 77n, keyId: 0, algorithm: o.algorithm ?? 2, authData: new Uint8Array(0),
+    records: [{ ttl: 3, ...eidToWire(parseEid(o.eid)), action: 0, authoritative: true, mapVersion: 0, locators: o.rlocs.map((ip) => unicastLocator(ip)) }],
+    xtrId: o.xtrId, siteId: o.siteId ?? 0n,
+  };
+  return encodeSigned(m, KEY, { keyId: 0, algorithm: o.algorithm ?? 2 });
+}
+
+test('a member restarted on the same RLOC (new xTR-ID) gets every registration at once, not at the next round', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 4);
+  nodes.forEach((n) => n.start());
+  t.true(net.until(() => nodes.every((n) => n.siteCache.size === 5), 5_000) >= 0);
+  net.advance(5_000);
+  net.kill(nodes[3]);
+  const restarted = net.addNode({ ...simConfig({ name: 'n4', rloc: '10.0.0.4', eids: ['10.99.4.0/24'], seeds: ['10.0.0.1'] }), xtrId: 0xabcdefn });
+  restarted.start();
+  const took = net.until(() => restarted.siteCache.size === 5, 30_000);
+  t.true(took >= 0 && took < 2_000, `the restarted member knew every EID after ${took} ms (periodic round: 60 s)`);
+  // Its old registration is superseded, not merged with the new one.
+  const entry = nodes[0].siteCache.get('[0]10.99.4.0/24');
+  t.is(entry?.registrations.size, 1);
+});
+
+test('an RLOC marked down is up again as soon as its member registers again (no probe round needed)', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 2, { probeMs: 1_000 });
+  nodes.forEach((n) => n.start());
+  const [n1, n2] = nodes;
+  net.until(() => n1.siteCache.size === 3, 5_000);
+  n1.resolve(parseEid('10.99.2.1/32'));
+  net.kill(n2);
+  net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === false, 10_000);
+  t.false(n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up);
+  const back = net.addNode({ ...simConfig({ name: 'n2', rloc: '10.0.0.2', eids: ['10.99.2.0/24'], seeds: ['10.0.0.1'] }), xtrId: 0x2222n });
+  back.start();
+  const took = net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === true, 5_000, 1);
+  t.true(took >= 0 && took < 100, `up again ${took} ms after the registration (probe interval 1 s)`);
+});
+
+test('the acknowledging Map-Notify uses the Map-Register\'s key-id and algorithm (HMAC-SHA-1 from OOR)', (t) => {
+  const net = new SimNet();
+  const [n1] = group(net, 1);
+  n1.start();
+  n1.receiveControl(register({ eid: '10.50.0.0/16', rlocs: ['10.0.0.9'], xtrId: 9n, algorithm: 1, wantMapNotify: true }), '10.0.0.9', 4342);
+  const notify = net.wire.find((w) => w.to === '10.0.0.9');
+  t.truthy(notify, 'no Map-Notify sent');
+  const m = decodeControl(notify!.bytes);
+  t.is(m.type, 'map-notify');
+  if (m.type === 'map-notify') t.is(m.algorithm, 1);
+  t.is(verifyControl(notify!.bytes, KEY), 'ok');
+});
+
+test('an EID held by another live member is refused, counted and logged with its owner; a multihomed site may share it', (t) => {
+  const net = new SimNet();
+  const [n1] = group(net, 1);
+  n1.start();
+  n1.receiveControl(register({ eid: '10.77.0.2/32', rlocs: ['10.0.0.2'], xtrId: 2n }), '10.0.0.2', 4342);
+  n1.receiveControl(register({ eid: '10.77.0.2/32', rlocs: ['10.0.0.3'], xtrId: 3n }), '10.0.0.3', 4342);
+  n1.receiveControl(register({ eid: '10.77.0.0/24', rlocs: ['10.0.0.3'], xtrId: 3n }), '10.0.0.3', 4342);
+  t.deepEqual(n1.siteCache.get('[0]10.77.0.2/32')?.locators.map((l) => (l.address.kind === 'ipv4' ? l.address.ip : '?')), ['10.0.0.2']);
+  t.is(n1.counters.get('register.rejected.owned'), 1, 'the exact EID is refused');
+  t.is(n1.siteCache.get('[0]10.77.0.0/24') !== undefined, true, 'a covering prefix of its own is a different EID');
+  // A more-specific inside someone else's prefix is refused too.
+  n1.receiveControl(register({ eid: '10.77.0.9/32', rlocs: ['10.0.0.4'], xtrId: 4n }), '10.0.0.4', 4342);
+  t.is(n1.counters.get('register.rejected.owned'), 2);
+
+  const net2 = new SimNet();
+  const c = simConfig({ name: 'm', rloc: '10.0.0.1', eids: ['10.99.1.0/24'], seeds: [] });
+  const m = net2.addNode({ ...c, policy: { ...c.policy, multihomedSites: [5n] } });
+  m.start();
+  m.receiveControl(register({ eid: '10.77.0.2/32', rlocs: ['10.0.0.2'], xtrId: 2n, siteId: 5n }), '10.0.0.2', 4342);
+  m.receiveControl(register({ eid: '10.77.0.2/32', rlocs: ['10.0.0.3'], xtrId: 3n, siteId: 5n }), '10.0.0.3', 4342);
+  t.is(m.siteCache.get('[0]10.77.0.2/32')?.locators.length, 2);
+  t.is(m.counters.get('register.rejected.owned'), 0);
+});
+
+test('merged RLOC sets are capped: 2 × 200 locators cannot make a record the wire cannot carry', (t) => {
+  const net = new SimNet();
+  const c = simConfig({ name: 'n1', rloc: '10.0.0.1', eids: ['10.99.1.0/24'], seeds: [] });
+  const n1 = net.addNode({ ...c, policy: { ...c.policy, multihomedSites: [5n] } });
+  n1.start();
+  const many = (base: number): string[] => Array.from({ length: 200 }, (_, i) => `10.${base}.${i >> 8}.${i & 255}`);
+  n1.receiveControl(register({ eid: '10.88.0.0/16', rlocs: many(1), xtrId: 2n, siteId: 5n }), '10.1.0.0', 4342);
+  n1.receiveControl(register({ eid: '10.88.0.0/16', rlocs: many(2), xtrId: 3n, siteId: 5n }), '10.2.0.0', 4342);
+  t.is(n1.counters.get('register.rejected.limit'), 2);
+  n1.receiveControl(register({ eid: '10.88.0.0/16', rlocs: many(1).slice(0, 20), xtrId: 2n, siteId: 5n }), '10.1.0.0', 4342);
+  n1.receiveControl(register({ eid: '10.88.0.0/16', rlocs: many(2).slice(0, 20), xtrId: 3n, siteId: 5n }), '10.2.0.0', 4342);
+  t.is(n1.counters.get('register.rejected.limit'), 3, 'the merge of 20 + 20 exceeds 32');
+  // A Map-Request for it is answered, not thrown out of the handler.
+  t.notThrows(() => n1.resolve(parseEid('10.88.1.1/32')));
+});
+
+test('an ECM Map-Request with inner source port 0 or a multicast ITR-RLOC is a counted drop', (t) => {
+  const net = new SimNet();
+  const [n1] = group(net, 1);
+  n1.start();
+  net.advance(100);
+  const before = net.wire.length;
+  for (const [itr, port] of [['10.0.0.9', 0], ['224.0.0.1', 4342], ['0.0.0.0', 4342]] as const) {
+    const bytes = encodeControl({
+      type: 'ecm', security: false, ddt: false,
+      message: {
+        type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
+        nonce: 5n, sourceEid: { kind: 'none' }, itrRlocs: [{ kind: 'ipv4', ip: itr }], records: [{ ...eidToWire(parseEid('10.99.1.0/24')) }],
+      },
+      inner: { version: 4, source: itr, destination: '10.99.1.1', ttl: 64, tos: 0, id: 0, fragment: 0, flowLabel: 0, sourcePort: port, destinationPort: 4342 },
+    });
+    n1.receiveControl(bytes, '10.0.0.9', 4342);
+  }
+  t.deepEqual(net.wire.slice(before).filter((w) => w.port === 0 || w.to === '224.0.0.1' || w.to === '0.0.0.0'), []);
+  t.is(n1.counters.get('request.rejected.address'), 3);
+});
+
+test('an RLOC-probe reply counts only with the nonce of a probe we sent to that RLOC', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 2, { probeMs: 1_000 });
+  nodes.forEach((n) => n.start());
+  const [n1, n2] = nodes;
+  net.until(() => n1.siteCache.size === 3, 5_000);
+  n1.resolve(parseEid('10.99.2.1/32'));
+  net.kill(n2);
+  net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === false, 10_000);
+  const forged = encodeControl({
+    type: 'map-reply', probe: true, echoNonceCapable: false, security: false, nonce: 12345n,
+    records: [{ ttl: 1, ...eidToWire(parseEid('10.99.2.0/24')), action: 0, authoritative: true, mapVersion: 0, locators: [unicastLocator('10.0.0.2')] }],
+  });
+  n1.receiveControl(forged, '10.0.0.2', 4342);
+  net.advance(10);
+  t.false(n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up, 'a forged probe reply keeps a dead RLOC down');
+  t.is(n1.counters.get('probe.reply.unmatched'), 1);
+});
