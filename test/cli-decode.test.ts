@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildUdpFrame, encodePcap, writeUdpPcap } from '../src/pcap/writer';
-import { REPO_ROOT, vectorDatagrams, vectorFiles, vectorPath } from './helpers/vectors';
+import { decodeControl } from '../src/wire';
+import { NEXT_VECTORS_DIR, REPO_ROOT, vectorDatagrams, vectorFiles, vectorPath } from './helpers/vectors';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'decent');
 const TYPES = new Set(['data', 'map-request', 'map-reply', 'map-register', 'map-notify', 'map-notify-ack', 'ecm']);
@@ -176,3 +177,47 @@ test('IP fragments are reported on stderr, not decoded, and do not fail the run'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lispers NAT capture: Info-Requests (also on the data port) and Info-Replies print, exit 0', (t) => {
+  const file = path.join(NEXT_VECTORS_DIR, 'lispers-nat.pcap');
+  const r = decent('decode', file, '--json', '--key', 'nat-password');
+  t.is(r.status, 0, r.stderr);
+  const lines = jsonLines(r.stdout);
+  t.is(lines.filter((l) => l.error !== undefined).length, 0);
+  t.is(lines.filter((l) => l.type === 'info-request').length, 22);
+  t.is(lines.filter((l) => l.type === 'info-reply').length, 22);
+  t.is(lines.filter((l) => l.type === 'data' && l.inner?.type === 'info-request').length, 12);
+  const text = decent('decode', file);
+  t.is(text.status, 0);
+  t.regex(text.stdout, /#56 .* Info-Reply, 55 bytes\n.*\n {4}global ETR RLOC 198\.51\.100\.10 port 40582, MS RLOC - port 0\n {4}private ETR RLOC 'n1', RTRs 198\.51\.100\.6, LCAF length field 16 \(lispers\)\n/);
+  t.regex(text.stdout, /#62 .* Data, 37 bytes\n.*IID 0xffffff.*\n {4}inner Info-Request\n.*\n {6}requester 'n1'\n/);
+});
+
+test('a control message of a type without a decoder prints as unknown and does not fail the capture (issue 14)', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'decent-cli-'));
+  try {
+    const [first] = vectorDatagrams('lispers-decent-her-n1-lo.pcap');
+    const spec = (payload: Uint8Array): { source: string; destination: string; sourcePort: number; destinationPort: number; payload: Uint8Array } => ({
+      source: '192.0.2.1', destination: '192.0.2.2', sourcePort: 4342, destinationPort: 4342, payload,
+    });
+    const file = path.join(dir, 'unknown.pcap');
+    // Map-Referral (6), shared extension (15), then a real message that must still be decoded.
+    writeUdpPcap(file, [spec(Buffer.from('6000000100000000000000aa', 'hex')), spec(Buffer.from('f0000000', 'hex')), spec(first.payload)]);
+    const r = decent('decode', file, '--json');
+    t.is(r.status, 0, r.stderr);
+    const lines = jsonLines(r.stdout) as (JsonLine & { unknownType?: number })[];
+    t.deepEqual(lines.map((l) => l.unknownType), [6, 15, undefined]);
+    t.is(lines[2].type, decodeControlType(first.payload));
+    t.true(lines.every((l) => l.error === undefined));
+    const text = decent('decode', file);
+    t.is(text.status, 0);
+    t.regex(text.stdout, /#1 .* unknown control message type 6 \(Map-Referral\), 12 bytes\n {4}not decoded: 6000000100000000000000aa\n/);
+    t.regex(text.stdout, /#3 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function decodeControlType(payload: Uint8Array): string {
+  return decodeControl(payload).type;
+}

@@ -4,7 +4,7 @@
 import type { LispDatagram } from '../pcap/lisp';
 import { parseIpPacket, protocolName } from '../pcap/packet';
 import {
-  ECM_HEADER_LENGTH, LISP_CONTROL_PORT, decodeControl, decodeData, decodeInnerUdp, verifyControl, WireError,
+  ECM_HEADER_LENGTH, HER_INSTANCE_ID, LISP_CONTROL_PORT, TYPE_INFO, decodeControl, decodeData, decodeInnerUdp, verifyControl, WireError,
   type AuthVerdict, type ControlMessage, type DataPacket, type InnerUdpHeader, type LispMessage,
   type LispMessageType,
 } from '../wire';
@@ -40,6 +40,11 @@ export interface DecodedDatagram {
   readonly inner?: ControlMessage;
   /** For plain LISP data: what the inner packet is. */
   readonly innerPacket?: InnerPacketSummary;
+  /**
+   * A control message type this codec has no decoder for (Map-Referral, shared extension,
+   * unassigned): printed as unknown with its bytes, not a decoding failure.
+   */
+  readonly unknownType?: number;
   /** With a key, for every datagram holding a control message (for ECM/HER: the inner one). */
   readonly auth?: AuthVerdict;
   readonly error?: DecodeFailure;
@@ -49,11 +54,20 @@ const TYPE_BY_CODE: Readonly<Record<number, LispMessageType>> = {
   1: 'map-request', 2: 'map-reply', 3: 'map-register', 4: 'map-notify', 5: 'map-notify-ack', 8: 'ecm',
 };
 
+/** Message type 7 with the R bit (draft-ietf-lisp-nat-traversal §5). */
+function typeOf(bytes: Uint8Array): LispMessageType | undefined {
+  if (bytes.length === 0) return undefined;
+  const code = bytes[0] >> 4;
+  if (code === TYPE_INFO) return (bytes[0] & 0x08) !== 0 ? 'info-reply' : 'info-request';
+  return TYPE_BY_CODE[code];
+}
+
 export function analyzeDatagram(datagram: LispDatagram, time: number, key?: string): DecodedDatagram {
   const base = { datagram, time };
   const bytes = datagram.payload;
   if (datagram.plane === 'control') {
-    const type = bytes.length > 0 ? TYPE_BY_CODE[bytes[0] >> 4] : undefined;
+    const type = typeOf(bytes);
+    if (bytes.length > 0 && type === undefined) return { ...base, unknownType: bytes[0] >> 4 };
     let message: ControlMessage;
     try {
       message = decodeControl(bytes);
@@ -82,6 +96,17 @@ export function analyzeDatagram(datagram: LispDatagram, time: number, key?: stri
     return { ...base, type: 'data', error: failure('message', e) };
   }
   const out = { ...base, type: 'data' as const, message: packet };
+  if (packet.header.iid === HER_INSTANCE_ID && packet.payload.length > 0 && packet.payload[0] >> 4 === TYPE_INFO) {
+    // lispers' data-port Info-Request: the message right after the data header, no inner IP
+    // (an IP packet starts with 4 or 6; lispers-nat-README "Info-Request, data port").
+    let inner: ControlMessage;
+    try {
+      inner = decodeControl(packet.payload);
+    } catch (e) {
+      return { ...out, error: failure('inner', e) };
+    }
+    return { ...out, inner, auth: key === undefined ? undefined : verifyControl(packet.payload, key) };
+  }
   const content = parseIpPacket(packet.payload);
   // A control message travels in a data packet when an ITR head-end-replicates a group
   // Map-Register (lispers.net: IID 0xffffff, inner UDP to 4342; RFC 9962 §4.2 head-end replication).

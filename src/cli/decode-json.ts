@@ -45,6 +45,7 @@ export function datagramJson(d: DecodedDatagram): string {
     innerIp: d.innerIp,
     inner: d.inner,
     innerPacket: d.innerPacket,
+    unknownType: d.unknownType,
     auth: d.auth,
     error: d.error,
   };

@@ -2,14 +2,15 @@
 // of tshark's summary line and lispers' log lines (addresses printed as lispers prints them).
 import type { DecodedDatagram } from './decode-analyze';
 import {
-  HER_INSTANCE_ID, formatAddress,
-  type ControlMessage, type DataHeader, type EidRecord, type InnerUdpHeader, type LocatorRecord,
+  HER_INSTANCE_ID, controlTypeName, formatAddress,
+  type ControlMessage, type InfoReply, type InfoRequest, type DataHeader, type EidRecord, type InnerUdpHeader, type LocatorRecord,
   type MapNotify, type MapRegister, type MapReply, type MapRequest, type Address,
 } from '../wire';
 
 const TYPE_TITLE: Readonly<Record<string, string>> = {
   'map-request': 'Map-Request', 'map-reply': 'Map-Reply', 'map-register': 'Map-Register',
-  'map-notify': 'Map-Notify', 'map-notify-ack': 'Map-Notify-Ack', ecm: 'ECM', data: 'Data',
+  'map-notify': 'Map-Notify', 'map-notify-ack': 'Map-Notify-Ack', 'info-request': 'Info-Request',
+  'info-reply': 'Info-Reply', ecm: 'ECM', data: 'Data',
 };
 
 const ACTIONS = ['no-action', 'native-forward', 'send-map-request', 'drop', 'drop-policy-denied', 'drop-auth-failure'];
@@ -20,18 +21,28 @@ const INDENT = '    ';
 export function datagramText(d: DecodedDatagram): string {
   const { datagram: g } = d;
   const endpoint = (ip: string, port: number): string => (g.ip.version === 6 ? `[${ip}]:${port}` : `${ip}:${port}`);
-  const title = d.type ? TYPE_TITLE[d.type] : 'unknown control message';
+  const title = d.type ? TYPE_TITLE[d.type]
+    : d.unknownType !== undefined ? `unknown control message type ${d.unknownType} (${controlTypeName(d.unknownType)})`
+      : 'unknown control message';
   const head = `#${g.frame.number} ${d.time.toFixed(6)} ${endpoint(g.ip.source, g.udp.sourcePort)} -> `
     + `${endpoint(g.ip.destination, g.udp.destinationPort)} ${title}, ${g.payload.length} bytes`
     + `${d.auth && !d.inner && d.message && hasAuthField(d.message) ? `, auth ${d.auth}` : ''}`;
   const lines: string[] = [head];
   const body = (indent: string): void => {
     const m = d.message;
-    if (m === undefined) return;
+    if (m === undefined) {
+      if (d.unknownType !== undefined) lines.push(`${indent}not decoded: ${Buffer.from(g.payload).toString('hex')}`);
+      return;
+    }
     if (m.type === 'data') {
       lines.push(`${indent}${dataHeaderText(m.header)}`);
     } else {
       controlLines(m, indent, lines);
+    }
+    if (d.inner && !d.innerIp) {
+      // A control message right after a data header (lispers' data-port Info-Request).
+      lines.push(`${indent}inner ${TYPE_TITLE[d.inner.type]}`);
+      controlLines(d.inner, `${indent}  `, lines);
     }
     if (d.innerIp) {
       const auth = d.inner && d.auth && hasAuthField(d.inner) ? `, auth ${d.auth}` : '';
@@ -78,6 +89,8 @@ function controlLines(m: ControlMessage, indent: string, lines: string[]): void 
     case 'map-register': return registerLines(m, indent, lines);
     case 'map-notify':
     case 'map-notify-ack': return notifyLines(m, indent, lines);
+    case 'info-request':
+    case 'info-reply': return infoLines(m, indent, lines);
     case 'ecm':
       // Nearly every ECM has no flags: print the line only when it says something.
       if (m.security || m.ddt || extrasText(m) !== '') {
@@ -106,7 +119,7 @@ function replyLines(m: MapReply, indent: string, lines: string[]): void {
   for (const r of m.records) recordLines(r, indent, lines);
 }
 
-function authText(m: MapRegister | MapNotify): string {
+function authText(m: MapRegister | MapNotify | InfoRequest | InfoReply): string {
   return `key-id ${m.keyId}, alg ${m.algorithm} (${ALGORITHMS[m.algorithm] ?? 'unknown'}), auth-len ${m.authData.length}`;
 }
 
@@ -128,6 +141,19 @@ function registerLines(m: MapRegister, indent: string, lines: string[]): void {
 function notifyLines(m: MapNotify, indent: string, lines: string[]): void {
   lines.push(`${indent}nonce ${hex(m.nonce, 16)}, ${authText(m)}${extrasText(m)}`);
   for (const r of m.records) recordLines(r, indent, lines);
+}
+
+function infoLines(m: InfoRequest | InfoReply, indent: string, lines: string[]): void {
+  lines.push(`${indent}nonce ${hex(m.nonce, 16)}, ${authText(m)}, ttl ${m.ttl}m, EID ${prefix(m.eid, m.eidMaskLen)}${extrasText(m)}`);
+  if (m.type === 'info-request') {
+    lines.push(`${indent}requester ${formatAddress(m.requester)}`);
+    return;
+  }
+  const n = m.nat;
+  const rtrs = n.rtrRlocs.filter((a) => a.kind !== 'none').map((a) => formatAddress(a));
+  lines.push(`${indent}global ETR RLOC ${formatAddress(n.globalEtrRloc)} port ${n.etrPort}, MS RLOC ${formatAddress(n.msRloc)} port ${n.msPort}`);
+  lines.push(`${indent}private ETR RLOC ${formatAddress(n.privateEtrRloc)}, RTRs ${rtrs.length === 0 ? '-' : rtrs.join(', ')}`
+    + `${n.declaredLength !== undefined ? `, LCAF length field ${n.declaredLength} (lispers)` : ''}`);
 }
 
 function ttlText(ttl: number): string {

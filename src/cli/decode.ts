@@ -25,13 +25,17 @@ With --key, every control message that carries authentication is verified (for a
 replicated Map-Register: the inner message) and reported as auth ok, bad or none.
 
 --json prints one JSON object per datagram with frame, time, src, sport, dst, dport, length,
-type (data, map-request, map-reply, map-register, map-notify, map-notify-ack, ecm), message,
-innerIp and inner (ECM / replicated control messages), innerPacket (plain data), auth (with
---key) and error. 64-bit and longer integers are "0x…" strings, byte fields hex strings.
+type (data, map-request, map-reply, map-register, map-notify, map-notify-ack, info-request,
+info-reply, ecm), message, innerIp and inner (ECM / replicated control messages, the
+Info-Request lispers sends to an RTR's data port), innerPacket (plain data), unknownType (a
+control message type without a decoder: Map-Referral, shared extension, unassigned; printed
+with its bytes, not an error), auth (with --key) and error. 64-bit and longer integers are
+"0x…" strings, byte fields hex strings.
 
-Exit status: 0 when every datagram decoded; 1 when one did not (it is printed with the
-error and its byte offset, the others are still printed), or when the file cannot be read
-or is not a valid pcap (the message names the file and the offset); 2 for usage errors.`,
+Exit status: 0 when every datagram decoded or is of an unknown type; 1 when one was
+malformed (it is printed with the error and its byte offset, the others are still printed),
+or when the file cannot be read or is not a valid pcap (the message names the file and the
+offset); 2 for usage errors.`,
   options: [
     { name: 'key', type: 'string', short: 'k', placeholder: 'PASSWORD', description: 'verify authentication with this password' },
     { name: 'json', type: 'boolean', description: 'one JSON object per line instead of text' },

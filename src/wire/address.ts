@@ -1,14 +1,15 @@
 // AFI-encoded addresses and LCAFs (RFC 9301 §5, RFC 8060, lisp-wire.md §3–4).
 import {
   AFI_IPV4, AFI_IPV6, AFI_LCAF, AFI_NAME, AFI_NONE,
-  LCAF_AFI_LIST, LCAF_GEO, LCAF_INSTANCE_ID, LCAF_JSON, LCAF_MULTICAST_INFO, LCAF_RLE, LCAF_SECURITY_KEY,
+  LCAF_AFI_LIST, LCAF_GEO, LCAF_INSTANCE_ID, LCAF_JSON, LCAF_MULTICAST_INFO, LCAF_NAT_TRAVERSAL, LCAF_RLE, LCAF_SECURITY_KEY,
 } from './afi';
 import { cipherSuiteName } from './cipher-suites';
 import { WireError } from './errors';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip';
 import { Reader } from './reader';
 import type {
-  Address, AfiListLcaf, GeoLcaf, InstanceIdLcaf, JsonLcaf, Lcaf, MulticastInfoLcaf, RleEntry, RleLcaf, SecurityKeyLcaf,
+  Address, AfiListLcaf, GeoLcaf, InstanceIdLcaf, JsonLcaf, Lcaf, MulticastInfoLcaf, NatTraversalLcaf, RleEntry, RleLcaf,
+  SecurityKeyLcaf,
 } from './types';
 import { Writer } from './writer';
 
@@ -89,14 +90,16 @@ function decodeLcaf(r: Reader, what: string): Lcaf {
       return tryOrOpaque(() => decodeGeo(body, rsvd2, extras, what), type, rsvd2, extras, r.buf, bodyStart, length);
     case LCAF_JSON:
       return tryOrOpaque(() => decodeJson(body, rsvd2, extras, what), type, rsvd2, extras, r.buf, bodyStart, length);
+    case LCAF_NAT_TRAVERSAL:
+      return tryOrOpaque(() => decodeNatTraversalBody(body, rsvd2, extras, what), type, rsvd2, extras, r.buf, bodyStart, length);
     default:
       return opaque(type, rsvd2, extras, r.buf, bodyStart, length);
   }
 }
 
-interface Extras { rsvd1?: number; flags?: number }
+export interface Extras { rsvd1?: number; flags?: number }
 
-function headerExtras(rsvd1: number, flags: number): Extras {
+export function headerExtras(rsvd1: number, flags: number): Extras {
   if (rsvd1 === 0 && flags === 0) return {};
   const e: Extras = {};
   if (rsvd1 !== 0) e.rsvd1 = rsvd1;
@@ -216,6 +219,23 @@ function decodeJson(body: Reader, rsvd2: number, extras: Extras, what: string): 
   const address = decodeAddress(body, `${what} JSON address`);
   expectConsumed(body, `${what} JSON LCAF`);
   return withRsvd2({ type: 'json' as const, json, address, ...extras }, rsvd2);
+}
+
+/**
+ * The body of a NAT-Traversal LCAF (draft-ietf-lisp-nat-traversal §5.2): two ports, three
+ * addresses, then RTR RLOCs up to the end of `body`.
+ */
+export function decodeNatTraversalBody(body: Reader, rsvd2: number, extras: Extras, what: string): NatTraversalLcaf {
+  const msPort = body.u16(`${what} NAT-Traversal MS UDP port`);
+  const etrPort = body.u16(`${what} NAT-Traversal ETR UDP port`);
+  const globalEtrRloc = decodeAddress(body, `${what} global ETR RLOC`);
+  const msRloc = decodeAddress(body, `${what} MS RLOC`);
+  const privateEtrRloc = decodeAddress(body, `${what} private ETR RLOC`);
+  const rtrRlocs: Address[] = [];
+  while (body.pos < body.end) rtrRlocs.push(decodeAddress(body, `${what} RTR RLOC ${rtrRlocs.length}`));
+  return withRsvd2({
+    type: 'nat-traversal' as const, msPort, etrPort, globalEtrRloc, msRloc, privateEtrRloc, rtrRlocs, ...extras,
+  }, rsvd2);
 }
 
 function decodeMulticastInfoBody(r: Reader, start: number, end: number, rsvd2: number, extras: Extras, what: string): MulticastInfoLcaf {
@@ -418,6 +438,19 @@ function encodeLcaf(w: Writer, lcaf: Lcaf): void {
       closeLength(w, lenAt, start);
       return;
     }
+    case 'nat-traversal': {
+      const lenAt = lcafHeader(w, lcaf, LCAF_NAT_TRAVERSAL, lcaf.rsvd2 ?? 0);
+      const start = w.pos;
+      w.u16(lcaf.msPort);
+      w.u16(lcaf.etrPort);
+      encodeAddress(w, lcaf.globalEtrRloc);
+      encodeAddress(w, lcaf.msRloc);
+      encodeAddress(w, lcaf.privateEtrRloc);
+      for (const rtr of lcaf.rtrRlocs) encodeAddress(w, rtr);
+      if (lcaf.declaredLength !== undefined) w.patch16(lenAt, lcaf.declaredLength);
+      else closeLength(w, lenAt, start);
+      return;
+    }
     case 'opaque': {
       const lenAt = lcafHeader(w, lcaf, lcaf.lcafType, lcaf.rsvd2);
       const start = w.pos;
@@ -471,6 +504,11 @@ function formatLcaf(l: Lcaf, maskLen?: number): string {
       if (l.revoke) parts.push('revoked');
       if (l.address && l.address.kind !== 'none') parts.push(formatAddress(l.address));
       return `security-key{${parts.join(', ')}}`;
+    }
+    case 'nat-traversal': {
+      const rtrs = l.rtrRlocs.filter((a) => a.kind !== 'none').map((a) => formatAddress(a)).join(', ');
+      return `nat(global ${formatAddress(l.globalEtrRloc)}:${l.etrPort}, ms ${formatAddress(l.msRloc)}:${l.msPort}, `
+        + `private ${formatAddress(l.privateEtrRloc)}, rtrs [${rtrs}])`;
     }
     case 'opaque':
       return `lcaf-${l.lcafType}(${Buffer.from(l.body).toString('hex')})`;

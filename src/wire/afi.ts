@@ -9,6 +9,7 @@ export const AFI_LCAF = 16387;
 export const LCAF_AFI_LIST = 1;
 export const LCAF_INSTANCE_ID = 2;
 export const LCAF_GEO = 5;
+export const LCAF_NAT_TRAVERSAL = 7;
 export const LCAF_MULTICAST_INFO = 9;
 export const LCAF_SECURITY_KEY = 11;
 export const LCAF_RLE = 13;

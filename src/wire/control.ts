@@ -2,6 +2,7 @@
 // Map-Notify-Ack and the Encapsulated Control Message.
 import { decodeAddress, encodeAddress } from './address';
 import { WireError } from './errors';
+import { decodeInfo, encodeInfo, TYPE_INFO } from './info';
 import { decodeInnerUdpAt, encodeInnerUdp } from './inner';
 import { Reader } from './reader';
 import { decodeEidRecord, decodeRequestRecord, encodeEidRecord, encodeRequestRecord } from './records';
@@ -16,6 +17,7 @@ export const TYPE_MAP_REGISTER = 3;
 export const TYPE_MAP_NOTIFY = 4;
 export const TYPE_MAP_NOTIFY_ACK = 5;
 export const TYPE_ECM = 8;
+export { TYPE_INFO };
 
 const TYPE_NAMES: Record<number, string> = {
   1: 'Map-Request', 2: 'Map-Reply', 3: 'Map-Register', 4: 'Map-Notify', 5: 'Map-Notify-Ack',
@@ -67,6 +69,8 @@ function decodeControlIn(r: Reader, depth: number): ControlMessage {
     case TYPE_MAP_NOTIFY:
     case TYPE_MAP_NOTIFY_ACK:
       return decodeMapNotify(r, w0, type === TYPE_MAP_NOTIFY ? 'map-notify' : 'map-notify-ack');
+    case TYPE_INFO:
+      return decodeInfo(r, w0);
     case TYPE_ECM:
       if (depth > 0) throw new WireError('an ECM inside an ECM is not allowed', start);
       return decodeEcm(r, w0);
@@ -278,6 +282,10 @@ function encodeInto(w: Writer, m: ControlMessage): void {
       w.u32((((m.type === 'map-notify' ? TYPE_MAP_NOTIFY : TYPE_MAP_NOTIFY_ACK) << 28) |
         ((m.reservedBits ?? 0) & NT_RESERVED) | count8(m.records.length, 'Map-Notify records')) >>> 0);
       encodeAuthAndRecords(w, m.nonce, m.keyId, m.algorithm, m.authData, m.records);
+      break;
+    case 'info-request':
+    case 'info-reply':
+      encodeInfo(w, m);
       break;
     case 'ecm': {
       w.u32(((TYPE_ECM << 28) | (m.security ? ECM_S : 0) | (m.ddt ? ECM_D : 0) | ((m.reservedBits ?? 0) & ECM_RESERVED)) >>> 0);

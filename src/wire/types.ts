@@ -32,6 +32,7 @@ export type Lcaf =
   | RleLcaf
   | JsonLcaf
   | SecurityKeyLcaf
+  | NatTraversalLcaf
   | OpaqueLcaf;
 
 /** Header fields every LCAF carries; kept for byte-exact round trips (RFC 8060 §3). */
@@ -140,6 +141,30 @@ export interface SecurityKeyLcaf extends LcafHeaderExtras {
   readonly rsvd3?: number;
   /** The 7 reserved bits before R; present only when non-zero. */
   readonly rsvd4?: number;
+}
+
+/**
+ * Type 7, NAT-Traversal (RFC 8060 §4.6; draft-ietf-lisp-nat-traversal §5.2): what a Map-Server
+ * saw of an Info-Request's source, and the RTRs to use.
+ */
+export interface NatTraversalLcaf extends LcafHeaderExtras {
+  readonly type: 'nat-traversal';
+  readonly msPort: number;
+  /** The translated source port of the Info-Request. */
+  readonly etrPort: number;
+  /** The translated source address of the Info-Request. */
+  readonly globalEtrRloc: Address;
+  readonly msRloc: Address;
+  /** AFI 0 in the draft; lispers puts the requester's hostname (AFI 17) here. */
+  readonly privateEtrRloc: Address;
+  /** lispers writes one AFI 0 entry when it has no RTR. */
+  readonly rtrRlocs: readonly Address[];
+  readonly rsvd2?: number;
+  /**
+   * The Length field as carried, present only when it does not count the body: lispers writes 16
+   * whatever follows and readers take the body to the end of the Info-Reply.
+   */
+  readonly declaredLength?: number;
 }
 
 /** Any other LCAF type, or a known one whose body does not parse: kept as bytes (RFC 8060 §3). */
@@ -321,7 +346,37 @@ export interface Ecm extends ControlExtras {
   readonly body?: Uint8Array;
 }
 
-export type ControlMessage = MapRequest | MapReply | MapRegister | MapNotify | Ecm;
+/**
+ * Type 7 with R=0 / R=1 (draft-ietf-lisp-nat-traversal §5.1, §5.2). The header is the
+ * Map-Register's: nonce, key-id, algorithm, authentication data; then TTL and an EID-prefix.
+ */
+interface InfoMessageBase extends ControlExtras {
+  readonly nonce: bigint;
+  readonly keyId: number;
+  readonly algorithm: number;
+  /** lispers sends none (key-id 0, length 0). */
+  readonly authData: Uint8Array;
+  /** Minutes the RTR information stays valid (Info-Reply); lispers writes 0. */
+  readonly ttl: number;
+  /** The reserved byte before the EID mask-len; present only when non-zero. */
+  readonly eidRsvd?: number;
+  readonly eidMaskLen: number;
+  /** lispers sends AFI 0 (no EID-prefix) and rejects anything else. */
+  readonly eid: Address;
+}
+
+export interface InfoRequest extends InfoMessageBase {
+  readonly type: 'info-request';
+  /** What follows the EID-prefix: AFI 0 in the draft, the sender's hostname (AFI 17) from lispers. */
+  readonly requester: Address;
+}
+
+export interface InfoReply extends InfoMessageBase {
+  readonly type: 'info-reply';
+  readonly nat: NatTraversalLcaf;
+}
+
+export type ControlMessage = MapRequest | MapReply | MapRegister | MapNotify | InfoRequest | InfoReply | Ecm;
 export type ControlMessageType = ControlMessage['type'];
 
 /** The 8-byte LISP data header (RFC 9300 §5.3). */
