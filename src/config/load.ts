@@ -84,6 +84,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     policy: {
       allowed: c.policy['allowed-prefixes'].map((e) => parseEid(e, c.decent['instance-id'])),
       acceptUnauthenticatedGroupJoins: c.policy['accept-unauthenticated-group-joins'],
+      multihomedSites: c.policy['multihomed-sites'].map((s) => BigInt(s)),
+    },
+    limits: {
+      eidsPerMember: c.limits['eids-per-member'], rlocsPerEid: c.limits['rlocs-per-eid'], members: c.limits.members, siteCache: c.limits['site-cache'],
     },
     timers: {
       ...DEFAULT_TIMERS,

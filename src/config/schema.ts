@@ -1,6 +1,7 @@
 // The config file's schema: one YAML file per node. Every default lives here, in one place, and
 // the README's config reference is written from it.
 import { isIP, isIPv4 } from 'node:net';
+import { DEFAULT_LIMITS } from '../control/config';
 import { z } from 'zod';
 import { EidError, isMulticastAddress, parseEid } from '../mapping/eid';
 
@@ -70,7 +71,18 @@ export const configSchema = z.strictObject({
   policy: z.strictObject({
     'allowed-prefixes': z.array(eidText).default([]),
     'accept-unauthenticated-group-joins': z.boolean().default(false),
-  }).default({ 'allowed-prefixes': [], 'accept-unauthenticated-group-joins': false }),
+    /** Site-IDs whose xTRs may register the same EIDs (multihoming); other EIDs have one owner. */
+    'multihomed-sites': z.array(z.number().int().min(1)).default([]),
+  }).default({ 'allowed-prefixes': [], 'accept-unauthenticated-group-joins': false, 'multihomed-sites': [] }),
+  limits: z.strictObject({
+    'eids-per-member': z.number().int().min(1).default(DEFAULT_LIMITS.eidsPerMember),
+    'rlocs-per-eid': z.number().int().min(1).max(255).default(DEFAULT_LIMITS.rlocsPerEid),
+    members: z.number().int().min(2).default(DEFAULT_LIMITS.members),
+    'site-cache': z.number().int().min(16).default(DEFAULT_LIMITS.siteCache),
+  }).default({
+    'eids-per-member': DEFAULT_LIMITS.eidsPerMember, 'rlocs-per-eid': DEFAULT_LIMITS.rlocsPerEid, members: DEFAULT_LIMITS.members,
+    'site-cache': DEFAULT_LIMITS.siteCache,
+  }),
   timers: z.strictObject({
     'register-interval': duration.default(60_000),
     'registration-ttl': duration.default(180_000),
