@@ -2,7 +2,11 @@
 // to plain veth and the kernel's VXLAN, in one run on one netns testbed (issue 3).
 //
 //   npm run bench:io -- [--rounds 3] [--tcp-secs 10] [--pps-secs 5] [--batch 64]
-//                       [--only veth,vxlan,relay,relay-nooffload,reference] [--reference DIR]
+//                       [--only veth,vxlan,relay,relay-nooffload,relay-chacha,relay-aes,reference] [--reference DIR]
+//
+// relay-chacha / relay-aes are the same relay with LISP-crypto on (RFC 8061 suites 6 and 5: every
+// segment sealed in the addon after the GSO split, opened before coalescing; TUN MTU 28 bytes
+// smaller for the IV and ICV); their ratios to the clear relay are taken per round.
 //
 // --reference DIR adds the C relay of the reference prototype (../shared/perf/tunlimits) as a
 // variant, built into a temporary copy if DIR/build/relay is missing, so our relay is compared
@@ -19,7 +23,8 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
 import { createPair, Pair, run } from './lib/netns';
-import { AddressTable, D, NO_TUN_OFFLOADS, Pool, RawRelay, RecvPool, Tun, UdpEndpoint } from '../src/native';
+import { randomBytes } from 'node:crypto';
+import { AddressTable, D, KeyTable, NO_TUN_OFFLOADS, Pool, RawRelay, RecvPool, Tun, UdpEndpoint } from '../src/native';
 import { LISP_DATA_PORT } from '../src/wire/constants';
 
 interface Args {
@@ -31,7 +36,7 @@ interface Args {
   reference?: string;
 }
 
-const VARIANTS = ['veth', 'vxlan', 'relay', 'relay-nooffload', 'reference'] as const;
+const VARIANTS = ['veth', 'vxlan', 'relay', 'relay-nooffload', 'relay-chacha', 'relay-aes', 'reference'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 function parseArgs(argv: string[]): Args {
@@ -57,15 +62,28 @@ function parseArgs(argv: string[]): Args {
 
 // ---------------- child roles ----------------
 
-interface RelaySpec { netns: string; tun: string; inner: string; local: string; peer: string; offloads: boolean; batch: number }
+interface RelaySpec {
+  netns: string; tun: string; inner: string; local: string; peer: string; offloads: boolean; batch: number;
+  /** LISP-crypto: suite and the hex keys this side seals with (tx) and opens with (rx) */
+  crypto?: { suite: 5 | 6; tx: string; rx: string };
+}
 
 function relayChild(spec: RelaySpec): void {
   const tun = Tun.open({
-    name: spec.tun, netns: spec.netns, mtu: 1464, addresses: [spec.inner],
+    name: spec.tun, netns: spec.netns, mtu: spec.crypto ? 1464 - 28 : 1464, addresses: [spec.inner],
     offloads: spec.offloads ? undefined : NO_TUN_OFFLOADS,
   });
   const udp = UdpEndpoint.open({ address: spec.local, port: LISP_DATA_PORT, netns: spec.netns, gso: spec.offloads, gro: spec.offloads });
-  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: LISP_DATA_PORT }, batch: spec.batch });
+  let crypto: { keys: KeyTable; txSet: number; rxSet: number } | undefined;
+  if (spec.crypto) {
+    const keys = new KeyTable(4);
+    const txSet = keys.allocate(), rxSet = keys.allocate();
+    keys.install(txSet, 1, { suite: spec.crypto.suite, encryptionKey: Buffer.from(spec.crypto.tx, 'hex') });
+    keys.setSendKey(txSet, 1);
+    keys.install(rxSet, 1, { suite: spec.crypto.suite, encryptionKey: Buffer.from(spec.crypto.rx, 'hex') });
+    crypto = { keys, txSet, rxSet };
+  }
+  const relay = new RawRelay({ tun, udp, peer: { address: spec.peer, port: LISP_DATA_PORT }, batch: spec.batch, crypto });
   relay.start();
   process.on('SIGTERM', () => {
     process.stderr.write(`${JSON.stringify({ tun: tun.stats, udp: udp.stats })}\n`);
@@ -139,10 +157,13 @@ interface Sample { variant: Variant; round: number; tcpMbps: number; retrans: nu
 
 const SELF = __filename;
 
-async function startRelays(bed: Pair, offloads: boolean, batch: number): Promise<ChildProcess[]> {
+async function startRelays(bed: Pair, offloads: boolean, batch: number, suite?: 5 | 6): Promise<ChildProcess[]> {
+  const len = suite === 6 ? 32 : 16, ab = randomBytes(len).toString('hex'), ba = randomBytes(len).toString('hex');
   const specs: RelaySpec[] = [
-    { netns: bed.a.path, tun: 'lisp0', inner: '10.98.0.1/24', local: bed.addrA, peer: bed.addrB, offloads, batch },
-    { netns: bed.b.path, tun: 'lisp0', inner: '10.98.0.2/24', local: bed.addrB, peer: bed.addrA, offloads, batch },
+    { netns: bed.a.path, tun: 'lisp0', inner: '10.98.0.1/24', local: bed.addrA, peer: bed.addrB, offloads, batch,
+      crypto: suite ? { suite, tx: ab, rx: ba } : undefined },
+    { netns: bed.b.path, tun: 'lisp0', inner: '10.98.0.2/24', local: bed.addrB, peer: bed.addrA, offloads, batch,
+      crypto: suite ? { suite, tx: ba, rx: ab } : undefined },
   ];
   const kids = specs.map((s) => spawn(process.execPath, [SELF, '--child-relay', JSON.stringify(s)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   await Promise.all(kids.map((k) => waitLine(k, 'ready')));
@@ -212,7 +233,8 @@ async function measure(bed: Pair, v: Variant, round: number, a: Args): Promise<S
   const target = v === 'veth' ? bed.addrB : v === 'vxlan' ? '10.97.0.2' : '10.98.0.2';
   const local = v === 'veth' ? bed.addrA : v === 'vxlan' ? '10.97.0.1' : '10.98.0.1';
   const relays = v === 'reference' ? await startReference(bed, referenceRelay(a.reference ?? ''), a.batch)
-    : v.startsWith('relay') ? await startRelays(bed, v === 'relay', a.batch) : [];
+    : v.startsWith('relay') ? await startRelays(bed, v !== 'relay-nooffload', a.batch,
+      v === 'relay-chacha' ? 6 : v === 'relay-aes' ? 5 : undefined) : [];
   try {
     const cpu = (): number => relays.reduce((s, k) => s + cpuSeconds(k.pid ?? 0), 0);
     const c0 = cpu(), t0 = process.hrtime.bigint();
@@ -240,14 +262,15 @@ function report(samples: Sample[], a: Args): string {
   lines.push(`bench-io: ${a.rounds} interleaved rounds, iperf3 TCP 1 stream ${a.tcpSecs} s, 64-byte UDP ${a.ppsSecs} s; ` +
     `Linux ${kernel}, ${process.versions.node ? `Node ${process.version}` : ''}, ${cpus().length} CPUs`);
   lines.push('');
-  lines.push('| variant | TCP Mbit/s median (min–max) | retransmits | 64-B pps median (min–max) | relay CPU % (TCP) | relay CPU µs/packet (64 B) |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| variant | TCP Mbit/s median (min–max) | retransmits | 64-B pps median (min–max) | relay CPU % (TCP) | relay CPU % per Gbit/s | relay CPU µs/packet (64 B) |');
+  lines.push('|---|---|---|---|---|---|---|');
   for (const v of VARIANTS) {
     const s = by(v);
     if (!s.length) continue;
     const cpu = v.startsWith('relay') || v === 'reference';
     lines.push(`| ${v} | ${fmt(median(s.map((x) => x.tcpMbps)))} (${range(s.map((x) => x.tcpMbps))}) | ${fmt(median(s.map((x) => x.retrans)))} | ` +
       `${fmt(median(s.map((x) => x.pps)))} (${range(s.map((x) => x.pps))}) | ${cpu ? fmt(median(s.map((x) => x.cpuPct))) : '–'} | ` +
+      `${cpu ? fmt(median(s.map((x) => x.cpuPct / (x.tcpMbps / 1000))), 1) : '–'} | ` +
       `${cpu ? `${fmt(median(s.map((x) => x.usPerPkt)), 1)} (${range(s.map((x) => x.usPerPkt), 1)})` : '–'} |`);
   }
   // ratios per round (same round = same background), then median and range
@@ -264,6 +287,11 @@ function report(samples: Sample[], a: Args): string {
     if (!by(v).length) continue;
     lines.push(`${v}: TCP ${ratio(v, 'veth', 'tcpMbps')} of veth, ${ratio(v, 'vxlan', 'tcpMbps')} of kernel VXLAN; ` +
       `64-B pps ${ratio(v, 'veth', 'pps')} of veth, ${ratio(v, 'vxlan', 'pps')} of VXLAN (median, min–max over rounds)`);
+  }
+  for (const v of ['relay-chacha', 'relay-aes'] as const) {
+    if (!by(v).length || !by('relay').length) continue;
+    lines.push(`${v} (encrypted) vs the clear relay, same rounds: TCP ${ratio(v, 'relay', 'tcpMbps')}, 64-B pps ${ratio(v, 'relay', 'pps')} ` +
+      '(targets: TCP >= 0.6, pps >= 0.8)');
   }
   if (by('reference').length && by('relay').length) {
     lines.push(`relay vs the reference C prototype: TCP ${ratio('relay', 'reference', 'tcpMbps')}, 64-B pps ${ratio('relay', 'reference', 'pps')}; ` +

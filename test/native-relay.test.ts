@@ -5,7 +5,8 @@
 // No timing is asserted: this is about correctness only.
 import test, { ExecutionContext } from 'ava';
 import { createPair, netnsAvailable, Pair, tcpTransfer, uniqueName } from '../scripts/lib/netns';
-import { NO_TUN_OFFLOADS, RawRelay, Tun, UdpEndpoint } from '../src/native';
+import { randomBytes } from 'node:crypto';
+import { DataSuite, KeyTable, NO_TUN_OFFLOADS, RawRelay, Tun, UdpEndpoint } from '../src/native';
 
 const MIB = Number(process.env.DECENT_IO_TEST_MIB ?? 32);
 const BYTES = Math.max(1, Math.round(MIB * 1024 * 1024));
@@ -17,17 +18,36 @@ interface Bed {
   relayB: RawRelay;
 }
 
-function setup(t: ExecutionContext, opts: { offloads: boolean; outer6: boolean }): Bed {
+/** Keys for A->B and B->A, each side's table: set 1 seals what it sends, set 2 opens what it receives. */
+function keyTables(suite: DataSuite): [KeyTable, KeyTable] {
+  const len = suite === 6 ? 32 : 16;
+  const ab = randomBytes(len), ba = randomBytes(len);
+  const icv = suite === 2 ? [Buffer.concat([Buffer.alloc(4), randomBytes(16)]), Buffer.concat([Buffer.alloc(4), randomBytes(16)])] : [undefined, undefined];
+  const side = (tx: Buffer, txIcv: Buffer | undefined, rx: Buffer, rxIcv: Buffer | undefined): KeyTable => {
+    const k = new KeyTable(4);
+    const s1 = k.allocate(), s2 = k.allocate();
+    k.install(s1, 1, { suite, encryptionKey: tx, icvKey: txIcv });
+    k.setSendKey(s1, 1);
+    k.install(s2, 1, { suite, encryptionKey: rx, icvKey: rxIcv });
+    return k;
+  };
+  return [side(ab, icv[0], ba, icv[1]), side(ba, icv[1], ab, icv[0])];
+}
+
+function setup(t: ExecutionContext, opts: { offloads: boolean; outer6: boolean; suite?: DataSuite }): Bed {
   const pair = createPair({ prefix: 'dnr', ipv6: opts.outer6 });
   const relays: RawRelay[] = [];
   t.teardown(() => {
     for (const r of relays) r.stop();
     pair.destroy();
   });
-  const side = (ns: typeof pair.a, inner: string[], local: string, peer: string): RawRelay => {
-    // outer IPv4 costs 36 bytes (20 IP + 8 UDP + 8 LISP), outer IPv6 56 (lisp-wire.md §5)
+  const tables = opts.suite ? keyTables(opts.suite) : undefined;
+  // LISP-crypto adds IV + ICV per packet: 28 bytes for the AEAD suites, 16 + 20 + up to 15 of padding for suite 2
+  const sealing = !opts.suite ? 0 : opts.suite === 2 ? 51 : 28;
+  const side = (ns: typeof pair.a, inner: string[], local: string, peer: string, keys?: KeyTable): RawRelay => {
+    // outer IPv4 costs 36 bytes (20 IP + 8 UDP + 8 LISP), outer IPv6 56 (RFC 9300 §5.1)
     const tun = Tun.open({
-      name: uniqueName('dnt'), netns: ns.name, mtu: opts.outer6 ? 1444 : 1464, addresses: inner,
+      name: uniqueName('dnt'), netns: ns.name, mtu: (opts.outer6 ? 1444 : 1464) - sealing, addresses: inner,
       offloads: opts.offloads ? undefined : NO_TUN_OFFLOADS,
     });
     let udp: UdpEndpoint;
@@ -37,14 +57,14 @@ function setup(t: ExecutionContext, opts: { offloads: boolean; outer6: boolean }
       tun.close();
       throw e;
     }
-    const r = new RawRelay({ tun, udp, peer: { address: peer, port: 4341 } });
+    const r = new RawRelay({ tun, udp, peer: { address: peer, port: 4341 }, crypto: keys ? { keys, txSet: 1, rxSet: 2 } : undefined });
     relays.push(r);
     r.start();
     return r;
   };
   const la = opts.outer6 ? pair.addr6A! : pair.addrA, lb = opts.outer6 ? pair.addr6B! : pair.addrB;
-  const relayA = side(pair.a, ['10.98.0.1/24', 'fd98::1/64'], la, lb);
-  const relayB = side(pair.b, ['10.98.0.2/24', 'fd98::2/64'], lb, la);
+  const relayA = side(pair.a, ['10.98.0.1/24', 'fd98::1/64'], la, lb, tables?.[0]);
+  const relayB = side(pair.b, ['10.98.0.2/24', 'fd98::2/64'], lb, la, tables?.[1]);
   return { pair, relayA, relayB };
 }
 
@@ -59,10 +79,13 @@ async function both(t: ExecutionContext, bed: Bed, inner: 4 | 6): Promise<void> 
   t.log(`IPv${inner} inner: ${MIB} MiB A->B ${ab.sent.ms.toFixed(0)} ms, B->A ${ba.sent.ms.toFixed(0)} ms (informational)`);
 }
 
-const modes = [
+const modes: Array<{ title: string; offloads: boolean; outer6: boolean; suite?: DataSuite }> = [
   { title: 'offloads on, IPv4 underlay', offloads: true, outer6: false },
   { title: 'offloads off, IPv4 underlay', offloads: false, outer6: false },
   { title: 'offloads on, IPv6 underlay', offloads: true, outer6: true },
+  { title: 'encrypted, suite 6, offloads on', offloads: true, outer6: false, suite: 6 },
+  { title: 'encrypted, suite 5, offloads off', offloads: false, outer6: false, suite: 5 },
+  { title: 'encrypted, suite 2, offloads on, IPv6 underlay', offloads: true, outer6: true, suite: 2 },
 ];
 
 for (const m of modes) {
@@ -83,6 +106,13 @@ for (const m of modes) {
       t.is(tunB.tunCoalesced, 0);
     }
     t.is(tunB.checksumBad, 0, 'no inner checksum failures');
+    if (m.suite) {
+      const keysB = bed.relayB.opts.crypto!.keys, keysA = bed.relayA.opts.crypto!.keys;
+      const rx = keysB.key(2, 1), tx = keysA.key(1, 1);
+      t.true(rx.decrypted > 0 && rx.decrypted <= tx.encrypted, `B opened what A sealed (${rx.decrypted} of ${tx.encrypted})`);
+      t.is(rx.authFailures + rx.replays + rx.outOfWindow, 0);
+      t.is(bed.relayB.dropped, 0, 'no clear datagram reached an encrypted relay');
+    }
     t.log(`A udp ${JSON.stringify(udpA)}`);
     t.log(`B tun ${JSON.stringify(tunB)}`);
   });

@@ -4,6 +4,7 @@
 // the tests and scripts/bench-io measure; the real encap/decap loops live in src/dataplane.
 import { DATA_HEADER_LENGTH, DATA_FLAG_I } from '../wire/constants';
 import { AddressTable } from './address';
+import type { KeyTable } from './keys';
 import { D, DESC_STRIDE } from './layout';
 import { Pool, RecvPool } from './pool';
 import { Tun } from './tun';
@@ -21,6 +22,12 @@ export interface RawRelayOptions {
   rounds?: number;
   /** The 8-byte LISP header written in front of every packet (default: I=1, IID 0). */
   header?: Uint8Array;
+  /**
+   * LISP-crypto (RFC 8061): every packet sent is sealed under key set `txSet` and every datagram
+   * received must open under `rxSet` (a clear one, KK = 0, is dropped). The table is attached
+   * to both endpoints. Mind the MTU: a sealed segment is IV + ICV bytes longer (28 for the AEAD suites).
+   */
+  crypto?: { keys: KeyTable; txSet: number; rxSet: number };
 }
 
 export class RawRelay {
@@ -29,6 +36,8 @@ export class RawRelay {
   private readonly addrs = new AddressTable(1);
   private readonly header: Uint8Array;
   private readonly rounds: number;
+  private readonly txKey: number;
+  private readonly rxKey: number;
   encapsulated = 0;
   decapsulated = 0;
   dropped = 0;
@@ -45,6 +54,12 @@ export class RawRelay {
     // N=0, L=0, E=0, V=0, I=1: instance ID 0 in word 1 (RFC 9300 §5.3)
     this.header = opts.header ?? Uint8Array.from([DATA_FLAG_I, 0, 0, 0, 0, 0, 0, 0]);
     if (this.header.length !== LISP_HEADER_LEN) throw new RangeError('the LISP data header is 8 bytes');
+    this.txKey = opts.crypto?.txSet ?? 0;
+    this.rxKey = opts.crypto?.rxSet ?? 0;
+    if (opts.crypto) {
+      opts.tun.setKeys(opts.crypto.keys);
+      opts.udp.setKeys(opts.crypto.keys);
+    }
   }
 
   start(): void {
@@ -71,6 +86,7 @@ export class RawRelay {
         desc[d + D.TTLTOS] = ttl | (tos << 8) | 0x10000;
         desc[d + D.HDR] = LISP_HEADER_LEN;
         desc[d + D.ADDR] = 0;
+        desc[d + D.KEY] = this.txKey;
       }
       udp.send(p, n, this.addrs);
       this.encapsulated += n;
@@ -88,10 +104,12 @@ export class RawRelay {
       for (let i = 0; i < n; i++) {
         const d = i * DESC_STRIDE;
         const at = i * p.slotSize + desc[d + D.OFF];
-        const v = data[at + LISP_HEADER_LEN] >> 4;
-        const ok = desc[d + D.LEN] > LISP_HEADER_LEN + 20 && (v === 4 || v === 6);
+        // sealed: KK names the key-id and the addon checks every datagram; clear: the inner version
+        const kk = data[at] & 3, v = data[at + LISP_HEADER_LEN] >> 4;
+        const ok = this.rxKey ? kk !== 0 : desc[d + D.LEN] > LISP_HEADER_LEN + 20 && (v === 4 || v === 6);
         desc[d + D.HDR] = LISP_HEADER_LEN;
         desc[d + D.ADDR] = ok ? 0 : -1;
+        desc[d + D.KEY] = this.rxKey;
         if (!ok) this.dropped++;
       }
       this.decapsulated += tun.write(p, n);
