@@ -56,7 +56,10 @@ async function main(): Promise<void> {
     rlocs: spec.rlocs, routes: eids(spec.routes),
     staticMapCache: spec.staticMapCache.map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
   }, {
-    onEncapsulatedControl: (bytes, src) => print({ event: 'control', src, hex: Buffer.from(bytes).toString('hex') }),
+    onEncapsulatedControl: (packets, sources) => {
+      packets.forEach((bytes, i) => print({ event: 'control', src: sources[i], hex: Buffer.from(bytes).toString('hex') }));
+      return true;
+    },
     onMiss: (eid) => {
       print({ event: 'miss', eid: eidKey(eid) });
       const hit = resolvable.find((x) => eidCovers(x.eid, eid));

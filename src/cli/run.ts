@@ -56,7 +56,17 @@ export const runCommand: Command = {
       return 1;
     }
     const running = node;
+    // Tests of crash recovery (DECENT_TEST_CRASH_SIGNAL=1): SIGUSR2 makes the control worker crash.
+    if (process.env.DECENT_TEST_CRASH_SIGNAL === '1') process.on('SIGUSR2', () => running.control.crashForTest());
+    let exitCode = 0;
     await new Promise<void>((resolve) => {
+      running.fatal.then((e) => {
+        // The control worker keeps crashing: stop everything and exit non-zero, so systemd
+        // (Restart=on-failure) starts a fresh process.
+        log('error', 'node', `${e.message}; stopping (exit 1)`);
+        exitCode = 1;
+        running.stop(false).then(resolve, resolve);
+      }, () => undefined);
       const stop = (signal: string): void => {
         log('info', 'node', `${signal}: stopping`);
         running.stop(true).then(resolve, (e: Error) => {
@@ -82,6 +92,6 @@ export const runCommand: Command = {
         log('info', 'node', 'SIGHUP: configuration reloaded');
       });
     });
-    return 0;
+    return exitCode;
   },
 };

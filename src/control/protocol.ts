@@ -4,6 +4,7 @@ import type { ControlConfig } from './config';
 import type { Eid } from '../mapping/eid';
 import type { MapCacheEvent, MapCacheEntry } from './map-cache';
 import type { SiteEntry } from './site-cache';
+import type { WireError } from './errors';
 
 export interface WorkerOptions {
   readonly config: ControlConfig;
@@ -19,14 +20,17 @@ export interface WorkerOptions {
 export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'counters' | 'status';
 
 export type ToWorker =
-  | { readonly t: 'encapsulated'; readonly bytes: Uint8Array; readonly src: string }
+  /** A batch of head-end replicated packets (instance-id 0xFFFFFF) from the data plane; answered with 'encapsulated-done'. */
+  | { readonly t: 'encapsulated'; readonly packets: readonly Uint8Array[]; readonly sources: readonly string[] }
   | { readonly t: 'resolve'; readonly eid: string }
   | { readonly t: 'rloc-alive'; readonly rloc: string }
   | { readonly t: 'reconfigure'; readonly config: ControlConfig }
   | { readonly t: 'query'; readonly id: number; readonly what: Query }
   | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string; readonly timeoutMs: number }
   | { readonly t: 'clear-map-cache'; readonly id: number }
-  | { readonly t: 'stop'; readonly id: number; readonly withdraw: boolean };
+  | { readonly t: 'stop'; readonly id: number; readonly withdraw: boolean }
+  /** Tests of the restart path: the worker throws an uncaught exception. */
+  | { readonly t: 'crash-for-test' };
 
 export type FromWorker =
   | { readonly t: 'ready'; readonly rlocs: readonly string[] }
@@ -34,7 +38,10 @@ export type FromWorker =
   | { readonly t: 'rlocs'; readonly rlocs: readonly string[] }
   | { readonly t: 'eid-space'; readonly eids: readonly Eid[] }
   | { readonly t: 'reply'; readonly id: number; readonly ok: true; readonly data: unknown }
-  | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: string }
+  | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: WireError }
+  /** The worker cannot run (e.g. UDP 4342 in use) and exits right after this. */
+  | { readonly t: 'fatal'; readonly error: WireError }
+  | { readonly t: 'encapsulated-done'; readonly packets: number }
   | { readonly t: 'log'; readonly level: WorkerOptions['logLevel']; readonly msg: string; readonly fields?: Record<string, unknown> };
 
 /** Site-cache rows as the API shows them. */

@@ -11,6 +11,9 @@ import type { FromWorker, ToWorker, WorkerOptions } from './protocol';
 import { siteCacheRow } from './views';
 import { encodeData } from '../wire';
 import { randomInt } from 'node:crypto';
+import { LigTimeoutError, toWireError } from './errors';
+import { LogLimiter } from './log-limit';
+import { SendGuard } from './send-guard';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -33,8 +36,22 @@ function main(): void {
   const opts = workerData as WorkerOptions;
   const send = (m: FromWorker): void => port.postMessage(m);
   const minLevel = LEVELS[opts.logLevel];
+  // Rate-limited per reason before posting, so a flood of rejected messages costs neither the
+  // log nor the main thread (issue 12, finding 6).
+  const limiter = new LogLimiter((level, msg, fields) => send({ t: 'log', level, msg, fields }));
+  setInterval(() => limiter.flush(), limiter.windowMs).unref();
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
-    if (LEVELS[level] >= minLevel) send({ t: 'log', level, msg, fields });
+    if (LEVELS[level] >= minLevel) limiter.log(level, msg, fields);
+  };
+  /** Exceptions out of the control plane's handlers, caught here so one packet cannot end the worker. */
+  let handlerExceptions = 0;
+  const guarded = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      handlerExceptions++;
+      log('error', `${what} threw (dropped; please report)`, { error: (e as Error).message, stack: (e as Error).stack });
+    }
   };
 
   const sockets = new Map<'4' | '6', dgram.Socket>();
@@ -42,14 +59,21 @@ function main(): void {
   const family = (ip: string): '4' | '6' => (isIPv4(ip) ? '4' : '6');
   const multicast = opts.config.group.replication === 'multicast';
 
+  // Every datagram leaves through a guard: a bad target or a send error is a counted drop.
+  const onDrop = (reason: string, what: string, dst: string, port: number, error?: string): void =>
+    log('warn', `${what} send dropped: ${reason}`, { dst, port, error });
+  const familyKey = (f: 4 | 6): '4' | '6' => (f === 4 ? '4' : '6');
+  const guard = new SendGuard((f) => sockets.get(familyKey(f)), onDrop);
+  const dataGuard = new SendGuard((f) => dataSockets.get(familyKey(f)) ?? sockets.get(familyKey(f)), onDrop);
+
   let node: ControlNode | undefined;
   const env: ControlEnv = {
     now: () => Date.now(),
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    sendControl: (dst, dport, bytes) => sockets.get(family(dst))?.send(bytes, dport, dst, (err) => {
-      if (err) log('debug', 'control send failed', { dst, error: err.message });
-    }),
+    sendControl: (dst, dport, bytes) => {
+      guard.send('control', dst, dport, bytes);
+    },
     sendEncapsulated: (dst, inner) => {
       // LISP header for head-end replication: N with a random nonce, I with IID 0xFFFFFF
       // (lispers-decent README "HER"); the kernel adds outer IP and UDP to 4341.
@@ -57,12 +81,11 @@ function main(): void {
         type: 'data', payload: inner,
         header: { noncepresent: true, lsbEnabled: false, echoNonce: false, mapVersioning: false, iidPresent: true, keyId: 0, nonce: randomInt(0x1000000), iid: 0xffffff, lsb: 0 },
       });
-      const s = dataSockets.get(family(dst)) ?? sockets.get(family(dst));
-      s?.send(bytes, DATA_PORT, dst, (err) => {
-        if (err) log('debug', 'replication send failed', { dst, error: err.message });
-      });
+      dataGuard.send('replication', dst, DATA_PORT, bytes);
     },
-    sendMulticast: multicast ? (group, bytes) => sockets.get(family(group))?.send(bytes, CONTROL_PORT, group) : undefined,
+    sendMulticast: multicast ? (group, bytes) => {
+      guard.sendMulticast('multicast', group, CONTROL_PORT, bytes);
+    } : undefined,
     // The system resolver, so /etc/hosts works as well as DNS (pull mode's Map-Server names).
     resolveName: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
@@ -89,12 +112,37 @@ function main(): void {
     }
   };
 
+  /**
+   * A socket that cannot bind (EADDRINUSE: another node or LISP router on this host) ends the
+   * worker with the error, so the node fails to start instead of hanging (issue 12, finding 3).
+   */
+  const bindFailed = (port: number, f: '4' | '6', err: NodeJS.ErrnoException): void => {
+    const hint = err.code === 'EADDRINUSE'
+      ? `UDP port ${port} (IPv${f}) is in use: another decent node or LISP router is running on this host; stop it, or run this node in its own network namespace`
+      : `cannot bind UDP port ${port} (IPv${f}): ${err.message}`;
+    send({ t: 'fatal', error: { name: 'ControlPlaneError', code: 'CONTROL_BIND', message: `${hint} (${err.code ?? 'error'})` } });
+    for (const x of [...sockets.values(), ...dataSockets.values()]) {
+      try {
+        x.close();
+      } catch {
+        /* not bound */
+      }
+    }
+    process.exit(1);
+  };
+  const socketError = (port: number, f: '4' | '6', isBound: () => boolean) => (err: NodeJS.ErrnoException): void => {
+    if (!isBound()) bindFailed(port, f, err);
+    else log('error', `UDP ${port} socket error: ${err.message}`);
+  };
+
   for (const f of families) {
     const s = dgram.createSocket({ type: f === '4' ? 'udp4' : 'udp6', reuseAddr: false, ipv6Only: f === '6' });
-    s.on('message', (msg, rinfo) => node?.receiveControl(msg, rinfo.address, rinfo.port));
-    s.on('error', (err) => log('error', `UDP ${CONTROL_PORT} socket error: ${err.message}`));
+    let controlBound = false;
+    s.on('message', (msg, rinfo) => guarded('control message', () => node?.receiveControl(msg, rinfo.address, rinfo.port)));
+    s.on('error', socketError(CONTROL_PORT, f, () => controlBound));
     pendingBinds++;
     s.bind(CONTROL_PORT, f === '4' ? '0.0.0.0' : '::', () => {
+      controlBound = true;
       if (multicast && family(opts.config.group.address) === f) {
         s.addMembership(opts.config.group.address);
         s.setMulticastLoopback(false);
@@ -105,10 +153,14 @@ function main(): void {
     sockets.set(f, s);
     if (opts.bindDataPort) {
       const d = dgram.createSocket({ type: f === '4' ? 'udp4' : 'udp6', ipv6Only: f === '6' });
-      d.on('message', (msg, rinfo) => node?.receiveEncapsulated(msg, rinfo.address));
-      d.on('error', (err) => log('error', `UDP ${DATA_PORT} socket error: ${err.message}`));
+      let dataBound = false;
+      d.on('message', (msg, rinfo) => guarded('encapsulated control message', () => node?.receiveEncapsulated(msg, rinfo.address)));
+      d.on('error', socketError(DATA_PORT, f, () => dataBound));
       pendingBinds++;
-      d.bind(DATA_PORT, f === '4' ? '0.0.0.0' : '::', bound);
+      d.bind(DATA_PORT, f === '4' ? '0.0.0.0' : '::', () => {
+        dataBound = true;
+        bound();
+      });
       dataSockets.set(f, d);
     }
   }
@@ -117,19 +169,28 @@ function main(): void {
     try {
       send({ t: 'reply', id, ok: true, data: fn() });
     } catch (e) {
-      send({ t: 'reply', id, ok: false, error: (e as Error).message });
+      send({ t: 'reply', id, ok: false, error: toWireError(e) });
     }
   };
 
   port.on('message', (m: ToWorker) => {
+    if (m.t === 'crash-for-test') setImmediate(() => { throw new Error('crash requested by a test'); });
+    else guarded(`'${m.t}' from the main thread`, () => onMainMessage(m));
+  });
+  const onMainMessage = (m: ToWorker): void => {
     if (!node) {
-      if (m.t === 'query' || m.t === 'lig' || m.t === 'stop' || m.t === 'clear-map-cache') send({ t: 'reply', id: m.id, ok: false, error: 'control plane is starting' });
+      if (m.t === 'query' || m.t === 'lig' || m.t === 'stop' || m.t === 'clear-map-cache') {
+        send({ t: 'reply', id: m.id, ok: false, error: { name: 'ControlPlaneError', code: 'CONTROL_STARTING', message: 'control plane is starting' } });
+      }
+      if (m.t === 'encapsulated') send({ t: 'encapsulated-done', packets: m.packets.length });
       return;
     }
     const n = node;
     switch (m.t) {
       case 'encapsulated':
-        n.receiveEncapsulated(m.bytes, m.src);
+        // one batch from the data plane (bounded there); the ack lets it send the next one
+        for (let i = 0; i < m.packets.length; i++) guarded('encapsulated control message', () => n.receiveEncapsulated(m.packets[i], m.sources[i]));
+        send({ t: 'encapsulated-done', packets: m.packets.length });
         return;
       case 'reconfigure':
         n.reconfigure(m.config);
@@ -151,16 +212,25 @@ function main(): void {
             case 'map-cache': return n.mapCache.all();
             case 'database': return n.database();
             case 'peers': return n.peers();
-            case 'counters': return Object.fromEntries(n.counters);
+            case 'counters': return {
+              ...Object.fromEntries(n.counters), ...guard.counters(),
+              'send.replication.dropped': Object.values(dataGuard.drops).reduce((a, b) => a + b, 0),
+              'log.suppressed': limiter.suppressed, 'handler.exceptions': handlerExceptions,
+            };
             case 'status': return { name: n.config.name, rlocs: n.rlocs, startedAt: n.startedAt, group: n.config.group };
           }
         });
         return;
       case 'lig':
-        n.lig(parseEid(m.eid), m.resolver, m.timeoutMs).then(
-          (r) => send({ t: 'reply', id: m.id, ok: true, data: r }),
-          (e: Error) => send({ t: 'reply', id: m.id, ok: false, error: e.message }),
-        );
+        try {
+          n.lig(parseEid(m.eid), m.resolver, m.timeoutMs).then(
+            (r) => send({ t: 'reply', id: m.id, ok: true, data: r }),
+            // The control plane's timeout is a plain Error: typed here so the API can answer 504.
+            (e: Error) => send({ t: 'reply', id: m.id, ok: false, error: toWireError(/^no Map-Reply from /.test(e.message) ? new LigTimeoutError(e.message) : e) }),
+          );
+        } catch (e) {
+          send({ t: 'reply', id: m.id, ok: false, error: toWireError(e) });
+        }
         return;
       case 'clear-map-cache':
         reply(m.id, () => n.mapCache.clear());
@@ -174,7 +244,7 @@ function main(): void {
         }, 50);
         return;
     }
-  });
+  };
 }
 
 main();

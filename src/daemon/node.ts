@@ -14,6 +14,8 @@ import type { Level, Logger } from './log';
 export interface RunningNode {
   readonly control: ControlThread;
   readonly dataPlane?: DataPlane;
+  /** Settles when the node cannot go on (the control worker keeps crashing): stop it and exit non-zero. */
+  readonly fatal: Promise<Error>;
   stop(withdraw?: boolean): Promise<void>;
 }
 
@@ -37,7 +39,8 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     logLevel: cfg.raw.log.subsystems.control ?? logLevel,
   });
   control.on('log', (level, msg, fields) => log(level, 'control', msg, fields));
-  control.on('restart', (err) => log('error', 'control', 'control worker died; restarting it (forwarding continues)', { error: err.message }));
+  control.on('restart', (err) => log('error', 'control', 'control worker died; restarting it (forwarding continues)', { error: err.message, stack: err.stack }));
+  const fatal = new Promise<Error>((resolve) => control.once('fatal', resolve));
 
   let dataPlane: DataPlane | undefined;
   if (dp) {
@@ -48,10 +51,11 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
       rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e, cfg.control.group.instanceId)),
       staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, cfg.control.group.instanceId), rlocs: s.rlocs })),
     }, {
-      onEncapsulatedControl: (bytes, src) => control.encapsulated(bytes, src),
+      onEncapsulatedControl: (packets, sources) => control.encapsulated(packets, sources),
       onMiss: (eid) => control.resolve(eidKey(eid)),
       log: (level, msg, fields) => log(level, 'dataplane', msg, fields),
     });
+    control.on('encapsulated-drained', () => dataPlane?.controlReady());
     control.on('map-cache', (e) => dataPlane?.applyMapCache(e));
     control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
@@ -93,6 +97,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
   return {
     control,
     dataPlane,
+    fatal,
     async stop(withdraw = true) {
       if (stopped) return;
       stopped = true;

@@ -38,7 +38,17 @@ export class DataPlaneCounters {
   ecnCeMarked = 0;
   /** Outer CE over an inner Not-ECT packet: dropped (RFC 6040 §4.2). */
   dropEcnNotEct = 0;
+  /** Head-end replicated control packets (instance-id 0xFFFFFF) received for the control worker. */
   encapsulatedControl = 0;
+  /** ... dropped because the queue to the worker was full (a flood: CONTROL_QUEUE_PACKETS/BYTES). */
+  dropControlQueueFull = 0;
+  /** ... dropped because handing them over failed. */
+  dropControlConsumerError = 0;
+  /** ... handed to the worker, and in how many batches (one message each). */
+  controlHandedOver = 0;
+  controlBatches = 0;
+  /** Most packets ever waiting in the queue. */
+  controlQueueHigh = 0;
   ioErrors = 0;
 
   snapshot(): Record<string, number> {

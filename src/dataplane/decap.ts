@@ -3,7 +3,7 @@
 // passes, written as one slot that the addon splits, strips of the 8-byte LISP header and
 // coalesces into the TUN. A message with a bad or control segment takes the slow path: segments
 // copied one by one. Drops are counted by reason. Nothing here allocates per packet, except
-// head-end replicated control messages, which the control plane gets as a copy.
+// head-end replicated control messages, which the control queue copies for the control worker.
 //
 // Outer TTL/TOS (RFC 9300 §5.3 steps 4-6, lisp-wire.md §5): the addon reports the outer TTL and
 // TOS of each message (IP_RECVTTL/IP_RECVTOS, D.TTLTOS); with UDP GRO they are those of every
@@ -133,7 +133,8 @@ export interface DecapOptions {
   instanceId: number;
   /** Largest inner packet we write into the TUN (its MTU). */
   mtu: number;
-  onControl: (bytes: Uint8Array, outerSource: string) => void;
+  /** A head-end replicated control packet at b[at, at+len) (copy what you keep). */
+  onControl: (b: Uint8Array, at: number, len: number, outerSource: string) => void;
   batch?: number;
   rounds?: number;
 }
@@ -253,10 +254,10 @@ export class Decapsulator {
 
   private control(b: Buffer, at: number, len: number, i: number): void {
     // Head-end replicated control (instance-id 0xFFFFFF): the whole UDP payload goes to the
-    // control plane (it decodes the LISP header itself), never into the TUN.
-    this.o.counters.encapsulatedControl++;
+    // control plane (it decodes the LISP header itself), never into the TUN; the control queue
+    // counts and copies it.
     const src = readAddress(this.pool.src, i)?.address ?? '';
-    this.o.onControl(new Uint8Array(b.subarray(at, at + len)), src);
+    this.o.onControl(b, at, len, src);
   }
 
   private toSpare(b: Buffer, at: number, len: number): void {

@@ -11,8 +11,10 @@
 //   send-map-request one); eid is the inner destination as a host EID ([iid]a.b.c.d/32 or /128),
 //   at most once per second per EID. Up to 8 packets per EID (64 EIDs) wait ~1 s; an
 //   applyMapCache('set') that resolves them sends them at once. Multicast/link-local never asks.
-// - onEncapsulatedControl(bytes, src): a LISP packet with instance-id 0xFFFFFF reached UDP 4341;
-//   bytes = the whole UDP payload (LISP header + inner IP packet), src = the outer source IP.
+// - onEncapsulatedControl(packets, sources): LISP packets with instance-id 0xFFFFFF reached UDP
+//   4341, each the whole UDP payload (LISP header + inner IP packet), with its outer source IP;
+//   queued (bounded, ControlQueue) and handed over in batches after a receive batch, on
+//   controlReady() and on the tick; returning false keeps them queued.
 // - log(level, msg, fields): start/stop, route errors, rejected map-cache entries, loop errors.
 // applyMapCache() and setRoutedEids() may be called before start() resolves (the FIB exists
 // from construction; routed EIDs given before the TUN exists are installed by start()).
@@ -21,6 +23,7 @@ import type { MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
 import { NO_TUN_OFFLOADS, Tun, UdpEndpoint } from '../native';
 import { DataPlaneCounters } from './counters';
+import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { Encapsulator } from './encap';
 import { FibSync } from './fib-sync';
@@ -51,6 +54,9 @@ class LispDataPlane implements DataPlane {
   private readonly sync: FibSync;
   private readonly local: FibWriter;
   private readonly miss = new MissQueue();
+  private readonly controlQueue = new ControlQueue(this.c);
+  private readonly handOver = (packets: readonly Uint8Array[], sources: readonly string[]): boolean =>
+    this.hooks.onEncapsulatedControl(packets, sources);
   private readonly icmp: IcmpTooBig;
   private readonly rlocFilter = new RlocFilter();
   private tun: Tun | undefined;
@@ -129,9 +135,12 @@ class LispDataPlane implements DataPlane {
         if (!udp) continue;
         const decap = new Decapsulator({
           tun, udp, local: this.local, rlocs: this.rlocFilter, counters: this.c, instanceId: cfg.instanceId,
-          mtu: cfg.mtu, onControl: (bytes, src) => this.control(bytes, src),
+          mtu: cfg.mtu, onControl: (b, at, len, src) => this.controlQueue.push(b, at, len, src),
         });
-        const drainDecap = (): void => decap.drain();
+        const drainDecap = (): void => {
+          decap.drain();
+          this.controlReady();
+        };
         udp.onReadable(() => this.guard(drainDecap), (m) => log('error', 'UDP readiness error', { error: m }));
       }
       this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -156,12 +165,8 @@ class LispDataPlane implements DataPlane {
     }
   }
 
-  private control(bytes: Uint8Array, src: string): void {
-    try {
-      this.hooks.onEncapsulatedControl(bytes, src);
-    } catch (e) {
-      this.hooks.log('warn', 'onEncapsulatedControl threw', { error: (e as Error).message });
-    }
+  controlReady(): void {
+    if (this.controlQueue.length > 0) this.controlQueue.drain(this.handOver);
   }
 
   private reportMisses(): void {
@@ -209,6 +214,7 @@ class LispDataPlane implements DataPlane {
   private tick(): void {
     this.guard(() => {
       this.flushMisses();
+      this.controlReady();
       const now = Date.now();
       if (now - this.lastFibExpire >= 1000) {
         this.lastFibExpire = now;
@@ -239,6 +245,7 @@ class LispDataPlane implements DataPlane {
     out.localEids = this.local.size;
     out.missPending = this.miss.pending;
     out.missHeldNow = this.miss.heldPackets;
+    out.controlQueued = this.controlQueue.length;
     out.routes = this.routes?.routes.length ?? 0;
     const io = (prefix: string, stats: Record<string, number> | undefined): void => {
       if (stats) for (const [k, v] of Object.entries(stats)) out[`${prefix}.${k}`] = v;
@@ -271,5 +278,6 @@ class LispDataPlane implements DataPlane {
     this.tun?.close();
     this.tun = undefined;
     this.encap = undefined;
+    this.controlQueue.clear();
   }
 }

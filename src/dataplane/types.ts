@@ -22,8 +22,12 @@ export interface DataPlaneConfig {
 }
 
 export interface DataPlaneHooks {
-  /** A decapsulated packet with instance-id 0xFFFFFF (head-end replicated control): the whole UDP 4341 payload. */
-  onEncapsulatedControl(bytes: Uint8Array, outerSource: string): void;
+  /**
+   * A batch of decapsulated packets with instance-id 0xFFFFFF (head-end replicated control), each
+   * the whole UDP 4341 payload, with their outer sources. Return false when busy: the data plane
+   * keeps them queued (bounded; a full queue drops and counts) until controlReady() or its tick.
+   */
+  onEncapsulatedControl(packets: readonly Uint8Array[], outerSources: readonly string[]): boolean;
   /** A packet from the TUN had no map-cache entry: ask the control plane (batched, rate-limited per EID). */
   onMiss(eid: Eid): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
@@ -37,6 +41,10 @@ export interface DataPlane {
   setRoutedEids(eids: readonly Eid[]): void;
   /** Own RLOCs changed (roaming). */
   setRlocs(rlocs: readonly string[]): void;
+  /** The control plane can take encapsulated control packets again: hand over what is queued. */
+  controlReady(): void;
+  /** The control plane can take encapsulated control packets again: hand over what is queued. */
+  controlReady(): void;
   /** Counters: packets/bytes encapsulated/decapsulated, drops by reason, FIB sizes. */
   counters(): Record<string, number>;
   /** Per map-cache entry packet/byte counters, keyed by eidKey(). */

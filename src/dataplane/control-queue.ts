@@ -1,0 +1,73 @@
+// Head-end replicated control packets (instance-id 0xFFFFFF) on their way from the data plane
+// to the control worker (issue 12, finding 5): a bounded queue, drained in batches (one
+// postMessage per batch, not per packet) as fast as the worker acknowledges them. A flood fills
+// the queue and the excess is dropped and counted here, before it costs the worker anything.
+import type { DataPlaneCounters } from './counters';
+
+/** Packets waiting for the worker (beyond it: dropped, counted in dropControlQueueFull). */
+export const CONTROL_QUEUE_PACKETS = 1024;
+/** Bytes waiting for the worker. */
+export const CONTROL_QUEUE_BYTES = 1 << 20;
+/** Packets per hand-over. */
+export const CONTROL_BATCH = 256;
+
+/** Takes a batch; false when the consumer is busy (the batch stays queued). */
+export type ControlConsumer = (packets: readonly Uint8Array[], sources: readonly string[]) => boolean;
+
+export class ControlQueue {
+  private packets: Uint8Array[] = [];
+  private sources: string[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly c: DataPlaneCounters,
+    private readonly maxPackets = CONTROL_QUEUE_PACKETS,
+    private readonly maxBytes = CONTROL_QUEUE_BYTES,
+    private readonly batch = CONTROL_BATCH,
+  ) {}
+
+  get length(): number {
+    return this.packets.length;
+  }
+
+  /** Queues a copy of b[at, at+len) from `src`, or drops it when the queue is full. */
+  push(b: Uint8Array, at: number, len: number, src: string): void {
+    this.c.encapsulatedControl++;
+    if (this.packets.length >= this.maxPackets || this.bytes + len > this.maxBytes) {
+      this.c.dropControlQueueFull++;
+      return;
+    }
+    this.packets.push(b.slice(at, at + len));
+    this.sources.push(src);
+    this.bytes += len;
+    if (this.packets.length > this.c.controlQueueHigh) this.c.controlQueueHigh = this.packets.length;
+  }
+
+  /** Hands queued packets over in batches until the queue is empty or the consumer is busy. */
+  drain(consumer: ControlConsumer): void {
+    while (this.packets.length > 0) {
+      const n = Math.min(this.batch, this.packets.length);
+      const packets = this.packets.slice(0, n), sources = this.sources.slice(0, n);
+      let taken: boolean;
+      try {
+        taken = consumer(packets, sources);
+      } catch {
+        // a consumer that throws would otherwise get the same batch forever
+        this.c.dropControlConsumerError += n;
+        taken = true;
+      }
+      if (!taken) return;
+      this.packets.splice(0, n);
+      this.sources.splice(0, n);
+      for (const p of packets) this.bytes -= p.length;
+      this.c.controlBatches++;
+      this.c.controlHandedOver += n;
+    }
+  }
+
+  clear(): void {
+    this.packets = [];
+    this.sources = [];
+    this.bytes = 0;
+  }
+}
