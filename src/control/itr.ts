@@ -1,6 +1,7 @@
 // The ITR's side of the control plane (RFC 9301 §6): the map-cache the data plane forwards with,
 // filled from our own Map-Resolver ("always local" in push mode, RFC 9962 §4.1) or from Map-Replies
 // (pull mode, lig); it follows every site-cache change at once, so no SMR is needed locally.
+import { LigTimeoutError } from './errors';
 import { isIPv4 } from 'node:net';
 import type { MapReply } from '../wire';
 import { eidKey, routableEid, type Eid } from '../mapping/eid';
@@ -116,7 +117,7 @@ export class Itr {
     return new Promise<LigResult>((resolve, reject) => {
       const timer = this.ctx.env.setTimeout(() => {
         this.pendingLigs.delete(nonce);
-        reject(new Error(`no Map-Reply from ${resolver} within ${timeoutMs} ms`));
+        reject(new LigTimeoutError(`no Map-Reply from ${resolver} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pendingLigs.set(nonce, { resolve, reject, sentAt: this.ctx.env.now(), timer });
       this.sendMapRequest(eid, resolver, nonce);

@@ -11,7 +11,7 @@ import type { FromWorker, ToWorker, WorkerOptions } from './protocol';
 import { siteCacheRow } from './views';
 import { encodeData } from '../wire';
 import { randomInt } from 'node:crypto';
-import { LigTimeoutError, toWireError } from './errors';
+import { toWireError } from './errors';
 import { LogLimiter } from './log-limit';
 import { SendGuard } from './send-guard';
 
@@ -225,8 +225,8 @@ function main(): void {
         try {
           n.lig(parseEid(m.eid), m.resolver, m.timeoutMs).then(
             (r) => send({ t: 'reply', id: m.id, ok: true, data: r }),
-            // The control plane's timeout is a plain Error: typed here so the API can answer 504.
-            (e: Error) => send({ t: 'reply', id: m.id, ok: false, error: toWireError(/^no Map-Reply from /.test(e.message) ? new LigTimeoutError(e.message) : e) }),
+            // a timeout is a LigTimeoutError (code LIG_TIMEOUT: the API answers 504)
+            (e: Error) => send({ t: 'reply', id: m.id, ok: false, error: toWireError(e) }),
           );
         } catch (e) {
           send({ t: 'reply', id: m.id, ok: false, error: toWireError(e) });
