@@ -6,7 +6,7 @@ import type { LigResult } from '../control/node';
 import type { Query } from '../control/protocol';
 import { locatorTexts } from '../control/views';
 import { EidError, eidKey, parseEid, type Eid } from '../mapping/eid';
-import { formatAddress } from '../wire';
+import { actionName, formatAddress } from '../wire';
 import { ApiError } from './errors';
 import { renderMetrics } from './metrics';
 import { RawResponse, type ApiRoutes } from './server';
@@ -97,7 +97,7 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
         const r = await control.lig(eidKey(eid), resolver, timeoutMs);
         const summary = r.reply.records.map((rec) => ({
           eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
-          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, authoritative: rec.authoritative,
+          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, actionName: actionName(rec.action), authoritative: rec.authoritative,
         }));
         return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
       },

@@ -28,6 +28,8 @@ export interface LookupSummary {
   readonly rlocs: readonly string[];
   readonly ttlMin: number;
   readonly action: number;
+  /** `natively-forward` etc. (RFC 9301 §5.4). */
+  readonly actionName: string;
   readonly authoritative: boolean;
 }
 

@@ -69,7 +69,7 @@ document.getElementById('lookup').addEventListener('submit', async (ev) => {
     const r = await api('/api/lookup?' + q);
     out.textContent = 'Map-Reply from ' + r.from + ' in ' + r.rttMs.toFixed(1) + ' ms\\n' + r.summary.map((s) => '  ' + s.eid + (s.rlocs.length
       ? ' -> ' + s.rlocs.join(', ') + ' (TTL ' + s.ttlMin + ' min, ' + (s.authoritative ? 'authoritative' : 'proxy reply') + ')'
-      : ' negative, action ' + s.action + ', TTL ' + s.ttlMin + ' min')).join('\\n');
+      : ' negative, ' + s.actionName + ', TTL ' + s.ttlMin + ' min')).join('\\n');
   } catch (e) { out.textContent = 'lookup failed: ' + e.message; }
 });
 refresh(); setInterval(refresh, 2000);

@@ -2,7 +2,7 @@
 // of tshark's summary line and lispers' log lines (addresses printed as lispers prints them).
 import type { DecodedDatagram } from './decode-analyze';
 import {
-  HER_INSTANCE_ID, controlTypeName, formatAddress,
+  HER_INSTANCE_ID, actionName, controlTypeName, formatAddress,
   type ControlMessage, type InfoReply, type InfoRequest, type DataHeader, type EidRecord, type InnerUdpHeader, type LocatorRecord,
   type MapNotify, type MapRegister, type MapReply, type MapRequest, type Address,
 } from '../wire';
@@ -13,7 +13,6 @@ const TYPE_TITLE: Readonly<Record<string, string>> = {
   'info-reply': 'Info-Reply', ecm: 'ECM', data: 'Data',
 };
 
-const ACTIONS = ['no-action', 'native-forward', 'send-map-request', 'drop', 'drop-policy-denied', 'drop-auth-failure'];
 const ALGORITHMS: Readonly<Record<number, string>> = { 0: 'none', 1: 'HMAC-SHA-1', 2: 'HMAC-SHA-256', 3: 'HMAC-SHA-256+HKDF' };
 
 const INDENT = '    ';
@@ -167,7 +166,7 @@ function recordLines(r: EidRecord, indent: string, lines: string[]): void {
   const parts = [
     `EID ${prefix(r.eid, r.eidMaskLen)}`,
     ttlText(r.ttl),
-    ACTIONS[r.action] ?? `act ${r.action}`,
+    actionName(r.action),
   ];
   if (r.authoritative) parts.push('A');
   parts.push(`ver ${r.mapVersion}`);

@@ -2,7 +2,8 @@
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
 import type { LookupAnswer } from '../api/types';
-import { formatAddress } from '../wire';
+import { EidError, eidCovers, eidKey, parseEid, routableEid, type Eid } from '../mapping/eid';
+import { actionName, formatAddress, type EidRecord } from '../wire';
 import { UsageError, flagOption, stringOption, type Command } from './command';
 import { SOCKET_OPTION, socketPath } from './show';
 
@@ -18,7 +19,11 @@ export const ligCommand: Command = {
     'Map-Reply and the time it took. EID: an address or prefix (10.1.2.3, [1000]10.0.0.0/8),',
     "a name ('nexus-n1') or a group ((0.0.0.0/0, 224.1.1.1/32)).",
     '',
-    'Exit status: 0 with an answer (also a negative one), 1 when none came.',
+    'A negative reply prints its action by name (RFC 9301 §5.4: no-action, natively-forward,',
+    'send-map-request, drop). A negative prefix that does not cover the EID asked for is an',
+    "answer about something else (a resolver's bug): lig warns.",
+    '',
+    'Exit status: 0 with an answer (also a negative one), 1 when none came.'
   ].join('\n'),
   options: [
     SOCKET_OPTION,
@@ -51,7 +56,9 @@ export const ligCommand: Command = {
     for (const rec of r.reply.records) {
       const eidText = formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen);
       if (rec.locators.length === 0) {
-        io.out(`  ${eidText}  negative, action ${rec.action}, TTL ${rec.ttl} min\n`);
+        io.out(`  ${eidText}  negative, ${actionName(rec.action)}, TTL ${rec.ttl} min\n`);
+        const warning = uncoveredWarning(args.positionals[0], rec);
+        if (warning) io.err(`decent lig: warning: ${warning}\n`);
         continue;
       }
       io.out(`  ${eidText}  TTL ${rec.ttl} min, ${rec.authoritative ? 'authoritative' : 'proxy reply'}\n`);
@@ -62,3 +69,21 @@ export const ligCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * A negative Map-Reply's EID-prefix must cover the EID requested (RFC 9301 §5.4: the least-
+ * specific prefix that covers it and no registered one); one that does not answers another EID.
+ */
+export function uncoveredWarning(asked: string, rec: Pick<EidRecord, 'eid' | 'eidMaskLen'>): string | undefined {
+  let askedEid: Eid;
+  try {
+    askedEid = parseEid(asked);
+  } catch (e) {
+    if (e instanceof EidError) return undefined;
+    throw e;
+  }
+  const replied = routableEid(rec);
+  if (!replied || eidCovers(replied, askedEid)) return undefined;
+  const show = (e: Eid): string => eidKey(e).replace(/^\[0\]/, '');
+  return `the negative prefix ${show(replied)} does not cover ${show(askedEid)}: the Map-Resolver answered for another EID, so this says nothing about ${show(askedEid)}`;
+}

@@ -1,6 +1,7 @@
 // `decent show site-cache|map-cache|database|peers|stats`: tables from a running node's API.
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
+import { actionName } from '../wire';
 import type { CountersAnswer, DatabaseRow, MapCacheRow, SiteCacheRow } from '../api/types';
 import { UsageError, flagOption, stringOption, type Command, type OptionDef } from './command';
 import { ago, table } from './table';
@@ -86,7 +87,7 @@ function render(what: What, data: unknown): string {
       return table(['EID', 'RLOCs', 'state', 'TTL', 'uptime', 'packets', 'source'], rows.map((e) => [
         e.key,
         e.members ? `replicate to ${e.members.join(', ')}` : e.rlocs.map((r) => `${r.address} p${r.priority}/w${r.weight}${r.up ? '' : ' down'}`).join(', ') || '-',
-        e.negative ? `negative (action ${e.action})` : 'up',
+        e.negative ? `negative (${actionName(e.action)})` : 'up',
         `${Math.round(Math.max(0, e.expiresAt - now) / 1000)}s`, ago(e.createdAt, now), String(e.packets), e.source,
       ]));
     }

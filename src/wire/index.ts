@@ -6,6 +6,7 @@ export * from './constants';
 export { decodeData, encodeData, readDataHeader, writeDataHeader } from './data';
 export { decodeInnerUdp, decodeInnerUdpAt, encodeInnerUdp, type InnerUdpPacket } from './inner';
 export { formatAddress } from './address';
+export { actionName } from './action';
 export {
   AuthAlgorithm, type AuthCoverage, authLengthFor, encodeSigned, signControl, verifyControl, type AuthVerdict, type SignOptions,
 } from './auth';
