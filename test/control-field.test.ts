@@ -150,3 +150,33 @@ test('an RLOC-probe reply counts only with the nonce of a probe we sent to that 
   t.false(n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up, 'a forged probe reply keeps a dead RLOC down');
   t.is(n1.counters.get('probe.reply.unmatched'), 1);
 });
+
+test('a captured withdraw or register replayed later is refused; a retransmission is acked without effect', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 3);
+  nodes.forEach((n) => n.start());
+  const [n1, n2] = nodes;
+  t.true(net.until(() => nodes.every((n) => n.siteCache.size === 4), 5_000) >= 0);
+  // Capture n2's registrations to n1 (head-end replicated), then n2 leaves with a withdraw.
+  const fromN2 = (): typeof net.wire => net.wire.filter((w) => w.from === '10.0.0.2' && w.to === '10.0.0.1' && w.port === 4341);
+  net.advance(61_000);
+  const captured = fromN2().slice(-2);
+  t.true(captured.length > 0);
+  n2.stop(true);
+  net.advance(100);
+  const withdraw = fromN2().slice(-2);
+  net.kill(n2);
+  t.is(n1.siteCache.get('[0]10.99.2.0/24'), undefined, 'withdrawn');
+  // The captured register, replayed: no resurrection.
+  for (const w of captured) n1.receiveEncapsulated(w.bytes, '10.0.0.2');
+  net.advance(100);
+  t.is(n1.siteCache.get('[0]10.99.2.0/24'), undefined, 'a replayed register resurrected a departed member');
+  t.true((n1.counters.get('register.rejected.replay') ?? 0) > 0);
+  // n3's registration is live; its own captured (older) register replayed after a newer one is refused too.
+  const n3Old = net.wire.filter((w) => w.from === '10.0.0.3' && w.to === '10.0.0.1' && w.port === 4341).slice(-2);
+  net.advance(61_000);
+  const before = n1.counters.get('register.rejected.replay') ?? 0;
+  for (const w of [...n3Old, ...withdraw]) n1.receiveEncapsulated(w.bytes, w.from);
+  t.true((n1.counters.get('register.rejected.replay') ?? 0) > before);
+  t.truthy(n1.siteCache.get('[0]10.99.3.0/24'), 'a replayed register did no harm');
+});

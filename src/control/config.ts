@@ -63,7 +63,12 @@ export interface TimerConfig {
   /** Unsolicited Map-Notify retransmission interval and count (RFC 9301 §5.7; lispers 2 s × 3). */
   readonly notifyRetransmitMs: number;
   readonly notifyRetries: number;
+  /** How old a Map-Register's timestamp nonce may be (replay.ts); 0 = only monotonic per xTR-ID. */
+  readonly replayWindowMs?: number;
 }
+
+/** Members' clocks must agree within this (NTP); a replayed register is refused after it. */
+export const DEFAULT_REPLAY_WINDOW_MS = 10 * 60_000;
 
 export interface ControlConfig {
   /** Node name: lispers' rloc-name, shown to operators. */

@@ -8,6 +8,6 @@ export const COUNTER_NAMES = [
   'reply.sent', 'reply.received', 'reply.negative.sent', 'probe.sent', 'probe.received', 'smr.received',
   'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
   'register.retransmitted', 'register.acked', 'register.rejected.owned', 'register.rejected.limit',
-  'request.rejected.address', 'probe.reply.unmatched',
+  'request.rejected.address', 'probe.reply.unmatched', 'register.rejected.replay', 'register.rejected.stale',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

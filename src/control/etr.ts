@@ -5,7 +5,8 @@ import { encodeControl, verifyControl, type EidRecord, type LocatorRecord, type 
 import { eidKey, eidToWire, routableEid, type Eid } from '../mapping/eid';
 import type { NodeContext } from './context';
 import { rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
-import { randomNonce, signWith } from './messages';
+import { signWith } from './messages';
+import { TimestampNonces } from './replay';
 import { authAdmits } from './policy';
 import { CONTROL_PORT } from './ports';
 import { msToRecordTtl } from './ttl';
@@ -25,6 +26,9 @@ export interface RegisterOptions {
 }
 
 export class Etr {
+  /** Map-Register nonces are timestamps, so Map-Servers can refuse replays (replay.ts). */
+  private readonly nonces = new TimestampNonces();
+
   constructor(private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem) {}
 
   /** Our EID Map-Registers and (with `withGroup`) our group-membership Map-Register, signed. */
@@ -40,7 +44,7 @@ export class Etr {
     for (let i = 0; i < eidRecords.length; i += RECORDS_PER_REGISTER) {
       out.push(signWith({
         type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: o.wantMapNotify,
-        nonce: randomNonce(), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
+        nonce: this.nonces.next(this.ctx.env.now()), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
         records: eidRecords.slice(i, i + RECORDS_PER_REGISTER), xtrId: c.xtrId, siteId: c.siteId,
       }, c.auth));
     }
@@ -50,7 +54,7 @@ export class Etr {
     const rle = this.ctx.rlocs.filter((ip) => isIPv4(ip) === isIPv4(c.group.address)).map((ip) => rleEntry(ip, name));
     out.push(signWith({
       type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: false,
-      nonce: randomNonce(), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
+      nonce: this.nonces.next(this.ctx.env.now()), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),
       records: [{
         ttl, ...eidToWire(this.ctx.groupEid, { lispersPad: c.lispers }), action: 0, authoritative: true, mapVersion: 0,
         locators: rle.length ? [rleLocator(rle, true, c.lispers)] : [],

@@ -6,7 +6,8 @@ import { eidKey, routableEid } from '../mapping/eid';
 import type { NodeContext, Via } from './context';
 import { randomNonce, signWith } from './messages';
 import { authAdmits, eidAllowed } from './policy';
-import { DEFAULT_LIMITS } from './config';
+import { DEFAULT_LIMITS, DEFAULT_REPLAY_WINDOW_MS } from './config';
+import { ReplayGuard } from './replay';
 import { CONTROL_PORT } from './ports';
 import { recordTtlToMs } from './ttl';
 
@@ -22,7 +23,11 @@ interface PendingNotify {
 export class MapServer {
   private readonly pendingNotifies = new Map<bigint, PendingNotify>();
 
-  constructor(private readonly ctx: NodeContext) {}
+  private readonly replay: ReplayGuard;
+
+  constructor(private readonly ctx: NodeContext) {
+    this.replay = new ReplayGuard(ctx.config.timers.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS);
+  }
 
   stop(): void {
     for (const p of this.pendingNotifies.values()) this.ctx.env.clearTimeout(p.timer);
@@ -39,6 +44,18 @@ export class MapServer {
       ctx.count('register.rejected.auth');
       ctx.env.log('warn', 'Map-Register failed authentication', { from: `${src}:${sport}`, via, verdict });
       return;
+    }
+    if (via !== 'local' && verdict === 'ok') {
+      const replay = this.replay.check(m.xtrId, m.nonce, ctx.env.now());
+      if (replay === 'duplicate') {
+        if (m.wantMapNotify) this.ackRegister(m, src);
+        return;
+      }
+      if (replay === 'replayed' || replay === 'stale') {
+        ctx.count(replay === 'replayed' ? 'register.rejected.replay' : 'register.rejected.stale');
+        ctx.env.log('warn', `Map-Register from ${src} refused: ${replay === 'replayed' ? 'a replayed nonce' : 'its timestamp is older than the replay window (check the clocks)'}`, { from: src, via });
+        return;
+      }
     }
     if (m.keyId !== config.auth.keyId && verdict === 'ok') {
       // The key matched, so the key-id is only a label; still worth seeing when configs drift.
