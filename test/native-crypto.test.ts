@@ -1,5 +1,6 @@
 // LISP-crypto in the addon (RFC 8061 §7, issue 15): what udpSend seals and what tunWrite opens,
-// byte for byte against node:crypto (test/helpers/lisp-crypto-ref.ts), for suites 6, 5 and 2;
+// byte for byte against the node:crypto reference in src/crypto (sealData/openData), for suites
+// 6, 5 and 2 (lispers.net's form);
 // tampered, replayed, too old and unknown-key-id datagrams are dropped and counted, never
 // delivered; lispers.net's captured suite-2 frames decrypt with the keys its README gives.
 import test, { ExecutionContext } from 'ava';
@@ -7,7 +8,7 @@ import * as dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { Netns, netnsAvailable, uniqueName } from '../src/testbed/netns';
 import { AddressTable, D, DESC_STRIDE, F, KeyTable, Pool, RecvPool, Tun, UdpEndpoint } from '../src/native';
-import { counterIv, open, RefKey, seal } from './helpers/lisp-crypto-ref';
+import { checkSuite, openData, sealData, TrafficKeys } from '../src/crypto';
 import { vectorDatagrams } from './helpers/vectors';
 
 const LISP_HDR = Buffer.from([0x88, 0x12, 0x34, 0x56, 0, 0, 0, 0]); // N, I; nonce; IID 0
@@ -50,14 +51,33 @@ function tcpSuper(payload: Buffer): Buffer {
   return ipv4('10.1.0.1', '10.2.0.1', 6, Buffer.concat([t, payload]), 100);
 }
 
-const SUITES: Array<{ name: string; ref: () => RefKey }> = [
-  { name: 'suite 6 ChaCha20-Poly1305', ref: () => ({ suite: 6, key: randomBytes(32) }) },
-  { name: 'suite 5 AES-128-GCM', ref: () => ({ suite: 5, key: randomBytes(16) }) },
-  { name: 'suite 2 AES-128-CBC + HMAC-SHA-256 (lispers.net form)', ref: () => ({ suite: 2, key: randomBytes(16), icvKey: Buffer.concat([Buffer.alloc(4), randomBytes(16)]) }) },
+function trafficKeys(suite: number, variant: 'rfc' | 'lispers'): TrafficKeys {
+  const c = checkSuite(suite, variant);
+  if (!c.ok) throw new Error(c.error);
+  return { spec: c.spec, encryptKey: randomBytes(c.spec.encryptKeyLength), icvKey: randomBytes(c.spec.icvKeyLength) };
+}
+
+const SUITES: Array<{ name: string; ref: () => TrafficKeys }> = [
+  { name: 'suite 6 ChaCha20-Poly1305', ref: () => trafficKeys(6, 'rfc') },
+  { name: 'suite 5 AES-128-GCM', ref: () => trafficKeys(5, 'rfc') },
+  { name: 'suite 2 AES-128-CBC + HMAC-SHA-256 (lispers.net form)', ref: () => trafficKeys(2, 'lispers') },
 ];
 
-function install(table: KeyTable, set: number, keyId: number, r: RefKey): void {
-  table.install(set, keyId, { suite: r.suite, encryptionKey: r.key, icvKey: r.icvKey });
+const lispers = (r: TrafficKeys): boolean => r.spec.variant === 'lispers';
+
+/** The IV of packet `c` under a key: AEAD a big-endian counter, lispers' suite 2 two little-endian halves. */
+function ivOf(r: TrafficKeys, c: bigint, high = 0n): Buffer {
+  const iv = Buffer.alloc(r.spec.ivLength);
+  if (lispers(r)) { iv.writeBigUInt64LE(high, 0); iv.writeBigUInt64LE(c, 8); } else iv.writeBigUInt64BE(c, iv.length - 8);
+  return iv;
+}
+
+function ivCounterOf(r: TrafficKeys, iv: Buffer): bigint {
+  return lispers(r) ? iv.readBigUInt64LE(8) : iv.readBigUInt64BE(iv.length - 8);
+}
+
+function install(table: KeyTable, set: number, keyId: number, r: TrafficKeys): void {
+  table.installTraffic(set, keyId, r);
 }
 
 function setSlot(pool: Pool, i: number, pkt: Buffer, fields: Partial<Record<keyof typeof D, number>>): void {
@@ -104,20 +124,18 @@ for (const s of SUITES) {
     t.true(stats.udpSentMessages < stats.udpSentDatagrams, 'the sealed segments left as UDP GSO messages');
     const segs: Buffer[] = [];
     msgs.forEach((m, j) => {
-      const o = open(r, m);
-      if (!o) { t.fail(`datagram ${j} does not verify with node:crypto`); return; }
-      t.is(o.keyId, 1, 'KK carries the key-id');
+      const o = openData(r, m);
+      if (!o.ok) { t.fail(`datagram ${j} does not open with src/crypto: ${o.reason}`); return; }
+      t.is(m[0] & 3, 1, 'KK carries the key-id');
       t.deepEqual(m.subarray(1, 8), LISP_HDR.subarray(1, 8), 'the rest of the LISP header is untouched');
       // the IV counter starts at 1 and counts every segment of the key
-      const ctr = r.suite === 2 ? o.iv.readBigUInt64LE(8) : o.iv.readBigUInt64BE(4);
-      t.is(ctr, BigInt(j + 1));
-      if (r.suite !== 2) t.deepEqual(o.iv, counterIv(BigInt(j + 1)));
-      t.deepEqual(seal(r, m.subarray(0, 8), 1, o.iv, o.plain), m, `datagram ${j} is byte-exact with the reference`);
-      segs.push(o.plain);
+      t.is(ivCounterOf(r, o.iv), BigInt(j + 1));
+      if (!lispers(r)) t.deepEqual(o.iv, ivOf(r, BigInt(j + 1)));
+      t.deepEqual(sealData(r, 1, m.subarray(0, 8), o.iv, o.inner), m, `datagram ${j} is byte-exact with the reference`);
+      segs.push(o.inner);
     });
     const trim = (p: Buffer): Buffer => p.subarray(0, p.readUInt16BE(2));
     t.deepEqual(trim(segs[0]), single);
-    if (r.suite === 2) t.true(segs[0].subarray(single.length).every((b) => b === 0x20), 'space padding');
     const inner = segs.slice(1).map(trim);
     t.deepEqual(Buffer.concat(inner.map((p) => p.subarray(40))), payload, 'the segments carry the super-packet payload in order');
     inner.forEach((p, i) => {
@@ -196,47 +214,44 @@ for (const s of SUITES) {
     const b = rxBed(t, '10.77.0.1/24', undefined, '10.77.0.1', 9000);
     const set = b.table.allocate();
     install(b.table, set, 1, r);
-    const ivOf = (c: bigint): Buffer => {
-      if (r.suite !== 2) return counterIv(c);
-      const iv = Buffer.alloc(16);
-      iv.writeBigUInt64LE(0x1234n, 0); iv.writeBigUInt64LE(c, 8);
-      return iv;
-    };
+    const iv = (c: bigint): Buffer => ivOf(r, c, 0x1234n);
     const inner = (n: number): Buffer => udp4('10.77.0.2', '10.77.0.1', 5555, 9000, Buffer.from(`payload ${n} `.repeat(n + 1)));
-    const good = [1, 2, 3, 5].map((c) => seal(r, LISP_HDR, 1, ivOf(BigInt(c)), inner(c)));
+    const good = [1, 2, 3, 5].map((c) => sealData(r, 1, LISP_HDR, iv(BigInt(c)), inner(c)));
     const out = await deliver(b, good, set);
     t.deepEqual(out.map((p) => p.toString()), [1, 2, 3, 5].map((c) => `payload ${c} `.repeat(c + 1)));
     t.is(b.table.key(set, 1).decrypted, 4);
     t.is(b.table.key(set, 1).rxTop, 5n);
 
-    const tampered = seal(r, LISP_HDR, 1, ivOf(6n), inner(6));
+    const tampered = sealData(r, 1, LISP_HDR, iv(6n), inner(6));
     tampered[tampered.length - 30] ^= 1;
-    const headerTampered = seal(r, LISP_HDR, 1, ivOf(7n), inner(7));
+    const headerTampered = sealData(r, 1, LISP_HDR, iv(7n), inner(7));
     headerTampered[3] ^= 1; // the LISP header is associated data
     const replayed = good[1];
-    const unknownKid = seal(r, LISP_HDR, 2, ivOf(8n), inner(8));
-    const late = seal(r, LISP_HDR, 1, ivOf(4n), inner(4)); // never seen, still inside the window
-    const bad = await deliver(b, [tampered, headerTampered, replayed, unknownKid, late], set);
+    const ivTampered = sealData(r, 1, LISP_HDR, iv(9n), inner(9));
+    ivTampered[8] ^= 0x80; // the IV is authenticated too
+    const unknownKid = sealData(r, 2, LISP_HDR, iv(8n), inner(8));
+    const late = sealData(r, 1, LISP_HDR, iv(4n), inner(4)); // never seen, still inside the window
+    const bad = await deliver(b, [tampered, headerTampered, ivTampered, replayed, unknownKid, late], set);
     t.deepEqual(bad.map((p) => p.toString()), [`payload 4 `.repeat(5)], 'only the late-but-fresh datagram is delivered');
     let k = b.table.key(set, 1);
-    t.is(k.authFailures, 2);
+    t.is(k.authFailures, 3);
     t.is(k.replays, 1);
     t.is(b.table.setCounters(set).unknownKeyId, 1);
     t.is(k.decrypted, 5);
 
     // jump far ahead: counters more than 2048 - 64 behind the top are out of the window
-    t.is((await deliver(b, [seal(r, LISP_HDR, 1, ivOf(5000n), inner(9))], set)).length, 1);
-    t.is((await deliver(b, [seal(r, LISP_HDR, 1, ivOf(100n), inner(10))], set)).length, 0);
+    t.is((await deliver(b, [sealData(r, 1, LISP_HDR, iv(5000n), inner(9))], set)).length, 1);
+    t.is((await deliver(b, [sealData(r, 1, LISP_HDR, iv(100n), inner(10))], set)).length, 0);
     k = b.table.key(set, 1);
     t.is(k.outOfWindow, 1);
 
     // rekey: key-id 2 installed next to 1; both are accepted until 1 is removed
     const r2 = s.ref();
     install(b.table, set, 2, r2);
-    const both = await deliver(b, [seal(r2, LISP_HDR, 2, ivOf(1n), inner(11)), seal(r, LISP_HDR, 1, ivOf(5001n), inner(12))], set);
+    const both = await deliver(b, [sealData(r2, 2, LISP_HDR, ivOf(r2, 1n), inner(11)), sealData(r, 1, LISP_HDR, iv(5001n), inner(12))], set);
     t.is(both.length, 2);
     b.table.remove(set, 1);
-    t.is((await deliver(b, [seal(r, LISP_HDR, 1, ivOf(5002n), inner(13))], set)).length, 0, 'a removed key opens nothing');
+    t.is((await deliver(b, [sealData(r, 1, LISP_HDR, iv(5002n), inner(13))], set)).length, 0, 'a removed key opens nothing');
     t.is(b.table.setCounters(set).unknownKeyId, 2);
   });
 }
@@ -244,15 +259,17 @@ for (const s of SUITES) {
 test.serial('tunWrite decrypts lispers.net\'s captured suite-2 frames with the README\'s keys', async (t) => {
   if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
   // direction A (n1 192.168.77.5 -> n2), test/vectors/next/lispers-crypto-README.md
-  const ref: RefKey = {
-    suite: 2, key: Buffer.from('a0d80e5a7b36f2b052cbf97feb7272d8', 'hex'),
+  const spec = checkSuite(2, 'lispers');
+  if (!spec.ok) throw new Error(spec.error);
+  const ref: TrafficKeys = {
+    spec: spec.spec, encryptKey: Buffer.from('a0d80e5a7b36f2b052cbf97feb7272d8', 'hex'),
     icvKey: Buffer.from('0000000032d4f781e2ca615678f23ef7e436ac4e', 'hex'),
   };
   const frames = vectorDatagrams('next/lispers-crypto.pcap')
     .filter((d) => d.udp.destinationPort === 4341 && d.ip.source === '192.168.77.5' && (d.payload[0] & 3) === 1)
     .map((d) => Buffer.from(d.payload));
   t.is(frames.length, 30);
-  for (const f of frames) t.truthy(open(ref, f), 'the reference verifies every captured frame');
+  for (const f of frames) t.true(openData(ref, f).ok, 'the reference verifies every captured frame');
   const b = rxBed(t, '2.2.2.2/24', '1.1.1.0/24', '2.2.2.2', 7777);
   const set = b.table.allocate();
   install(b.table, set, 1, ref);

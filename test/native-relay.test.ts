@@ -42,7 +42,7 @@ function setup(t: ExecutionContext, opts: { offloads: boolean; outer6: boolean; 
     pair.destroy();
   });
   const tables = opts.suite ? keyTables(opts.suite) : undefined;
-  // LISP-crypto adds IV + ICV per packet: 28 bytes for the AEAD suites, 16 + 20 + up to 15 of padding for suite 2
+  // LISP-crypto adds IV + ICV per packet: 24 (suite 6) or 28 (suite 5) bytes, 16 + 20 + up to 15 of padding for suite 2
   const sealing = !opts.suite ? 0 : opts.suite === 2 ? 51 : 28;
   const side = (ns: typeof pair.a, inner: string[], local: string, peer: string, keys?: KeyTable): RawRelay => {
     // outer IPv4 costs 36 bytes (20 IP + 8 UDP + 8 LISP), outer IPv6 56 (RFC 9300 §5.1)

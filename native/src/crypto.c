@@ -5,8 +5,8 @@
  * is authenticated, not encrypted.
  * - Suites 5 and 6 (AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305): the IV is a per-key counter
  *   starting at 1, big-endian in the IV's last 8 bytes; the nonce is the IV (an 8-byte IV is
- *   prefixed with 4 zero bytes to the 12-byte nonce); associated data = the LISP header; 16-byte
- *   ICV = the AEAD tag.
+ *   prefixed with 4 zero bytes to the 12-byte nonce, RFC 8439 §2.8); associated data = the LISP
+ *   header ‖ IV (both authenticated, neither encrypted); 16-byte ICV = the AEAD tag.
  * - Suite 2 in lispers.net's form (the only suite-2 peer there is; test/vectors/next/
  *   lispers-crypto-README.md): AES-128-CBC of the packet padded with spaces to 16 bytes, a
  *   16-byte IV holding a counter as two little-endian 64-bit halves, then
@@ -214,7 +214,7 @@ long dn_seal(const dn_tx_key *tx, uint8_t *out, size_t hdr_len, const uint8_t *a
         put_be64(iv + tx->iv_len - 8, ctr);
         memcpy(nonce + 12 - tx->iv_len, iv, (size_t)tx->iv_len);
         if (EVP_EncryptInit_ex(x, NULL, NULL, NULL, nonce) != 1) return -1;
-        if (EVP_EncryptUpdate(x, NULL, &l, out, (int)hdr_len) != 1) return -1;
+        if (EVP_EncryptUpdate(x, NULL, &l, out, (int)hdr_len + tx->iv_len) != 1) return -1; /* AAD: header ‖ IV */
         if (alen) {
             if (EVP_EncryptUpdate(x, ct, &l, a, (int)alen) != 1) return -1;
             n = l;
@@ -287,7 +287,7 @@ long dn_open(dn_keys *k, int32_t set, uint8_t *seg, size_t len, size_t hdr_len, 
     } else {
         uint8_t nonce[12] = { 0 };
         memcpy(nonce + 12 - ivl, iv, ivl);
-        if (EVP_DecryptInit_ex(x, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(x, NULL, &l, seg, (int)hdr_len) != 1 ||
+        if (EVP_DecryptInit_ex(x, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(x, NULL, &l, seg, (int)(hdr_len + ivl)) != 1 ||
             (ctl && EVP_DecryptUpdate(x, ct, &l, ct, (int)ctl) != 1) ||
             EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, 16, ct + ctl) != 1 || EVP_DecryptFinal_ex(x, ct + ctl, &n) != 1) {
             s->counters[KC_AUTH_FAILURES] += 1;

@@ -80,7 +80,7 @@ int dn_tx_key_get(dn_keys *k, int32_t set, dn_tx_key *tx);
 /* bytes a sealed segment of plain_len plaintext bytes takes after the LISP header */
 size_t dn_seal_overhead(const dn_tx_key *tx, size_t plain_len);
 /* Seal one segment into out: out[0, hdr_len) must already hold the LISP header (its KK bits are
- * set here: it is the associated data); then IV, ciphertext of a ‖ b, ICV. Returns the bytes
+ * set here; header and IV are authenticated, not encrypted); then IV, ciphertext of a ‖ b, ICV. Returns the bytes
  * written after the header, or -1. */
 long dn_seal(const dn_tx_key *tx, uint8_t *out, size_t hdr_len, const uint8_t *a, size_t alen,
              const uint8_t *b, size_t blen);

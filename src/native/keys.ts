@@ -6,6 +6,7 @@
 //
 // Key material goes to native code once per install (OpenSSL contexts are made there, never per
 // packet) and is not kept in this shared buffer; what JS reads here is state and counters.
+import type { TrafficKeys } from '../crypto/kdf';
 import { loadAddon } from './addon';
 import { KE, KEY_COUNTER_NAMES, KEY_OFFSET, KEY_STRIDE, KEYSET_STRIDE, KeyCounterName, KS } from './layout';
 
@@ -26,7 +27,10 @@ export interface KeySpec {
   encryptionKey: Uint8Array;
   /** Suite 2 only: the HMAC-SHA-256 key (lispers.net: 20 bytes, 4 zero bytes first). */
   icvKey?: Uint8Array;
-  /** IV bytes on the wire: 12 for the AEAD suites (8 is accepted: the nonce is then 0000 ‖ IV), 16 for suite 2. */
+  /**
+   * IV bytes on the wire (RFC 8061 §5): 8 for suite 6 (nonce = 0000 ‖ IV, RFC 8439 §2.8), 12 for
+   * suite 5, 16 for suite 2.
+   */
   ivLength?: number;
   /** ICV bytes on the wire: 16 for the AEAD suites, 20 for suite 2 (lispers.net). */
   icvLength?: number;
@@ -103,10 +107,26 @@ export class KeyTable {
   install(set: number, keyId: number, spec: KeySpec): void {
     this.check(set);
     const aead = spec.suite !== SUITE.AES128_CBC_SHA256;
-    loadAddon().keysInstall(
-      this.handle, set, keyId, spec.suite, spec.encryptionKey, spec.icvKey ?? null,
-      spec.ivLength ?? (aead ? 12 : 16), spec.icvLength ?? (aead ? 16 : 20),
-    );
+    const iv = spec.ivLength ?? (spec.suite === SUITE.CHACHA20_POLY1305 ? 8 : aead ? 12 : 16);
+    loadAddon().keysInstall(this.handle, set, keyId, spec.suite, spec.encryptionKey, spec.icvKey ?? null, iv, spec.icvLength ?? (aead ? 16 : 20));
+  }
+
+  /**
+   * Install traffic keys as src/crypto derives them. Suite 2 only in lispers.net's form (the RFC's
+   * AEAD_AES_128_CBC_HMAC_SHA_256 with random IVs is not in the data plane): throws otherwise.
+   */
+  installTraffic(set: number, keyId: number, keys: TrafficKeys): void {
+    const s = keys.spec;
+    if (s.suite === SUITE.AES128_CBC_SHA256 && s.variant !== 'lispers') {
+      throw new RangeError('suite 2 runs in the data plane only in lispers.net\'s form (decent.lispers-compat); between decent nodes use suite 6 or 5');
+    }
+    if (s.suite !== SUITE.AES128_CBC_SHA256 && s.suite !== SUITE.AES128_GCM && s.suite !== SUITE.CHACHA20_POLY1305) {
+      throw new RangeError(`cipher suite ${s.suite} is not in the data plane (2, 5, 6 are)`);
+    }
+    this.install(set, keyId, {
+      suite: s.suite, encryptionKey: keys.encryptKey, icvKey: keys.icvKey.length ? keys.icvKey : undefined,
+      ivLength: s.ivLength, icvLength: s.icvLength,
+    });
   }
 
   /** Wipe key-id `keyId` (revoked or expired): packets under it are dropped from now on. */

@@ -25,7 +25,7 @@ export interface RawRelayOptions {
   /**
    * LISP-crypto (RFC 8061): every packet sent is sealed under key set `txSet` and every datagram
    * received must open under `rxSet` (a clear one, KK = 0, is dropped). The table is attached
-   * to both endpoints. Mind the MTU: a sealed segment is IV + ICV bytes longer (28 for the AEAD suites).
+   * to both endpoints. Mind the MTU: a sealed segment is IV + ICV bytes longer (24 for suite 6, 28 for suite 5).
    */
   crypto?: { keys: KeyTable; txSet: number; rxSet: number };
 }
