@@ -37,7 +37,8 @@ export class ControlQueue {
       this.c.dropControlQueueFull++;
       return;
     }
-    this.packets.push(b.slice(at, at + len));
+    // a copy: b is the receive pool, reused by the next batch (Buffer#slice would be a view)
+    this.packets.push(Uint8Array.prototype.slice.call(b, at, at + len));
     this.sources.push(src);
     this.bytes += len;
     if (this.packets.length > this.c.controlQueueHigh) this.c.controlQueueHigh = this.packets.length;
