@@ -4,15 +4,20 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { lookupSummary } from '../src/api/routes';
 import { main } from '../src/cli/main';
+import { parseEid } from '../src/mapping/eid';
+import type { EidRecord } from '../src/wire';
 
-/** A node API on a unix socket that answers every lookup with the given records. */
-async function stubNode(t: { teardown(fn: () => Promise<void> | void): void }, records: unknown[], mapCache: unknown[] = []): Promise<string> {
+/** A node API on a unix socket that answers every lookup with the given records, summarised as the node does. */
+async function stubNode(t: { teardown(fn: () => Promise<void> | void): void }, records: EidRecord[], mapCache: unknown[] = []): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-lig-'));
   const sock = path.join(dir, 'n.sock');
   const server = http.createServer((req, res) => {
-    const body = req.url?.startsWith('/api/lookup')
-      ? { from: '192.0.2.9', rttMs: 1.5, resolver: '192.0.2.9', totalMs: 2, reply: { type: 'map-reply', nonce: '0x1', records }, summary: [] }
+    const url = new URL(req.url ?? '/', 'http://stub');
+    const asked = parseEid(url.searchParams.get('eid') ?? '0.0.0.0/0');
+    const body = url.pathname === '/api/lookup'
+      ? { from: '192.0.2.9', rttMs: 1.5, resolver: '192.0.2.9', totalMs: 2, reply: { type: 'map-reply', nonce: '0x1', records }, summary: records.map((r) => lookupSummary(r, asked)) }
       : mapCache;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -32,7 +37,7 @@ async function decent(argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-const negative = (ip: string, len: number, action: number): unknown => ({
+const negative = (ip: string, len: number, action: number): EidRecord => ({
   eid: { kind: 'ipv4', ip }, eidMaskLen: len, action, ttl: 1, authoritative: false, mapVersion: 0, locators: [],
 });
 

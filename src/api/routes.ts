@@ -5,12 +5,12 @@ import { isIP } from 'node:net';
 import type { LigResult } from '../control/node';
 import type { Query } from '../control/protocol';
 import { locatorTexts } from '../control/views';
-import { EidError, eidKey, parseEid, type Eid } from '../mapping/eid';
-import { actionName, formatAddress } from '../wire';
+import { EidError, eidCovers, eidKey, parseEid, routableEid, type Eid } from '../mapping/eid';
+import { actionName, formatAddress, type EidRecord } from '../wire';
 import { ApiError } from './errors';
 import { renderMetrics } from './metrics';
 import { RawResponse, type ApiRoutes } from './server';
-import type { CountersAnswer, LookupAnswer, MapCacheRow } from './types';
+import type { CountersAnswer, LookupAnswer, LookupSummary, MapCacheRow } from './types';
 import { UI_HTML } from './ui';
 
 /** What the routes need of the control plane (src/control/thread.ts's ControlThread). */
@@ -95,10 +95,7 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
         if (!isIP(resolver)) throw new ApiError(400, `resolver= takes an IPv4 or IPv6 address, got '${resolver}'`);
         const started = process.hrtime.bigint();
         const r = await control.lig(eidKey(eid), resolver, timeoutMs);
-        const summary = r.reply.records.map((rec) => ({
-          eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
-          rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, actionName: actionName(rec.action), authoritative: rec.authoritative,
-        }));
+        const summary = r.reply.records.map((rec) => lookupSummary(rec, eid));
         return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
       },
     },
@@ -108,5 +105,18 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
         return { ok: true };
       },
     },
+  };
+}
+
+/** One record of a lookup's answer as text, and whether it answers the EID asked for. */
+export function lookupSummary(rec: EidRecord, asked: Eid): LookupSummary {
+  const replied = routableEid(rec);
+  return {
+    eid: formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen),
+    rlocs: rec.locators.flatMap(locatorTexts), ttlMin: rec.ttl, action: rec.action, actionName: actionName(rec.action),
+    authoritative: rec.authoritative,
+    // RFC 9301 §5.4: a negative reply's prefix covers the EID requested; one that does not answers another EID.
+    coversAsked: replied === undefined || eidCovers(replied, asked),
+    asked: eidKey(asked),
   };
 }

@@ -30,6 +30,9 @@ export interface LookupSummary {
   readonly action: number;
   /** `natively-forward` etc. (RFC 9301 §5.4). */
   readonly actionName: string;
+  /** Whether the record's EID-prefix covers the EID asked for (`asked`, key form). */
+  readonly coversAsked: boolean;
+  readonly asked: string;
   readonly authoritative: boolean;
 }
 

@@ -2,8 +2,7 @@
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
 import type { LookupAnswer } from '../api/types';
-import { EidError, eidCovers, eidKey, parseEid, routableEid, type Eid } from '../mapping/eid';
-import { actionName, formatAddress, type EidRecord } from '../wire';
+import { actionName, formatAddress } from '../wire';
 import { UsageError, flagOption, stringOption, type Command } from './command';
 import { SOCKET_OPTION, socketPath } from './show';
 
@@ -53,37 +52,23 @@ export const ligCommand: Command = {
       return 0;
     }
     io.out(`Map-Reply from ${r.from} for ${args.positionals[0]} in ${r.rttMs.toFixed(1)} ms (asked ${r.resolver})\n`);
-    for (const rec of r.reply.records) {
+    r.reply.records.forEach((rec, i) => {
       const eidText = formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen);
       if (rec.locators.length === 0) {
         io.out(`  ${eidText}  negative, ${actionName(rec.action)}, TTL ${rec.ttl} min\n`);
-        const warning = uncoveredWarning(args.positionals[0], rec);
-        if (warning) io.err(`decent lig: warning: ${warning}\n`);
-        continue;
+        const s = r.summary[i];
+        if (s && !s.coversAsked) {
+          const asked = s.asked.replace(/^\[0\]/, '');
+          io.err(`decent lig: warning: the negative prefix ${s.eid} does not cover ${asked}: the Map-Resolver answered for another EID, so this says nothing about ${asked}\n`);
+        }
+        return;
       }
       io.out(`  ${eidText}  TTL ${rec.ttl} min, ${rec.authoritative ? 'authoritative' : 'proxy reply'}\n`);
       for (const l of rec.locators) {
         io.out(`    ${formatAddress(l.address)}  priority ${l.priority} weight ${l.weight}${l.reachable ? ' up' : ' down'}${l.local ? ' local' : ''}${l.probed ? ' probed' : ''}\n`);
       }
-    }
+    });
     return 0;
   },
 };
 
-/**
- * A negative Map-Reply's EID-prefix must cover the EID requested (RFC 9301 §5.4: the least-
- * specific prefix that covers it and no registered one); one that does not answers another EID.
- */
-export function uncoveredWarning(asked: string, rec: Pick<EidRecord, 'eid' | 'eidMaskLen'>): string | undefined {
-  let askedEid: Eid;
-  try {
-    askedEid = parseEid(asked);
-  } catch (e) {
-    if (e instanceof EidError) return undefined;
-    throw e;
-  }
-  const replied = routableEid(rec);
-  if (!replied || eidCovers(replied, askedEid)) return undefined;
-  const show = (e: Eid): string => eidKey(e).replace(/^\[0\]/, '');
-  return `the negative prefix ${show(replied)} does not cover ${show(askedEid)}: the Map-Resolver answered for another EID, so this says nothing about ${show(askedEid)}`;
-}
