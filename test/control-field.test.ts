@@ -180,3 +180,32 @@ test('a captured withdraw or register replayed later is refused; a retransmissio
   t.true((n1.counters.get('register.rejected.replay') ?? 0) > before);
   t.truthy(n1.siteCache.get('[0]10.99.3.0/24'), 'a replayed register did no harm');
 });
+
+test('Map-Request reflection: the rate limit keys on the outer source, replies to unproven addresses stay small, requesters are bounded', (t) => {
+  const net = new SimNet();
+  const [n1] = group(net, 1);
+  n1.start();
+  // Many group EIDs registered, so a request for all of them would answer with a big reply.
+  for (let i = 0; i < 40; i++) n1.receiveControl(register({ eid: `10.60.${i}.0/24`, rlocs: ['10.0.0.50'], xtrId: 50n }), '10.0.0.50', 4342);
+  net.advance(10);
+  const ecm = (inner: string, eids: string[]): Buffer => encodeControl({
+    type: 'ecm', security: false, ddt: false,
+    message: {
+      type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
+      nonce: 6n, sourceEid: { kind: 'none' }, itrRlocs: [{ kind: 'ipv4', ip: inner }], records: eids.map((e) => eidToWire(parseEid(e))),
+    },
+    inner: { version: 4, source: inner, destination: '10.60.0.1', ttl: 64, tos: 0, id: 0, fragment: 0, flowLabel: 0, sourcePort: 4342, destinationPort: 4342 },
+  });
+  const before = net.wire.length;
+  for (let i = 0; i < 200; i++) n1.receiveControl(ecm(`192.0.2.${i}`, ['10.60.0.1/32']), '203.0.113.9', 4342);
+  const replies = net.wire.slice(before).filter((w) => w.to.startsWith('192.0.2.'));
+  t.true(replies.length <= 20, `${replies.length} replies to 200 requests from one outer source with rotating inner sources`);
+  t.true((n1.counters.get('request.rate-limited') ?? 0) >= 180);
+  // A request for 40 EIDs to a victim that never registered: the reply is at most 3 × the request.
+  const big = ecm('198.51.100.7', Array.from({ length: 40 }, (_, i) => `10.60.${i}.1/32`));
+  const mark = net.wire.length;
+  n1.receiveControl(big, '203.0.113.10', 4342);
+  const reply = net.wire.slice(mark).find((w) => w.to === '198.51.100.7');
+  t.truthy(reply);
+  t.true(reply!.bytes.length <= 3 * big.length, `reply ${reply?.bytes.length} B for a ${big.length} B request`);
+});

@@ -9,5 +9,6 @@ export const COUNTER_NAMES = [
   'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
   'register.retransmitted', 'register.acked', 'register.rejected.owned', 'register.rejected.limit',
   'request.rejected.address', 'probe.reply.unmatched', 'register.rejected.replay', 'register.rejected.stale',
+  'request.rejected.amplification', 'requesters.evicted', 'smr.capped',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -17,6 +17,18 @@ import { CONTROL_PORT } from './ports';
 const REQUEST_BURST = 20;
 const REQUEST_REFILL_PER_S = 10;
 const REQUEST_BUCKETS_MAX = 4096;
+/** All replies together: a burst of 200, refilled at 100/s, whatever the sources (reflection bound). */
+const GLOBAL_BURST = 200;
+const GLOBAL_REFILL_PER_S = 100;
+/**
+ * To an address that has not proven reachability (not an RLOC of a registered member), a reply is
+ * at most this many times the request (RFC 9301 §9: Map-Requests must not make us an amplifier);
+ * records that do not fit are left out.
+ */
+const UNPROVEN_AMPLIFICATION = 3;
+/** ITR-RLOCs remembered for SMRs, and SMRs sent per mapping change. */
+const REQUESTERS_MAX = 1024;
+const SMRS_PER_CHANGE = 256;
 /** SMRs go to ITRs that asked us in the last minute, ≤ 1 per 3 s each (RFC 9301 §6.1, §5.3). */
 const SMR_RECENT_MS = 60_000;
 const SMR_MIN_INTERVAL_MS = 3_000;
@@ -32,8 +44,15 @@ export function isReplyAddress(ip: string): boolean {
   return lower !== '::' && lower !== '::1' && !lower.startsWith('ff');
 }
 
+export interface RequestOrigin {
+  /** The source of the outer datagram: the one address of a request an attacker cannot choose freely. */
+  readonly outerSource: string;
+  readonly requestBytes: number;
+}
+
 export class MapResolver {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly global = { tokens: GLOBAL_BURST, at: 0 };
   /** ITR-RLOCs that sent us Map-Requests: last request time, last SMR time. */
   private readonly requesters = new Map<string, { lastRequest: number; lastSmr: number }>();
 
@@ -42,6 +61,10 @@ export class MapResolver {
 
   private admit(src: string): boolean {
     const now = this.ctx.env.now();
+    const g = this.global;
+    g.tokens = Math.min(GLOBAL_BURST, g.tokens + ((now - g.at) / 1000) * GLOBAL_REFILL_PER_S);
+    g.at = now;
+    if (g.tokens < 1) return false;
     const b = this.buckets.get(src) ?? { tokens: REQUEST_BURST, at: now };
     b.tokens = Math.min(REQUEST_BURST, b.tokens + ((now - b.at) / 1000) * REQUEST_REFILL_PER_S);
     b.at = now;
@@ -51,13 +74,18 @@ export class MapResolver {
     }
     if (b.tokens < 1) return false;
     b.tokens -= 1;
+    g.tokens -= 1;
     return true;
   }
 
-  onMapRequest(m: MapRequest, src: string, sport: number): void {
+  /**
+   * `src`/`sport`: where the request says it comes from (for an ECM, the inner header, RFC 9301
+   * §5.8); `origin.outerSource` keys the rate limit, since the inner source is the attacker's choice.
+   */
+  onMapRequest(m: MapRequest, src: string, sport: number, origin: RequestOrigin = { outerSource: src, requestBytes: 0 }): void {
     const { ctx } = this;
     ctx.count('request.received');
-    if (!this.admit(src)) {
+    if (!this.admit(origin.outerSource)) {
       ctx.count('request.rate-limited');
       return;
     }
@@ -77,17 +105,52 @@ export class MapResolver {
       ctx.count('request.rejected.address');
       return;
     }
-    if (!m.smr && !ctx.rlocs.includes(dst)) {
-      const r = this.requesters.get(dst);
-      if (r) r.lastRequest = ctx.env.now();
-      else this.requesters.set(dst, { lastRequest: ctx.env.now(), lastSmr: -Infinity });
-    }
+    if (!m.smr && !ctx.rlocs.includes(dst)) this.rememberRequester(dst);
     const records: EidRecord[] = this.requestedEids(m).map((eid) => (m.probe ? this.probeReplyRecord(eid, dst) : this.answerRecord(eid)));
     if (records.length === 0) return;
-    const reply: MapReply = { type: 'map-reply', probe: m.probe, echoNonceCapable: false, security: false, nonce: m.nonce, records };
-    ctx.env.sendControl(dst, sport, encodeControl(reply));
+    const reply = (n: number): MapReply => ({
+      type: 'map-reply', probe: m.probe, echoNonceCapable: false, security: false, nonce: m.nonce, records: records.slice(0, n),
+    });
+    let bytes = encodeControl(reply(records.length));
+    if (origin.requestBytes > 0 && !this.proven(dst)) {
+      const budget = UNPROVEN_AMPLIFICATION * origin.requestBytes;
+      for (let n = records.length - 1; bytes.length > budget && n >= 1; n--) bytes = encodeControl(reply(n));
+      if (bytes.length > budget) {
+        ctx.count('request.rejected.amplification');
+        return;
+      }
+    }
+    ctx.env.sendControl(dst, sport, bytes);
     ctx.count('reply.sent');
     if (records.some((r) => r.locators.length === 0)) ctx.count('reply.negative.sent');
+  }
+
+  /** An RLOC registered in our site cache has proven itself (an authenticated registration). */
+  private proven(ip: string): boolean {
+    if (ip !== this.provenAt.ip || this.ctx.env.now() - this.provenAt.at > 1000) {
+      this.provenAt = { ip, at: this.ctx.env.now(), proven: this.ctx.siteCache.all().some((e) => e.locators.some((l) => locatorIp(l.address) === ip)) };
+    }
+    return this.provenAt.proven;
+  }
+
+  private provenAt = { ip: '', at: -Infinity, proven: false };
+
+  private rememberRequester(dst: string): void {
+    const now = this.ctx.env.now();
+    const r = this.requesters.get(dst);
+    if (r) {
+      r.lastRequest = now;
+      return;
+    }
+    if (this.requesters.size >= REQUESTERS_MAX) {
+      // Age first; if every entry is recent, the oldest goes (Map keeps insertion order).
+      for (const [k, v] of this.requesters) if (now - v.lastRequest > SMR_RECENT_MS) this.requesters.delete(k);
+      if (this.requesters.size >= REQUESTERS_MAX) {
+        this.requesters.delete(this.requesters.keys().next().value as string);
+        this.ctx.count('requesters.evicted');
+      }
+    }
+    this.requesters.set(dst, { lastRequest: now, lastSmr: -Infinity });
   }
 
   /** The routable EIDs a request asks for; records that name none are counted and skipped. */
@@ -140,13 +203,19 @@ export class MapResolver {
     const now = ctx.env.now();
     const own = ctx.rlocs.find((ip) => isIPv4(ip)) ?? ctx.rlocs[0];
     if (!own) return;
+    let sent = 0;
     for (const [itr, r] of this.requesters) {
+      if (sent >= SMRS_PER_CHANGE) {
+        ctx.count('smr.capped');
+        break;
+      }
       if (now - r.lastRequest > SMR_RECENT_MS) {
         this.requesters.delete(itr);
         continue;
       }
       if (now - r.lastSmr < SMR_MIN_INTERVAL_MS || ctx.rlocs.includes(itr)) continue;
       r.lastSmr = now;
+      sent++;
       const src = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(itr)) ?? own;
       for (const e of ctx.config.eids) {
         const smr = mapRequest({ nonce: randomNonce(), itrRloc: src, eid: e, smr: true, lispersPad: ctx.config.lispers });

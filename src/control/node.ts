@@ -232,7 +232,7 @@ export class ControlNode implements NodeContext {
         this.mapServer.onMapNotifyAck(m, bytes);
         return;
       case 'map-request':
-        this.mapResolver.onMapRequest(m, src, sport);
+        this.mapResolver.onMapRequest(m, src, sport, { outerSource: src, requestBytes: bytes.length });
         return;
       case 'map-reply':
         this.count('reply.received');
@@ -243,7 +243,7 @@ export class ControlNode implements NodeContext {
       case 'ecm':
         if (m.message?.type === 'map-request' && m.inner) {
           // We are the Map-Resolver: answer to the inner source port (RFC 9301 §5.8).
-          this.mapResolver.onMapRequest(m.message, m.inner.source, m.inner.sourcePort);
+          this.mapResolver.onMapRequest(m.message, m.inner.source, m.inner.sourcePort, { outerSource: src, requestBytes: bytes.length });
         } else {
           this.count('control.unexpected');
         }
