@@ -158,9 +158,13 @@ for (const s of SUITES) {
 // ---- receive: tunWrite opens in place before coalescing (needs a TUN: root, in a netns) ----
 const avail = netnsAvailable();
 
-interface RxBed { ns: Netns; tun: Tun; lisp: UdpEndpoint; sender: UdpEndpoint; sink: UdpEndpoint; table: KeyTable }
+interface RxBed { ns: Netns; tun: Tun; lisp: UdpEndpoint; sender: UdpEndpoint; sink: UdpEndpoint; table: KeyTable; mode: 'write' | 'open' }
 
-function rxBed(t: ExecutionContext, tunAddr: string, route: string | undefined, sinkAddr: string, sinkPort: number): RxBed {
+function t8(v: number, what: string): void {
+  if (!v) throw new Error(`expected: ${what}`);
+}
+
+function rxBed(t: ExecutionContext, tunAddr: string, route: string | undefined, sinkAddr: string, sinkPort: number, mode: 'write' | 'open' = 'write'): RxBed {
   const ns = new Netns(uniqueName('dnc'));
   const closers: Array<{ close(): void }> = [];
   t.teardown(() => { for (const c of closers.reverse()) c.close(); ns.destroy(); });
@@ -176,13 +180,17 @@ function rxBed(t: ExecutionContext, tunAddr: string, route: string | undefined, 
   closers.push(sink);
   const table = new KeyTable(4);
   tun.setKeys(table);
-  return { ns, tun, lisp, sender, sink, table };
+  return { ns, tun, lisp, sender, sink, table, mode };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Send raw datagrams to the LISP endpoint, receive them there, tunWrite them under set `set`; return what reached the sink. */
-async function deliver(b: RxBed, dgrams: Buffer[], set: number): Promise<Buffer[]> {
+/**
+ * Send raw datagrams to the LISP endpoint, receive them there and hand them to the TUN under set
+ * `set`: with D.KEY on tunWrite (`write`), or through KeyTable.open() first, dropping what kept
+ * its K bits as a decap path does, then a clear tunWrite (`open`). Returns what reached the sink.
+ */
+async function deliver(b: RxBed, dgrams: Buffer[], set: number, mode: 'write' | 'open' = b.mode): Promise<Buffer[]> {
   const tx = new Pool({ slots: 64 }), addrs = new AddressTable(1);
   addrs.set(0, '127.0.0.1', 4341);
   dgrams.forEach((d, i) => { tx.put(i, d); tx.setField(i, D.ADDR, 0); });
@@ -197,6 +205,14 @@ async function deliver(b: RxBed, dgrams: Buffer[], set: number): Promise<Buffer[
       rx.desc[d + D.HDR] = 8;
       rx.desc[d + D.KEY] = set;
     }
+    if (n && mode === 'open') {
+      b.table.open(rx, n);
+      for (let i = 0; i < n; i++) {
+        const d = i * DESC_STRIDE, at = rx.start(i), seg = rx.desc[d + D.GSO] || rx.desc[d + D.LEN];
+        t8(rx.desc[d + D.FLAGS] & F.OPENED, 'open() marks the slot');
+        for (let o = 0; o < rx.desc[d + D.LEN]; o += seg) if (rx.data[at + o] & 3) rx.desc[d + D.ADDR] = -1;
+      }
+    }
     if (n) b.tun.write(rx, n);
     else await sleep(10);
   }
@@ -207,11 +223,12 @@ async function deliver(b: RxBed, dgrams: Buffer[], set: number): Promise<Buffer[
   return out;
 }
 
-for (const s of SUITES) {
-  test.serial(`tunWrite verifies and decrypts, drops tampered, replayed, old and unknown-key-id datagrams (${s.name})`, async (t) => {
+for (const [s, mode] of SUITES.flatMap((x) => [[x, 'write'], [x, 'open']] as const)) {
+  const how = mode === 'write' ? 'tunWrite' : 'KeyTable.open() then tunWrite';
+  test.serial(`${how} verifies and decrypts, drops tampered, replayed, old and unknown-key-id datagrams (${s.name})`, async (t) => {
     if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
     const r = s.ref();
-    const b = rxBed(t, '10.77.0.1/24', undefined, '10.77.0.1', 9000);
+    const b = rxBed(t, '10.77.0.1/24', undefined, '10.77.0.1', 9000, mode);
     const set = b.table.allocate();
     install(b.table, set, 1, r);
     const iv = (c: bigint): Buffer => ivOf(r, c, 0x1234n);
@@ -230,13 +247,14 @@ for (const s of SUITES) {
     const ivTampered = sealData(r, 1, LISP_HDR, iv(9n), inner(9));
     ivTampered[8] ^= 0x80; // the IV is authenticated too
     const unknownKid = sealData(r, 2, LISP_HDR, iv(8n), inner(8));
+    const clear = Buffer.concat([LISP_HDR, inner(14)]); // KK = 0 where a key is expected
     const late = sealData(r, 1, LISP_HDR, iv(4n), inner(4)); // never seen, still inside the window
-    const bad = await deliver(b, [tampered, headerTampered, ivTampered, replayed, unknownKid, late], set);
+    const bad = await deliver(b, [tampered, headerTampered, ivTampered, replayed, unknownKid, clear, late], set);
     t.deepEqual(bad.map((p) => p.toString()), [`payload 4 `.repeat(5)], 'only the late-but-fresh datagram is delivered');
     let k = b.table.key(set, 1);
     t.is(k.authFailures, 3);
     t.is(k.replays, 1);
-    t.is(b.table.setCounters(set).unknownKeyId, 1);
+    t.is(b.table.setCounters(set).unknownKeyId, 2, 'the unknown key-id and the clear datagram');
     t.is(k.decrypted, 5);
 
     // jump far ahead: counters more than 2048 - 64 behind the top are out of the window
@@ -252,7 +270,7 @@ for (const s of SUITES) {
     t.is(both.length, 2);
     b.table.remove(set, 1);
     t.is((await deliver(b, [sealData(r, 1, LISP_HDR, iv(5002n), inner(13))], set)).length, 0, 'a removed key opens nothing');
-    t.is(b.table.setCounters(set).unknownKeyId, 2);
+    t.is(b.table.setCounters(set).unknownKeyId, 3);
   });
 }
 

@@ -250,6 +250,17 @@ bool GetBatch(const Napi::CallbackInfo &info, size_t first, size_t count, BatchA
   return b->desc != nullptr;
 }
 
+// keysOpenBatch(handle, data, desc, slot, count) -> datagrams opened (dn_keys_open_batch)
+Napi::Value KeysOpenBatch(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Keys *k = GetKeys(info[0]);
+  if (!k || !info[4].IsNumber()) return ThrowType(env, "keysOpenBatch(handle, data, desc, slot, count)");
+  int count = info[4].As<Napi::Number>().Int32Value();
+  BatchArgs b;
+  if (count < 0 || !GetBatch(info, 1, (size_t)count, &b)) return ThrowType(env, "keysOpenBatch: pool too small for the batch");
+  return Napi::Number::New(env, dn_keys_open_batch(k->k, b.data, b.dataLen, b.desc, b.slot, count));
+}
+
 // tunRead(handle, data, desc, slot, headroom, max) -> packets read
 Napi::Value TunRead(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -534,6 +545,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("keysOpen", Napi::Function::New(env, KeysOpen));
   exports.Set("keysInstall", Napi::Function::New(env, KeysInstall));
   exports.Set("keysRemove", Napi::Function::New(env, KeysRemove));
+  exports.Set("keysOpenBatch", Napi::Function::New(env, KeysOpenBatch));
   exports.Set("tunSetKeys", Napi::Function::New(env, TunSetKeys));
   exports.Set("udpSetKeys", Napi::Function::New(env, UdpSetKeys));
   exports.Set("watch", Napi::Function::New(env, Watch));

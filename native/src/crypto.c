@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co: see above */
 #include "crypto.h"
+#include "dn.h"
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -298,4 +299,35 @@ long dn_open(dn_keys *k, int32_t set, uint8_t *seg, size_t len, size_t hdr_len, 
     s->counters[KC_DECRYPTED] += 1;
     *plain = ct;
     return (long)ctl;
+}
+
+/* the LISP data header (RFC 9300 §5.1) is the associated data of every received datagram */
+#define LISP_HDR 8
+
+int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count) {
+    int opened = 0;
+    for (int i = 0; i < count; i++) {
+        int32_t *d = desc + (size_t)i * DN_DESC_STRIDE;
+        int32_t set = d[DN_KEY];
+        if (set == 0) continue;
+        d[DN_KEY] = 0;
+        if (d[DN_LEN] <= 0 || d[DN_OFF] < 0 || (size_t)d[DN_OFF] + (size_t)d[DN_LEN] > slot || (size_t)(i + 1) * slot > data_len)
+            continue;
+        uint8_t *p = data + (size_t)i * slot + d[DN_OFF];
+        size_t len = (size_t)d[DN_LEN], seg = d[DN_GSO] > 0 ? (size_t)d[DN_GSO] : len;
+        for (size_t o = 0; o < len; o += seg) {
+            size_t sl = len - o < seg ? len - o : seg;
+            uint8_t *s = p + o, *plain = NULL;
+            long n = sl > LISP_HDR ? dn_open(k, set, s, sl, LISP_HDR, &plain) : -1;
+            if (n < 0) {
+                if (sl > 0 && !(s[0] & 3u)) s[0] |= 3u; /* a clear datagram under a key set: never delivered */
+                continue;
+            }
+            memmove(s + LISP_HDR, plain, (size_t)n);
+            s[0] &= (uint8_t)~3u;
+            opened++;
+        }
+        d[DN_FLAGS] |= DN_F_OPENED;
+    }
+    return opened;
 }

@@ -41,7 +41,9 @@ enum {
     DN_F_GSO_UDP = 1u << 2,  /* USO (VIRTIO_NET_HDR_GSO_UDP_L4) */
     DN_F_ECN = 1u << 3,
     DN_F_CSUM_DONE = 1u << 4, /* we completed a NEEDS_CSUM checksum */
-    DN_F_TRUNC = 1u << 5      /* datagram truncated (MSG_TRUNC) */
+    DN_F_TRUNC = 1u << 5,     /* datagram truncated (MSG_TRUNC) */
+    DN_F_OPENED = 1u << 6     /* dn_keys_open_batch decrypted the slot: each datagram is LISP header ‖ inner
+                               * packet ‖ leftover bytes; TUN write cuts each at the inner IP length */
 };
 #define DN_F_GSO_ANY (DN_F_GSO_TCP4 | DN_F_GSO_TCP6 | DN_F_GSO_UDP)
 
@@ -151,6 +153,13 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
                 const uint8_t *addrs, size_t naddrs, int *err);
 int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, size_t headroom,
                 int max, uint8_t *src, uint8_t *dst, int *err);
+
+/* ---- LISP-crypto over a received batch (crypto.c) ---- */
+/* Open every datagram of slots [0, count) whose DN_KEY is set, in place: an opened datagram becomes
+ * LISP header (KK cleared) ‖ inner packet ‖ leftover, a failed one keeps KK != 0 (KK = 3 if it
+ * was 0) so that a decap path which drops K-bit datagrams drops it. Sets DN_F_OPENED, clears
+ * DN_KEY. Returns the datagrams opened. */
+int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count);
 
 /* ---- rtnetlink (rtnl.c) ---- */
 int dn_rtnl_link(int ifindex, int mtu, int up);

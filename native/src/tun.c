@@ -179,6 +179,14 @@ int dn_tun_write(dn_tun *t, uint8_t *data, size_t data_len, int32_t *desc, size_
                 long n = dn_open(t->keys, key, p + o, sl, strip, &inner);
                 if (n <= 0) continue;
                 il = (size_t)n;
+            } else if (d[DN_FLAGS] & DN_F_OPENED) {
+                /* opened by dn_keys_open_batch: the inner packet is followed by what the IV and
+                 * ICV left; its own length says where it ends */
+                long n = -1;
+                if (il >= 20 && (inner[0] >> 4) == 4) n = (long)(inner[2] << 8 | inner[3]);
+                else if (il >= 40 && (inner[0] >> 4) == 6) n = (long)(inner[4] << 8 | inner[5]) + 40;
+                if (n <= 0 || (size_t)n > il) { st_add(t->stats, ST_BAD_PKTS, 1); continue; }
+                il = (size_t)n;
             }
             if (coalesce) dn_coalesce(t, inner, il);
             else dn_tun_write_one(t, inner, il);

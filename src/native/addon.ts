@@ -48,6 +48,7 @@ export interface NativeAddon {
     ivLen: number, icvLen: number,
   ): void;
   keysRemove(handle: object, set: number, keyId: number): void;
+  keysOpenBatch(handle: object, data: Buffer, desc: Int32Array, slot: number, count: number): number;
   tunSetKeys(handle: object, keys: object | null): void;
   udpSetKeys(handle: object, keys: object | null): void;
   watch(fd: number, callback: (error: string | null) => void): object;

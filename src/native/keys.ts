@@ -8,6 +8,7 @@
 // packet) and is not kept in this shared buffer; what JS reads here is state and counters.
 import type { TrafficKeys } from '../crypto/kdf';
 import { loadAddon } from './addon';
+import type { Pool } from './pool';
 import { KE, KEY_COUNTER_NAMES, KEY_OFFSET, KEY_STRIDE, KEYSET_STRIDE, KeyCounterName, KS } from './layout';
 
 /** Cipher suites the data plane runs (RFC 8061 §5). */
@@ -127,6 +128,20 @@ export class KeyTable {
       suite: s.suite, encryptionKey: keys.encryptKey, icvKey: keys.icvKey.length ? keys.icvKey : undefined,
       ivLength: s.ivLength, icvLength: s.icvLength,
     });
+  }
+
+  /**
+   * Verify and decrypt, in place, every datagram of the received slots [0, count) whose D.KEY
+   * names a set (one call per batch): for a decap path that checks inner headers in JS before
+   * `Tun.write`. An opened datagram becomes LISP header (KK cleared) ‖ inner packet ‖ leftover
+   * bytes at its usual place (D.GSO stride), the slot gets F.OPENED (the TUN write cuts each at
+   * its inner IP length) and D.KEY 0. A datagram that does not open keeps KK != 0 (a clear one
+   * under a set gets KK = 3), so a path that drops K-bit datagrams drops it; the key or set
+   * counts why. Returns the datagrams opened. (Without inner checks, D.KEY on Tun.write opens
+   * and writes in one pass.)
+   */
+  open(pool: Pool, count: number): number {
+    return loadAddon().keysOpenBatch(this.handle, pool.data, pool.desc, pool.slotSize, Math.min(count, pool.slots));
   }
 
   /** Wipe key-id `keyId` (revoked or expired): packets under it are dropped from now on. */

@@ -54,6 +54,11 @@ export const F = {
   ECN: 1 << 3,
   CSUM_DONE: 1 << 4,
   TRUNC: 1 << 5,
+  /**
+   * KeyTable.open() decrypted the slot: each datagram is LISP header (KK cleared) ‖ inner packet ‖
+   * leftover bytes; TUN write cuts each at its inner IP length.
+   */
+  OPENED: 1 << 6,
 } as const;
 
 /** Offload bits passed to and reported by the addon. */
