@@ -209,3 +209,17 @@ test('Map-Request reflection: the rate limit keys on the outer source, replies t
   t.truthy(reply);
   t.true(reply!.bytes.length <= 3 * big.length, `reply ${reply?.bytes.length} B for a ${big.length} B request`);
 });
+
+test('a node with the wrong key, or a seed that never answers, is told in words', (t) => {
+  const net = new SimNet();
+  const good = net.addNode(simConfig({ name: 'g', rloc: '10.0.0.1', eids: ['10.99.1.0/24'], seeds: [] }));
+  const bad = net.addNode(simConfig({ name: 'b', rloc: '10.0.0.2', eids: ['10.99.2.0/24'], seeds: ['10.0.0.1', '192.0.2.9'], key: 'wrong' }));
+  good.start();
+  bad.start();
+  t.deepEqual(bad.diagnostics(), [], 'nothing said before a few rounds');
+  net.advance(5_000);
+  const said = bad.diagnostics();
+  t.true(said.some((d) => d.startsWith('no member accepted our registrations') && d.includes('check auth.key') && d.includes('10.0.0.1')), said.join(' | '));
+  t.true(said.includes('seed 192.0.2.9 did not answer (4 tries)') || said.some((d) => /^seed 192\.0\.2\.9 did not answer \(\d+ tries\)$/.test(d)), said.join(' | '));
+  t.deepEqual(good.diagnostics(), []);
+});

@@ -51,6 +51,7 @@ export interface NodeContext {
   readonly groupKey: string;
   /** When this node started (probing counts missed answers from then). */
   readonly startedAt: number;
+  readonly counters: ReadonlyMap<CounterName, number>;
   count(name: CounterName, n?: number): void;
   /** A control message to our own roles, as if received: members include themselves (RFC 9962 §4). */
   deliverLocally(bytes: Uint8Array): void;

@@ -279,4 +279,9 @@ export class ControlNode implements NodeContext {
   peers(): string[] {
     return this.mapping.peers();
   }
+
+  /** What is wrong, for the operator (`decent show`, the web UI, the log). */
+  diagnostics(): string[] {
+    return this.mapping.diagnostics();
+  }
 }

@@ -29,4 +29,6 @@ export interface MappingSystem {
   expireMapCache(now: number): void;
   /** The members we replicate to (operator view). */
   peers(): string[];
+  /** What is wrong, in words an operator acts on (empty when nothing is). */
+  diagnostics(): string[];
 }

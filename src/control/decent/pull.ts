@@ -85,6 +85,10 @@ export class PullMappingSystem implements MappingSystem {
     return [];
   }
 
+  diagnostics(): string[] {
+    return [];
+  }
+
   /** Addresses of a Map-Server set's DNS name, reused for dnsRefreshMs (RFC 9962 §5: re-resolve periodically). */
   private async mapServers(name: string): Promise<string[]> {
     const { env } = this.ctx;

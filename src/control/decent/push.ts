@@ -26,6 +26,8 @@ const NOTIFY_DEBOUNCE_MS = 30;
 const NOTIFIED_MEMBER_MS = 10_000;
 /** The IP TTL lispers.net gives group-addressed Map-Registers. */
 const GROUP_IP_TTL = 32;
+/** Rounds (start, bootstrap retries, periodic) before silence from the group is reported. */
+const DIAGNOSE_AFTER_ROUNDS = 4;
 
 export class PushMappingSystem implements MappingSystem {
   readonly mode = 'push';
@@ -34,6 +36,9 @@ export class PushMappingSystem implements MappingSystem {
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
   private registerTimer: unknown;
+  /** Registration rounds sent, and the diagnostics already logged. */
+  private rounds = 0;
+  private readonly reported = new Set<string>();
   /** Members that joined since the last flush, and the timer that flushes them. */
   private readonly joined = new Set<string>();
   private joinTimer: unknown;
@@ -67,6 +72,10 @@ export class PushMappingSystem implements MappingSystem {
   }
 
   register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true): void {
+    if (ttlMs > 0 && withGroup) {
+      this.rounds++;
+      if (this.rounds >= DIAGNOSE_AFTER_ROUNDS) this.diagnostics();
+    }
     const registers = this.etr.buildRegisters({ ttlMs, eids, withGroup, wantMapNotify: false });
     const { ctx } = this;
     const targets = this.replicationTargets();
@@ -162,6 +171,31 @@ export class PushMappingSystem implements MappingSystem {
 
   peers(): string[] {
     return this.replicationTargets();
+  }
+
+  /**
+   * After DIAGNOSE_AFTER_ROUNDS registration rounds: nobody accepted us (every member rejects our
+   * key, or no seed runs), or a seed never answered. Each new finding is logged once.
+   */
+  diagnostics(): string[] {
+    const out: string[] = [];
+    const seeds = this.ctx.config.group.seeds.filter((s) => !this.ctx.rlocs.includes(s));
+    if (this.rounds < DIAGNOSE_AFTER_ROUNDS || seeds.length === 0) return out;
+    const members = this.replicationTargets();
+    if (members.length === 0) {
+      const rejected = this.ctx.counters.get('register.rejected.auth') ?? 0;
+      out.push(`no member accepted our registrations after ${this.rounds} rounds: check auth.key (seeds ${seeds.join(', ')})` +
+        (rejected ? `; ${rejected} registrations from others failed our authentication` : ''));
+    }
+    for (const s of seeds) if (!members.includes(s)) out.push(`seed ${s} did not answer (${this.rounds} tries)`);
+    for (const d of out) {
+      const kind = d.replace(/\d+/g, 'N');
+      if (!this.reported.has(kind)) {
+        this.reported.add(kind);
+        this.ctx.env.log('warn', d);
+      }
+    }
+    return out;
   }
 
   /**
