@@ -130,6 +130,11 @@ export class PushMappingSystem implements MappingSystem {
    */
   memberJoined(rloc: string): void {
     if (this.ctx.rlocs.includes(rloc) || !this.ctx.running) return;
+    if (this.ctx.config.group.replication === 'multicast' && this.ctx.env.sendMulticast) {
+      // One multicast round reaches it like everyone else.
+      this.registerSoon(`member ${rloc} joined`);
+      return;
+    }
     this.joined.add(rloc);
     if (this.joinTimer !== undefined) return;
     this.joinTimer = this.ctx.env.setTimeout(() => {
