@@ -108,3 +108,9 @@ test('every example config in examples/ is valid', (t) => {
     t.notThrows(() => parseConfigText(text, f, { DECENT_GROUP_KEY: 'k', VPN_KEY: 'k' }), f);
   }
 });
+
+test('nat: keepalive defaults to 15 s (at most 20 s, issue 16), rtr to off; both configurable', (t) => {
+  t.deepEqual(parseConfigText(GOOD, 'n1.yaml', {}).control.nat, { keepaliveMs: 15_000, rtr: false });
+  t.deepEqual(parseConfigText(`${GOOD}nat:\n  keepalive: 5s\n  rtr: true\n`, 'n1.yaml', {}).control.nat, { keepaliveMs: 5_000, rtr: true });
+  t.regex(problems(`${GOOD}nat:\n  rtrs: true\n`)[0] ?? '', /nat\.rtrs/);
+});

@@ -99,6 +99,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     xtrId,
     siteId: BigInt(c['site-id']),
     lispers: c.decent['lispers-compat'],
+    nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },
   };
   return {
     file, raw: c, control, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),

@@ -92,6 +92,12 @@ export const configSchema = z.strictObject({
     /** ICMP echo to map-cache RLOCs (raw-socket), for peers that ignore RLOC-probes; 0 = off. */
     'icmp-interval': duration.default(0),
   }).default({ 'register-interval': 60_000, 'registration-ttl': 180_000, 'probe-interval': 10_000, 'map-reply-ttl': 900_000, 'rloc-poll': 250, 'icmp-interval': 0 }),
+  nat: z.strictObject({
+    /** Info-Requests to the seeds (NAT detection and binding keepalive); 0 = off. */
+    keepalive: duration.default(15_000),
+    /** Offer to relay for members behind NAT (our RLOC in the RTR list of our Info-Replies). */
+    rtr: z.boolean().default(false),
+  }).default({ keepalive: 15_000, rtr: false }),
   'xtr-id': z.union([z.literal('auto'), z.string().regex(/^(0x)?[0-9a-fA-F]{1,32}$/, 'expected auto or up to 32 hex digits')]).default('auto'),
   'site-id': z.number().int().min(0).default(0),
   dataplane: z.strictObject({

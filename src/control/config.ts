@@ -1,5 +1,6 @@
 // The control plane's runtime configuration (already validated; the YAML loader builds it).
 import type { PullConfig } from './decent/pull-hash';
+import type { NatConfig } from './nat';
 import type { Eid } from '../mapping/eid';
 
 export interface GroupConfig {
@@ -91,6 +92,8 @@ export interface ControlConfig {
   readonly siteId: bigint;
   /** Produce lispers.net's wire forms (padded Multicast-Info, named RLEs, AFI-List RLOCs). */
   readonly lispers: boolean;
+  /** NAT detection and keepalive, RTR offer (nat.ts); defaults: DEFAULT_NAT. */
+  readonly nat?: NatConfig;
 }
 
 export const DEFAULT_TIMERS: TimerConfig = {

@@ -10,5 +10,7 @@ export const COUNTER_NAMES = [
   'register.retransmitted', 'register.acked', 'register.rejected.owned', 'register.rejected.limit',
   'request.rejected.address', 'probe.reply.unmatched', 'register.rejected.replay', 'register.rejected.stale',
   'request.rejected.amplification', 'requesters.evicted', 'smr.capped',
+  'info.request.sent', 'info.request.received', 'info.reply.sent', 'info.reply.received', 'info.reply.unmatched',
+  'info.rate-limited',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

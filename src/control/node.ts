@@ -17,6 +17,7 @@ import { Itr } from './itr';
 import { MapCache } from './map-cache';
 import { MapResolver } from './map-resolver';
 import { MapServer } from './map-server';
+import { NatTraversal, type NatStatus } from './nat';
 import { CONTROL_PORT, HER_IID } from './ports';
 import { Probing } from './probing';
 import { SiteCache } from './site-cache';
@@ -41,6 +42,7 @@ export class ControlNode implements NodeContext {
   private readonly mapServer: MapServer;
   private readonly mapResolver: MapResolver;
   private readonly mapping: MappingSystem;
+  private readonly nat: NatTraversal;
   private rlocList: string[];
   private periodicTimer: unknown;
   private expiryTimer: unknown;
@@ -61,6 +63,7 @@ export class ControlNode implements NodeContext {
     this.etr = new Etr(this, () => this.mapping);
     this.mapServer = new MapServer(this);
     this.mapResolver = new MapResolver(this, (eid) => this.resolve(eid));
+    this.nat = new NatTraversal(this);
     this.mapping = config.mode === 'pull' && config.pull
       ? new PullMappingSystem(this, config.pull, this.etr, this.itr)
       : new PushMappingSystem(this, this.etr, this.mapServer, this.itr);
@@ -98,6 +101,7 @@ export class ControlNode implements NodeContext {
     };
     this.expiryTimer = this.env.setTimeout(scan, t.expiryScanMs);
     this.probing.start();
+    this.nat.start();
   }
 
   /** Stops timers; with `withdraw`, tells every member first (Record TTL 0) so they drop us at once. */
@@ -108,6 +112,7 @@ export class ControlNode implements NodeContext {
     for (const t of [this.periodicTimer, this.expiryTimer]) if (t !== undefined) this.env.clearTimeout(t);
     this.mapping.stop();
     this.probing.stop();
+    this.nat.stop();
     this.mapServer.stop();
     this.itr.stop();
   }
@@ -240,6 +245,12 @@ export class ControlNode implements NodeContext {
         this.mapping.replyArrived(m);
         this.itr.ligAnswered(m, src);
         return;
+      case 'info-request':
+        this.nat.onInfoRequest(m, src, sport);
+        return;
+      case 'info-reply':
+        this.nat.onInfoReply(m, src);
+        return;
       case 'ecm':
         if (m.message?.type === 'map-request' && m.inner) {
           // We are the Map-Resolver: answer to the inner source port (RFC 9301 §5.8).
@@ -283,5 +294,10 @@ export class ControlNode implements NodeContext {
   /** What is wrong, for the operator (`decent show`, the web UI, the log). */
   diagnostics(): string[] {
     return this.mapping.diagnostics();
+  }
+
+  /** NAT detection's latest answer (nat.ts). */
+  natStatus(): NatStatus {
+    return this.nat.status();
   }
 }

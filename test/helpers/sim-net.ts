@@ -19,6 +19,8 @@ export class SimNet {
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
   /** Names for pull mode's Map-Server sets. */
   readonly dns = new Map<string, string[]>();
+  /** Nodes behind a NAT: private RLOC → the address and port their control packets leave with. */
+  readonly nat = new Map<string, { address: string; port: number }>();
 
   /** Like until(), but lets promises (DNS lookups) settle between steps. */
   async untilAsync(done: () => boolean, maxMs: number, stepMs = 10): Promise<number> {
@@ -79,9 +81,10 @@ export class SimNet {
         (h as Timer).cancelled = true;
       },
       sendControl: (dst, port, bytes) => {
-        const from = rloc();
+        const translated = this.nat.get(rloc());
+        const from = translated?.address ?? rloc();
         this.wire.push({ from, to: dst, port, bytes });
-        this.deliver(dst, (n) => n.receiveControl(bytes, from, 4342));
+        this.deliver(dst, (n) => n.receiveControl(bytes, from, translated?.port ?? 4342));
       },
       sendEncapsulated: (dst, inner) => {
         const from = rloc();
@@ -116,6 +119,17 @@ export class SimNet {
     for (const [addr, n] of this.nodes) if (n === node) this.nodes.delete(addr);
     this.nodes.set(to, node);
     node.setRlocs([to]);
+  }
+
+  /**
+   * Puts a node behind a NAT: its control packets leave from `address`:`port`, and what is sent
+   * to `address` reaches it (an endpoint-independent mapping). Called again, it rebinds.
+   */
+  behindNat(node: ControlNode, address: string, port: number): void {
+    const old = this.nat.get(node.rlocs[0]);
+    if (old) this.nodes.delete(old.address);
+    this.nat.set(node.rlocs[0], { address, port });
+    this.nodes.set(address, node);
   }
 
   /** Takes a node off the wire without a goodbye (SIGKILL). */

@@ -1,0 +1,106 @@
+// NAT detection and the Info-Request/Info-Reply exchange in the control plane (src/control/nat.ts)
+// on the simulated network: detection and keepalive, rebinding, forged replies, a request flood,
+// the RTR offer, and a byte-exact answer to lispers.net's own Info-Request.
+import test from 'ava';
+import { lispDatagrams } from '../src/pcap/lisp';
+import { readPcapFile } from '../src/pcap/reader';
+import { decodeControl, encodeControl, type InfoReply, type InfoRequest } from '../src/wire';
+import { SimNet, simConfig } from './helpers/sim-net';
+import { hex, NEXT_VECTORS_DIR } from './helpers/vectors';
+
+const KEEPALIVE = 15_000;
+
+function group(rtr = false): { net: SimNet; seed: ReturnType<SimNet['addNode']>; natted: ReturnType<SimNet['addNode']>; open: ReturnType<SimNet['addNode']> } {
+  const net = new SimNet();
+  const seed = net.addNode({ ...simConfig({ name: 'seed', rloc: '198.51.100.7', eids: ['10.0.0.7/32'], seeds: [] }), nat: { keepaliveMs: KEEPALIVE, rtr } });
+  const natted = net.addNode(simConfig({ name: 'pi', rloc: '192.168.77.5', eids: ['10.0.0.5/32'], seeds: ['198.51.100.7'] }));
+  const open = net.addNode(simConfig({ name: 'vm', rloc: '198.51.100.8', eids: ['10.0.0.8/32'], seeds: ['198.51.100.7'] }));
+  net.behindNat(natted, '198.51.100.10', 40582);
+  for (const n of [seed, natted, open]) n.start();
+  return { net, seed, natted, open };
+}
+
+test('a member behind a NAT learns its translated address and port; a public member sees itself unchanged', (t) => {
+  const { net, natted, open, seed } = group();
+  t.true(net.until(() => natted.natStatus().behindNat !== undefined && open.natStatus().behindNat !== undefined, 1000) >= 0);
+  t.like(natted.natStatus(), { behindNat: true, local: '192.168.77.5', translated: { address: '198.51.100.10', port: 40582, seed: '198.51.100.7' } });
+  t.like(open.natStatus(), { behindNat: false, local: '198.51.100.8' });
+  t.is(seed.natStatus().behindNat, undefined, 'no seeds: nobody to ask');
+  t.deepEqual(natted.natStatus().rtrs, [], 'the seed offers no RTR unless nat.rtr');
+  t.deepEqual(net.undecodable(), []);
+});
+
+test('Info-Requests repeat every keepalive, and a rebinding NAT is noticed within one keepalive', (t) => {
+  const { net, natted } = group();
+  net.advance(10);
+  const sent = natted.counters.get('info.request.sent') ?? 0;
+  net.advance(3 * KEEPALIVE);
+  t.is((natted.counters.get('info.request.sent') ?? 0) - sent, 3);
+  net.behindNat(natted, '198.51.100.11', 40999);
+  const took = net.until(() => natted.natStatus().translated?.address === '198.51.100.11', 2 * KEEPALIVE);
+  t.true(took >= 0 && took <= KEEPALIVE + 10, `rebinding noticed after ${took} ms`);
+  t.is(natted.natStatus().translated?.port, 40999);
+});
+
+test('a forged Info-Reply (wrong nonce, or the right nonce from another address) changes nothing and is counted', (t) => {
+  const { net, natted } = group();
+  net.until(() => natted.natStatus().behindNat === true, 1000);
+  const before = natted.natStatus();
+  const forged: InfoReply = {
+    type: 'info-reply', nonce: 0x1234n, keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 0, eidMaskLen: 0, eid: { kind: 'none' },
+    nat: {
+      type: 'nat-traversal', msPort: 4342, etrPort: 4342, globalEtrRloc: { kind: 'ipv4', ip: '192.168.77.5' },
+      msRloc: { kind: 'none' }, privateEtrRloc: { kind: 'none' }, rtrRlocs: [{ kind: 'ipv4', ip: '203.0.113.66' }],
+    },
+  };
+  natted.receiveControl(encodeControl(forged), '198.51.100.7', 4342);
+  t.is(natted.counters.get('info.reply.unmatched'), 1);
+  t.deepEqual(natted.natStatus(), before);
+  // The nonce of a live request (the seed is gone, so it stays unanswered), but from another address.
+  net.nodes.delete('198.51.100.7');
+  net.advance(KEEPALIVE);
+  const live = net.wire.filter((w) => w.from === '198.51.100.10' && w.to === '198.51.100.7').map((w) => decodeControl(w.bytes)).filter((m): m is InfoRequest => m.type === 'info-request').pop();
+  if (!live) return t.fail('no Info-Request on the wire');
+  natted.receiveControl(encodeControl({ ...forged, nonce: live.nonce }), '203.0.113.66', 4342);
+  t.is(natted.counters.get('info.reply.unmatched'), 2);
+  t.deepEqual(natted.natStatus(), before);
+  // The same from the seed's address is an answer: the nonce and its source are what is checked.
+  natted.receiveControl(encodeControl({ ...forged, nonce: live.nonce }), '198.51.100.7', 4342);
+  t.is(natted.natStatus().behindNat, false);
+});
+
+test('an Info-Request flood is answered at a bounded rate and counted', (t) => {
+  const { net, seed } = group();
+  net.advance(100);
+  const sentBefore = seed.counters.get('info.reply.sent') ?? 0;
+  const request = encodeControl({
+    type: 'info-request', nonce: 1n, keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 0, eidMaskLen: 0, eid: { kind: 'none' }, requester: { kind: 'none' },
+  });
+  for (let i = 0; i < 1000; i++) seed.receiveControl(request, '203.0.113.9', 40000 + (i % 1000));
+  const answered = (seed.counters.get('info.reply.sent') ?? 0) - sentBefore;
+  t.true(answered <= 40, `${answered} answered at once`);
+  t.is(seed.counters.get('info.rate-limited'), 1000 - answered);
+  net.advance(1000);
+  seed.receiveControl(request, '203.0.113.9', 40001);
+  t.is((seed.counters.get('info.reply.sent') ?? 0) - sentBefore, answered + 1, 'answers again a second later');
+});
+
+test('a seed with nat.rtr offers its RLOC as RTR', (t) => {
+  const { net, natted } = group(true);
+  net.until(() => natted.natStatus().behindNat === true, 1000);
+  t.deepEqual(natted.natStatus().rtrs, ['198.51.100.7']);
+});
+
+test("lispers.net's Info-Request gets the Info-Reply lispers' own Map-Server sent, byte for byte", (t) => {
+  const capture = lispDatagrams(readPcapFile(`${NEXT_VECTORS_DIR}/lispers-nat.pcap`));
+  const frame = (n: number): Uint8Array => capture.find((d) => d.frame.number === n)?.payload ?? new Uint8Array(0);
+  const net = new SimNet();
+  // The capture's RTR address, answering as Map-Server and offering itself as RTR, in lispers form.
+  const node = net.addNode({ ...simConfig({ name: 'n2', rloc: '198.51.100.6', eids: ['10.0.0.6/32'], seeds: [], lispers: true }), nat: { keepaliveMs: KEEPALIVE, rtr: true } });
+  node.start();
+  net.wire.length = 0;
+  node.receiveControl(frame(55), '198.51.100.10', 40582);
+  const reply = net.wire.find((w) => w.to === '198.51.100.10');
+  t.is(reply?.port, 40582, 'to the translated source port');
+  t.is(hex(reply?.bytes ?? new Uint8Array(0)), hex(frame(56)));
+});
