@@ -96,3 +96,21 @@ test('errors keep name and code across the worker boundary', (t) => {
   // through a real structured clone
   t.is(fromWireError(structuredClone(toWireError(new ControlPlaneError('CONTROL_STARTING', 'starting')))).code, 'CONTROL_STARTING');
 });
+
+test('the main-thread logger rate-limits per subsystem and message', async (t) => {
+  const { makeLogger } = await import('../src/daemon/log');
+  let now = 0;
+  const lines: { level: string; subsystem: string; msg: string }[] = [];
+  const log = makeLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as { level: string; subsystem: string; msg: string }), limit: { perWindow: 5, windowMs: 10_000, now: () => now } });
+  for (let i = 0; i < 10_000; i++) log('warn', 'dataplane', 'TUN readiness error', { i });
+  log('warn', 'api', 'TUN readiness error');
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(lines.filter((l) => l.subsystem === 'dataplane').length, 5);
+  t.is(lines.filter((l) => l.subsystem === 'api').length, 1, 'per subsystem');
+  now = 10_001;
+  log('warn', 'dataplane', 'TUN readiness error');
+  await new Promise((r) => setTimeout(r, 50));
+  const summary = lines.find((l) => /9995 more "TUN readiness error" lines suppressed/.test(l.msg));
+  t.truthy(summary);
+  t.is(summary?.subsystem, 'dataplane');
+});

@@ -2,6 +2,7 @@
 // one child logger per subsystem (control, dataplane, node, api, reachability), each with its
 // own level when the config asks for it.
 import pino from 'pino';
+import { LogLimiter, type LogLimitOptions } from '../control/log-limit';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -16,6 +17,8 @@ export interface LoggerOptions {
   readonly pretty?: boolean;
   /** Where lines go (tests); default standard error. */
   readonly write?: (line: string) => void;
+  /** Rate limit per subsystem and message (default: 10 lines per 10 s, then a summary line). */
+  readonly limit?: LogLimitOptions;
 }
 
 export function makeLogger(opts: LoggerOptions): Logger {
@@ -32,20 +35,24 @@ export function makeLogger(opts: LoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }) },
     serializers: {},
   }, stream);
-  const children = new Map<string, pino.Logger>();
-  const child = (subsystem: string): pino.Logger => {
+  // One rate limiter per subsystem: a flood of one reason (issue 12, finding 6) writes at most
+  // `perWindow` lines per window and then one summary line with the count.
+  const children = new Map<string, LogLimiter>();
+  const child = (subsystem: string): LogLimiter => {
     let c = children.get(subsystem);
     if (!c) {
-      c = root.child({ subsystem }, { level: opts.subsystems?.[subsystem] ?? opts.level });
+      const p = root.child({ subsystem }, { level: opts.subsystems?.[subsystem] ?? opts.level });
+      c = new LogLimiter((level, msg, fields) => {
+        if (fields) p[level](bigintSafe(fields), msg);
+        else p[level](msg);
+      }, opts.limit);
       children.set(subsystem, c);
     }
     return c;
   };
-  return (level, subsystem, msg, fields) => {
-    const c = child(subsystem);
-    if (fields) c[level](bigintSafe(fields), msg);
-    else c[level](msg);
-  };
+  const flush = setInterval(() => { for (const c of children.values()) c.flush(); }, opts.limit?.windowMs ?? 10_000);
+  flush.unref();
+  return (level, subsystem, msg, fields) => child(subsystem).log(level, msg, fields);
 }
 
 function bigintSafe(fields: Record<string, unknown>): Record<string, unknown> {

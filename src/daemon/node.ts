@@ -9,6 +9,7 @@ import { eidKey, parseEid } from '../mapping/eid';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import { IcmpReachability } from './icmp-reachability';
+import { checkApiSocket, checkTunAbsent } from './preflight';
 import type { Level, Logger } from './log';
 
 export interface RunningNode {
@@ -30,6 +31,10 @@ function dataPlaneFactory(): DataPlaneFactory {
 
 export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level = cfg.raw.log.level): Promise<RunningNode> {
   const dp = cfg.raw.dataplane;
+  // What could fail half-way fails before anything starts (issue 14): socket, token, TUN name.
+  if (cfg.apiSocket) await checkApiSocket(cfg.apiSocket);
+  const token = readToken(cfg.raw.api['token-file'], cfg.file);
+  if (dp) checkTunAbsent(dp.tun);
   const control = new ControlThread({
     config: cfg.control,
     rlocInterfaces: cfg.rlocInterfaces,
@@ -90,8 +95,18 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
 
   const api: ApiServer = new ApiServer(nodeRoutes({
     name: cfg.control.name, instanceId: cfg.control.group.instanceId, control, dataPlane, apiCounters: () => api.counters(),
-  }), { socket: cfg.apiSocket, http: cfg.raw.api.http, token: readToken(cfg.raw.api['token-file'], cfg.file) });
-  await api.start();
+  }), { socket: cfg.apiSocket, http: cfg.raw.api.http, token });
+  try {
+    await api.start();
+  } catch (e) {
+    // e.g. api.http's port is taken: undo everything, the node does not run half
+    const err = e as NodeJS.ErrnoException;
+    icmp?.stop();
+    await control.stop(true);
+    await dataPlane?.stop();
+    await api.stop();
+    throw new Error(`cannot start the local API (${err.code ?? 'error'}: ${err.message}); check api.socket and api.http`);
+  }
 
   let stopped = false;
   return {
