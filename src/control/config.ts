@@ -1,6 +1,7 @@
 // The control plane's runtime configuration (already validated; the YAML loader builds it).
 import type { PullConfig } from './decent/pull-hash';
 import type { NatConfig } from './nat';
+import type { CryptoConfig } from './keys';
 import type { Eid } from '../mapping/eid';
 
 export interface GroupConfig {
@@ -94,6 +95,8 @@ export interface ControlConfig {
   readonly lispers: boolean;
   /** NAT detection and keepalive, RTR offer (nat.ts); defaults: DEFAULT_NAT. */
   readonly nat?: NatConfig;
+  /** LISP-crypto (RFC 8061) key exchange; absent = off. */
+  readonly crypto?: CryptoConfig;
 }
 
 export const DEFAULT_TIMERS: TimerConfig = {

@@ -10,6 +10,7 @@ import type { SiteCache, Registration } from './site-cache';
 import type { Eid } from '../mapping/eid';
 import type { MapCacheEvent } from '../mapping/entry';
 import type { MapReply } from '../wire';
+import type { KeyEvent } from './keys';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -29,6 +30,8 @@ export interface ControlEnv {
   /** The registered unicast EID space (site cache, less our own EIDs) changed: what to route into the TUN. */
   eidSpaceChanged?(eids: readonly Eid[]): void;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /** LISP-crypto keys to install in or remove from the data plane's key table (keys.ts). */
+  cryptoKeysChanged?(event: KeyEvent): void;
 }
 
 export type Via = Registration['via'];

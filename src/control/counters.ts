@@ -12,5 +12,9 @@ export const COUNTER_NAMES = [
   'request.rejected.amplification', 'requesters.evicted', 'smr.capped',
   'info.request.sent', 'info.request.received', 'info.reply.sent', 'info.reply.received', 'info.reply.unmatched',
   'info.rate-limited',
+  // LISP-crypto exchanges (keys.ts)
+  'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
+  'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',
+  'crypto.rejected.limit', 'crypto.reply.unmatched',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

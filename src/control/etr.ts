@@ -11,6 +11,7 @@ import { authAdmits } from './policy';
 import { CONTROL_PORT } from './ports';
 import { msToRecordTtl } from './ttl';
 import type { MappingSystem } from './decent/mapping-system';
+import type { KeyExchange } from './keys';
 
 /** lispers.net splits Map-Registers at 20 EID-records; so do we. */
 const RECORDS_PER_REGISTER = 20;
@@ -29,14 +30,15 @@ export class Etr {
   /** Map-Register nonces are timestamps, so Map-Servers can refuse replays (replay.ts). */
   private readonly nonces = new TimestampNonces();
 
-  constructor(private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem) {}
+  constructor(private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem, private readonly keys?: KeyExchange) {}
 
   /** Our EID Map-Registers and (with `withGroup`) our group-membership Map-Register, signed. */
   buildRegisters(o: RegisterOptions): Buffer[] {
     const c = this.ctx.config;
     const ttl = msToRecordTtl(o.ttlMs);
     const name = c.lispers ? c.name : undefined;
-    const locators: LocatorRecord[] = this.ctx.rlocs.map((ip) => unicastLocator(ip, { name, local: true }));
+    // With LISP-crypto on, each RLOC carries our long-term public key: the group's HMAC binds it to us.
+    const locators: LocatorRecord[] = this.ctx.rlocs.map((ip) => unicastLocator(ip, { name, local: true, key: this.keys?.registeredKey(ip) }));
     const out: Buffer[] = [];
     const eidRecords: EidRecord[] = o.eids.map((e) => ({
       ttl, ...eidToWire(e), action: 0, authoritative: true, mapVersion: 0, locators,

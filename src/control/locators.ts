@@ -1,15 +1,38 @@
 // Reading and building the locator forms Decent uses: a plain RLOC, lispers' "interface" form
 // AFI-List{RLOC, AFI-17 name}, and the replication list of a group entry, either a bare RLE
 // (RFC 8378) or lispers.net's AFI-List{AFI 0, [name], RLE}.
-import type { Address, LocatorRecord, RleEntry } from '../wire';
+import type { Address, LocatorRecord, RleEntry, SecurityKeyLcaf } from '../wire';
 
-/** The IP address of a unicast locator, or undefined for forms that carry none. */
+/**
+ * The IP address of a unicast locator, or undefined for forms that carry none: a plain address,
+ * lispers' AFI-List{RLOC, name, …}, or a Security Key LCAF around the RLOC (RFC 8061 §4: how an
+ * ITR-RLOC or RLOC-record carries its key).
+ */
 export function locatorIp(a: Address): string | undefined {
   if (a.kind === 'ipv4' || a.kind === 'ipv6') return a.ip;
   if (a.kind === 'lcaf' && a.lcaf.type === 'afi-list') {
     for (const item of a.lcaf.items) if (item.kind === 'ipv4' || item.kind === 'ipv6') return item.ip;
   }
+  if (a.kind === 'lcaf' && a.lcaf.type === 'security-key' && a.lcaf.address) return locatorIp(a.lcaf.address);
   return undefined;
+}
+
+/** The Security Key LCAF of a locator: bare, or nested in lispers' AFI-List (RFC 8061 §4). */
+export function locatorSecurityKey(a: Address): SecurityKeyLcaf | undefined {
+  if (a.kind !== 'lcaf') return undefined;
+  if (a.lcaf.type === 'security-key') return a.lcaf;
+  if (a.lcaf.type === 'afi-list') {
+    for (const item of a.lcaf.items) {
+      const k = locatorSecurityKey(item);
+      if (k) return k;
+    }
+  }
+  return undefined;
+}
+
+/** A Security Key LCAF for `ip` carrying `publicKey` as key-id `keyId` (Key Count = key-id; RFC 8061 §4). */
+export function securityKeyLcaf(ip: string, suite: number, publicKey: Uint8Array, keyId = 1): SecurityKeyLcaf {
+  return { type: 'security-key', cipherSuite: suite, revoke: false, keys: Array.from({ length: keyId }, () => publicKey), address: ipAddress(ip) };
 }
 
 /** The RLOC-name carried next to a locator (lispers' AFI-List form), if any. */
@@ -40,6 +63,8 @@ export interface RlocOptions {
   weight?: number;
   local?: boolean;
   reachable?: boolean;
+  /** LISP-crypto key of this RLOC (RFC 8061 §4): the address becomes a Security Key LCAF around it. */
+  key?: SecurityKeyLcaf;
 }
 
 export function ipAddress(ip: string): Address {
@@ -47,9 +72,11 @@ export function ipAddress(ip: string): Address {
 }
 
 export function unicastLocator(ip: string, o: RlocOptions = {}): LocatorRecord {
-  const address: Address = o.name !== undefined
-    ? { kind: 'lcaf', lcaf: { type: 'afi-list', items: [ipAddress(ip), { kind: 'name', name: o.name }] } }
-    : ipAddress(ip);
+  // lispers' form with a key: AFI-List{RLOC, name, Security Key} (what its Map-Replies carry).
+  const key: Address[] = o.key ? [{ kind: 'lcaf', lcaf: o.key }] : [];
+  let address: Address = ipAddress(ip);
+  if (o.name !== undefined) address = { kind: 'lcaf', lcaf: { type: 'afi-list', items: [ipAddress(ip), { kind: 'name', name: o.name }, ...key] } };
+  else if (o.key) address = { kind: 'lcaf', lcaf: o.key };
   return {
     priority: o.priority ?? 1, weight: o.weight ?? 100, mPriority: 255, mWeight: 0,
     local: o.local ?? false, probed: false, reachable: o.reachable ?? true, address,

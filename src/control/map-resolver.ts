@@ -9,6 +9,8 @@ import { locatorIp, unicastLocator } from './locators';
 import { mapRequest, negativeRecord, randomNonce } from './messages';
 import { coversForPolicy } from './policy';
 import { CONTROL_PORT } from './ports';
+import type { KeyExchange } from './keys';
+import type { SecurityKeyLcaf } from '../wire';
 
 /**
  * Map-Requests answered per requesting RLOC: a burst of 20, refilled at 10/s. RFC 9301 §5.3
@@ -57,7 +59,7 @@ export class MapResolver {
   private readonly requesters = new Map<string, { lastRequest: number; lastSmr: number }>();
 
   /** `refresh` re-resolves a cached EID (what an SMR asks the ITR to do). */
-  constructor(private readonly ctx: NodeContext, private readonly refresh: (eid: Eid) => void) {}
+  constructor(private readonly ctx: NodeContext, private readonly refresh: (eid: Eid) => void, private readonly keys?: KeyExchange) {}
 
   private admit(src: string): boolean {
     const now = this.ctx.env.now();
@@ -106,7 +108,9 @@ export class MapResolver {
       return;
     }
     if (!m.smr && !ctx.rlocs.includes(dst)) this.rememberRequester(dst);
-    const records: EidRecord[] = this.requestedEids(m).map((eid) => (m.probe ? this.probeReplyRecord(eid, dst) : this.answerRecord(eid)));
+    // An RLOC-probe carrying the ITR's key is a LISP-crypto exchange (RFC 8061 §3): our key goes back in the RLOC-record.
+    const offer = m.probe ? this.keys?.onRequest(m, dst) : undefined;
+    const records: EidRecord[] = this.requestedEids(m).map((eid) => (m.probe ? this.probeReplyRecord(eid, dst, offer) : this.answerRecord(eid)));
     if (records.length === 0) return;
     const reply = (n: number): MapReply => ({
       type: 'map-reply', probe: m.probe, echoNonceCapable: false, security: false, nonce: m.nonce, records: records.slice(0, n),
@@ -165,7 +169,7 @@ export class MapResolver {
   }
 
   /** Our own mapping for a probe reply: A=1, and p set on the RLOC being probed (RFC 9301 §5.4). */
-  private probeReplyRecord(eid: Eid, requester: string): EidRecord {
+  private probeReplyRecord(eid: Eid, requester: string, offer?: { localRloc: string; key: SecurityKeyLcaf }): EidRecord {
     const { config, rlocs } = this.ctx;
     const own = config.eids.find((e) => eidKey(e) === eidKey(eid)) ?? config.eids.find((e) => coversForPolicy(e, eid));
     if (!own) return negativeRecord(eid, 1, config.lispers);
@@ -174,7 +178,8 @@ export class MapResolver {
     const locators = rlocs.map((ip) => {
       const probed = !marked && isIPv4(ip) === probedFamily;
       if (probed) marked = true;
-      return { ...unicastLocator(ip, { local: true, name: config.lispers ? config.name : undefined }), probed };
+      const key = offer?.localRloc === ip ? offer.key : undefined;
+      return { ...unicastLocator(ip, { local: true, name: config.lispers ? config.name : undefined, key }), probed };
     });
     return { ttl: config.timers.mapReplyTtlMin, ...eidToWire(own), action: 0, authoritative: true, mapVersion: 0, locators };
   }

@@ -14,6 +14,7 @@ import { PushMappingSystem } from './decent/push';
 import type { MappingSystem } from './decent/mapping-system';
 import { Etr } from './etr';
 import { Itr } from './itr';
+import { KeyExchange } from './keys';
 import { MapCache } from './map-cache';
 import { MapResolver } from './map-resolver';
 import { MapServer } from './map-server';
@@ -37,6 +38,7 @@ export class ControlNode implements NodeContext {
   readonly startedAt: number;
 
   private readonly probing: Probing;
+  readonly keys: KeyExchange;
   private readonly itr: Itr;
   private readonly etr: Etr;
   private readonly mapServer: MapServer;
@@ -59,10 +61,11 @@ export class ControlNode implements NodeContext {
     this.groupKey = eidKey(this.groupEid);
     this.startedAt = env.now();
     this.probing = new Probing(this);
+    this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
     this.itr = new Itr(this, this.probing);
-    this.etr = new Etr(this, () => this.mapping);
+    this.etr = new Etr(this, () => this.mapping, this.keys);
     this.mapServer = new MapServer(this);
-    this.mapResolver = new MapResolver(this, (eid) => this.resolve(eid));
+    this.mapResolver = new MapResolver(this, (eid) => this.resolve(eid), this.keys);
     this.nat = new NatTraversal(this);
     this.mapping = config.mode === 'pull' && config.pull
       ? new PullMappingSystem(this, config.pull, this.etr, this.itr)
@@ -102,6 +105,7 @@ export class ControlNode implements NodeContext {
     this.expiryTimer = this.env.setTimeout(scan, t.expiryScanMs);
     this.probing.start();
     this.nat.start();
+    this.keys.start();
   }
 
   /** Stops timers; with `withdraw`, tells every member first (Record TTL 0) so they drop us at once. */
@@ -113,6 +117,7 @@ export class ControlNode implements NodeContext {
     this.mapping.stop();
     this.probing.stop();
     this.nat.stop();
+    this.keys.stop();
     this.mapServer.stop();
     this.itr.stop();
   }
@@ -241,6 +246,10 @@ export class ControlNode implements NodeContext {
         return;
       case 'map-reply':
         this.count('reply.received');
+        if (this.keys.onReply(m, src)) {
+          this.probing.answered(src);
+          return;
+        }
         if (m.probe) this.probing.probeReplied(m.nonce, src);
         this.mapping.replyArrived(m);
         this.itr.ligAnswered(m, src);

@@ -4,6 +4,7 @@ import { DEFAULT_TIMERS, type ControlConfig } from '../../src/control/config';
 import { parseEid } from '../../src/mapping/eid';
 import type { MapCacheEvent } from '../../src/control/map-cache';
 import { ControlNode, type ControlEnv } from '../../src/control/node';
+import type { CryptoConfig, KeyEvent } from '../../src/control/keys';
 import { decodeControl, decodeData, encodeData } from '../../src/wire';
 
 interface Timer { at: number; seq: number; fn: () => void; cancelled: boolean }
@@ -17,6 +18,8 @@ export class SimNet {
   /** Every datagram put on the simulated wire, for codec checks. */
   readonly wire: { from: string; to: string; port: number; bytes: Buffer }[] = [];
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
+  /** LISP-crypto key-table events per node name. */
+  readonly keyEvents = new Map<string, KeyEvent[]>();
   /** Names for pull mode's Map-Server sets. */
   readonly dns = new Map<string, string[]>();
   /** Nodes behind a NAT: private RLOC → the address and port their control packets leave with. */
@@ -74,6 +77,8 @@ export class SimNet {
   envFor(name: string, rloc: () => string): ControlEnv {
     const events: MapCacheEvent[] = [];
     this.mapCacheEvents.set(name, events);
+    const keyEvents: KeyEvent[] = [];
+    this.keyEvents.set(name, keyEvents);
     return {
       now: () => this.now,
       setTimeout: (fn, ms) => this.schedule(fn, ms),
@@ -97,6 +102,7 @@ export class SimNet {
         this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
       },
       mapCacheChanged: (e) => events.push(e),
+      cryptoKeysChanged: (e) => keyEvents.push(e),
       resolveName: async (name) => {
         const a = this.dns.get(name);
         if (!a) throw new Error(`NXDOMAIN ${name}`);
@@ -164,6 +170,7 @@ export interface SimNodeOptions {
   registerIntervalMs?: number;
   lispers?: boolean;
   allowed?: string[];
+  crypto?: CryptoConfig;
 }
 
 export function simConfig(o: SimNodeOptions): ControlConfig {
@@ -183,5 +190,6 @@ export function simConfig(o: SimNodeOptions): ControlConfig {
     xtrId: BigInt(`0x${Buffer.from(o.name).toString('hex')}`),
     siteId: 0n,
     lispers: o.lispers ?? false,
+    ...(o.crypto ? { crypto: o.crypto } : {}),
   };
 }

@@ -1,0 +1,394 @@
+// LISP-crypto key state and exchange (RFC 8061 §3, §6), per (our RLOC, peer RLOC) pair.
+//
+// The ITR sends its public key in the ITR-RLOC Security Key LCAF of an RLOC-probe sent straight to
+// the ETR's RLOC (never to a Map-Resolver: in push mode replies come from the local site cache,
+// which cannot answer for the ETR's key); the ETR derives its decapsulation keys, installs them and
+// answers with its own key in the Map-Reply's RLOC-record; the ITR then derives and switches its
+// encapsulation keys. Each exchange uses the next key-id (1 → 2 → 3 → 1) so the ETR holds the old
+// and the new key while the ITR switches: a rekey loses nothing.
+//
+// Beyond the RFC, keys are bound to the group: every member registers its long-term X25519
+// public key (Security Key LCAF in its RLOC-records, inside HMAC-authenticated Map-Registers), and
+// a key offered in an exchange is accepted only when it equals the key the site cache holds for
+// that RLOC. An attacker without the group key can neither register a key nor get one accepted.
+// Peers that register no key (lispers.net) fall back to plain RFC 8061 unless encryption is
+// `required`.
+import { isIPv4 } from 'node:net';
+import {
+  checkSuite, deriveTrafficKeys, generateKeyPair, keyPairFromPrivate, SUPPORTED_SUITES,
+  type CryptoVariant, type X25519KeyPair,
+} from '../crypto';
+import { encodeControl, type MapReply, type MapRequest, type SecurityKeyLcaf } from '../wire';
+import type { NodeContext } from './context';
+import { locatorIp, locatorSecurityKey, securityKeyLcaf } from './locators';
+import { mapRequest, randomNonce } from './messages';
+import { CONTROL_PORT } from './ports';
+import type { Eid } from '../mapping/eid';
+
+export type EncryptionMode = 'required' | 'preferred' | 'off';
+
+export interface CryptoConfig {
+  /** `required`: no key, no traffic; `preferred`: encrypt where keys exist; `off`: no exchange. */
+  readonly mode: EncryptionMode;
+  /** Our long-term X25519 private key (32 bytes); a fresh one per start when absent. */
+  readonly privateKey?: Uint8Array;
+  /** Suites we offer and accept, best first (default 6, then 5). */
+  readonly suites?: readonly number[];
+  /** Rekey after this long (default 1 h; RFC 8061 §6 leaves the period to the implementation). */
+  readonly rekeyMs?: number;
+  /** Rekey after this many packets under one key (default 2^32); the data plane reports counts. */
+  readonly rekeyPackets?: number;
+}
+
+/** What the data plane needs to encrypt or decrypt one direction of one pair under one key-id. */
+export interface KeyEvent {
+  readonly action: 'install' | 'remove';
+  /** `encap`: we are the ITR, `peerRloc` the ETR. `decap`: the peer's ITR sends to us. */
+  readonly direction: 'encap' | 'decap';
+  readonly localRloc: string;
+  readonly peerRloc: string;
+  /** 1–3: the KK bits of the data header. */
+  readonly keyId: number;
+  readonly suite: number;
+  readonly variant: CryptoVariant;
+  /** Empty buffers on `remove`. */
+  readonly encryptKey: Buffer;
+  readonly icvKey: Buffer;
+}
+
+export const DEFAULT_REKEY_MS = 3_600_000;
+export const DEFAULT_REKEY_PACKETS = 2 ** 32;
+/** How often pairs are checked (retries, rekeys, peers gone). */
+const TICK_MS = 1_000;
+/** An unanswered exchange is retried after this long, doubling up to a minute. */
+const RETRY_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** Pairs held at most (one per map-cache RLOC); beyond it new pairs are refused and counted. */
+const MAX_PAIRS = 4096;
+
+interface Slot { suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number }
+
+interface Pair {
+  readonly local: string;
+  readonly peer: string;
+  /** Our current encapsulation key-id (0: none yet). */
+  encapKeyId: number;
+  encap: Map<number, Slot>;
+  decap: Map<number, Slot>;
+  /** The exchange in flight: its nonce, key-id, when it was sent, and the retry delay. */
+  pending?: { nonce: bigint; keyId: number; suite: number; sentAt: number; eid: Eid };
+  retryMs: number;
+  packets: number;
+  /** The peer key the current encap keys came from (a registration change wipes them). */
+  peerKey?: string;
+}
+
+export interface PairStatus {
+  readonly localRloc: string;
+  readonly peerRloc: string;
+  readonly encapKeyId: number;
+  readonly suite?: number;
+  readonly keyAgeMs?: number;
+  readonly decapKeyIds: readonly number[];
+  readonly pending: boolean;
+}
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export class KeyExchange {
+  private readonly pairs = new Map<string, Pair>();
+  private readonly keyPair: X25519KeyPair;
+  private timer: unknown;
+
+  constructor(private readonly ctx: NodeContext, private readonly config: CryptoConfig) {
+    this.keyPair = config.privateKey ? keyPairFromPrivate(config.privateKey) : generateKeyPair();
+  }
+
+  get enabled(): boolean {
+    return this.config.mode !== 'off';
+  }
+
+  /** Our long-term public key: registered with our RLOCs and sent in every exchange. */
+  get publicKey(): Uint8Array {
+    return this.keyPair.publicKey;
+  }
+
+  /** The suite we offer first. */
+  get preferredSuite(): number {
+    return this.suites('rfc')[0] ?? SUPPORTED_SUITES.rfc[0];
+  }
+
+  /** The Security Key LCAF for one of our RLOCs in our Map-Registers (group binding). */
+  registeredKey(ip: string): SecurityKeyLcaf | undefined {
+    return this.enabled ? securityKeyLcaf(ip, this.preferredSuite, this.keyPair.publicKey) : undefined;
+  }
+
+  start(): void {
+    if (!this.enabled) return;
+    const tick = (): void => {
+      this.tick();
+      this.timer = this.ctx.env.setTimeout(tick, TICK_MS);
+    };
+    this.timer = this.ctx.env.setTimeout(tick, 0);
+  }
+
+  /** Stops and wipes every key (the data plane is told to drop them). */
+  stop(): void {
+    if (this.timer !== undefined) this.ctx.env.clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const p of [...this.pairs.values()]) this.wipe(p, 'stop');
+  }
+
+  /** The data plane sent `n` packets under the current encap key of a pair (2^32 rekey trigger). */
+  packetsSent(localRloc: string, peerRloc: string, n: number): void {
+    const p = this.pairs.get(`${localRloc}>${peerRloc}`);
+    if (p) p.packets += n;
+  }
+
+  status(): PairStatus[] {
+    const now = this.ctx.env.now();
+    return [...this.pairs.values()].map((p) => {
+      const cur = p.encap.get(p.encapKeyId);
+      return {
+        localRloc: p.local, peerRloc: p.peer, encapKeyId: p.encapKeyId, suite: cur?.suite,
+        keyAgeMs: cur ? now - cur.installedAt : undefined, decapKeyIds: [...p.decap.keys()], pending: p.pending !== undefined,
+      };
+    });
+  }
+
+  private suites(variant: CryptoVariant): number[] {
+    const wanted = this.config.suites ?? SUPPORTED_SUITES.rfc.slice(0, 2);
+    return wanted.filter((s) => SUPPORTED_SUITES[variant].includes(s));
+  }
+
+  private pair(local: string, peer: string): Pair | undefined {
+    const k = `${local}>${peer}`;
+    let p = this.pairs.get(k);
+    if (!p) {
+      if (this.pairs.size >= MAX_PAIRS) {
+        this.ctx.count('crypto.rejected.limit');
+        return undefined;
+      }
+      p = { local, peer, encapKeyId: 0, encap: new Map(), decap: new Map(), retryMs: RETRY_MS, packets: 0 };
+      this.pairs.set(k, p);
+    }
+    return p;
+  }
+
+  /**
+   * The keys registered (in authenticated registrations) for a peer RLOC, as hex. Empty: the peer
+   * registered none (a lispers.net node, or a decent node with encryption off).
+   */
+  private registeredPeerKeys(peer: string): Set<string> {
+    const keys = new Set<string>();
+    for (const entry of this.ctx.siteCache.all()) {
+      for (const reg of entry.registrations.values()) {
+        if (!reg.authenticated) continue;
+        for (const l of reg.locators) {
+          if (locatorIp(l.address) !== peer) continue;
+          const k = locatorSecurityKey(l.address);
+          if (k?.keys.length) keys.add(hexOf(k.keys[k.keys.length - 1]));
+        }
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * Whether to accept `offered` from `peer`, and with which derivation: a registered key must
+   * match (group binding); without one, plain RFC 8061 (lispers' variant under lispers-compat),
+   * unless encryption is required.
+   */
+  private admit(peer: string, offered: Uint8Array): CryptoVariant | undefined {
+    const registered = this.registeredPeerKeys(peer);
+    if (registered.size > 0) {
+      if (registered.has(hexOf(offered))) return 'rfc';
+      this.ctx.count('crypto.rejected.mismatch');
+      this.ctx.env.log('warn', 'LISP-crypto key does not match the key the peer registered: refused', { peer });
+      return undefined;
+    }
+    if (this.config.mode === 'required') {
+      this.ctx.count('crypto.rejected.unbound');
+      this.ctx.env.log('warn', 'LISP-crypto key from a peer that registered none: refused (dataplane.encryption: required)', { peer });
+      return undefined;
+    }
+    return this.ctx.config.lispers ? 'lispers' : 'rfc';
+  }
+
+  private emit(action: KeyEvent['action'], direction: KeyEvent['direction'], p: Pair, keyId: number, s: Slot): void {
+    this.ctx.env.cryptoKeysChanged?.({
+      action, direction, localRloc: p.local, peerRloc: p.peer, keyId, suite: s.suite, variant: s.variant,
+      encryptKey: action === 'install' ? s.encryptKey : Buffer.alloc(0), icvKey: action === 'install' ? s.icvKey : Buffer.alloc(0),
+    });
+  }
+
+  private install(p: Pair, direction: 'encap' | 'decap', keyId: number, slot: Slot): void {
+    const slots = direction === 'encap' ? p.encap : p.decap;
+    const old = slots.get(keyId);
+    if (old) this.drop(p, direction, keyId, old);
+    slots.set(keyId, slot);
+    this.emit('install', direction, p, keyId, slot);
+    this.ctx.count('crypto.keys.installed');
+    // Keep the previous generation (packets in flight under it) and drop the one before.
+    const stale = ((keyId + 3 - 2 - 1) % 3) + 1;
+    const s = slots.get(stale);
+    if (s && stale !== keyId) this.drop(p, direction, stale, s);
+  }
+
+  private drop(p: Pair, direction: 'encap' | 'decap', keyId: number, s: Slot): void {
+    (direction === 'encap' ? p.encap : p.decap).delete(keyId);
+    this.emit('remove', direction, p, keyId, s);
+    s.encryptKey.fill(0);
+    s.icvKey.fill(0);
+  }
+
+  /** Revoke: every key of a pair is wiped and the data plane told. */
+  private wipe(p: Pair, why: string): void {
+    for (const [id, s] of [...p.encap]) this.drop(p, 'encap', id, s);
+    for (const [id, s] of [...p.decap]) this.drop(p, 'decap', id, s);
+    p.encapKeyId = 0;
+    p.pending = undefined;
+    this.pairs.delete(`${p.local}>${p.peer}`);
+    this.ctx.env.log('debug', 'LISP-crypto keys wiped', { peer: p.peer, why });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ETR side
+
+  /**
+   * A Map-Request whose first ITR-RLOC carries a key, sent to us directly (an RLOC-probe): derive
+   * and install our decapsulation keys and return the Security Key LCAF for our reply's RLOC-record
+   * (undefined: refused, the reply goes without a key and the ITR sends nothing encrypted).
+   */
+  onRequest(m: MapRequest, itrIp: string): { localRloc: string; key: SecurityKeyLcaf } | undefined {
+    if (!this.enabled) return undefined;
+    const offered = m.itrRlocs.length ? locatorSecurityKey(m.itrRlocs[0]) : undefined;
+    if (!offered || offered.keys.length === 0) return undefined;
+    this.ctx.count('crypto.exchange.received');
+    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(itrIp));
+    if (!local) return undefined;
+    const keyId = Math.min(offered.keys.length, 3);
+    const peerPublic = offered.keys[keyId - 1];
+    const variant = this.admit(itrIp, peerPublic);
+    if (!variant) return undefined;
+    if (!this.suites(variant).includes(offered.cipherSuite)) {
+      const c = checkSuite(offered.cipherSuite, variant);
+      this.ctx.count('crypto.rejected.suite');
+      this.ctx.env.log('warn', 'LISP-crypto cipher suite refused', { peer: itrIp, error: c.ok ? `suite ${offered.cipherSuite} not enabled` : c.error });
+      return undefined;
+    }
+    const d = deriveTrafficKeys({
+      variant, suite: offered.cipherSuite, privateKey: this.keyPair.privateKey, ownPublic: this.keyPair.publicKey,
+      peerPublic, itrNonce: m.nonce,
+    });
+    if (!d.ok) {
+      this.ctx.count('crypto.rejected.key');
+      this.ctx.env.log('warn', 'LISP-crypto key refused', { peer: itrIp, error: d.error });
+      return undefined;
+    }
+    const p = this.pair(local, itrIp);
+    if (!p) return undefined;
+    this.install(p, 'decap', keyId, { suite: offered.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now() });
+    return { localRloc: local, key: securityKeyLcaf(local, offered.cipherSuite, this.keyPair.publicKey, keyId) };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ITR side
+
+  /** A Map-Reply: ours when it answers an exchange we sent to `src`. Returns whether it was. */
+  onReply(m: MapReply, src: string): boolean {
+    const p = [...this.pairs.values()].find((x) => x.pending?.nonce === m.nonce);
+    if (!p || !p.pending) return false;
+    if (p.peer !== src) {
+      this.ctx.count('crypto.reply.unmatched');
+      return true;
+    }
+    const pending = p.pending;
+    p.pending = undefined;
+    this.ctx.count('crypto.exchange.answered');
+    const key = m.records.flatMap((r) => r.locators).map((l) => l.address)
+      .filter((a) => locatorIp(a) === p.peer).map(locatorSecurityKey).find((k) => k !== undefined && k.keys.length > 0);
+    if (!key) {
+      this.ctx.count('crypto.rejected.nokey');
+      return true;
+    }
+    const peerPublic = key.keys[Math.min(key.keys.length, pending.keyId) - 1];
+    const variant = this.admit(p.peer, peerPublic);
+    if (!variant) return true;
+    const d = deriveTrafficKeys({
+      variant, suite: key.cipherSuite, privateKey: this.keyPair.privateKey, ownPublic: this.keyPair.publicKey,
+      peerPublic, itrNonce: pending.nonce,
+    });
+    if (!d.ok || key.cipherSuite !== pending.suite) {
+      this.ctx.count('crypto.rejected.key');
+      this.ctx.env.log('warn', 'LISP-crypto reply refused', { peer: p.peer, error: d.ok ? `suite ${key.cipherSuite} is not the one offered` : d.error });
+      return true;
+    }
+    const previous = p.encapKeyId;
+    this.install(p, 'encap', pending.keyId, { suite: key.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now() });
+    p.encapKeyId = pending.keyId;
+    p.packets = 0;
+    p.retryMs = RETRY_MS;
+    p.peerKey = hexOf(peerPublic);
+    if (previous !== 0) this.ctx.count('crypto.rekey');
+    return true;
+  }
+
+  /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer. */
+  private exchange(p: Pair, eid: Eid, variant: CryptoVariant): void {
+    const suite = this.suites(variant)[0];
+    if (suite === undefined) return;
+    // lispers keeps a single key (key-id 1) and never rekeys with another id.
+    const keyId = variant === 'lispers' ? 1 : p.encapKeyId === 0 ? 1 : (p.encapKeyId % 3) + 1;
+    const nonce = randomNonce();
+    const req = mapRequest({ nonce, itrRloc: p.local, eid, probe: true, lispersPad: this.ctx.config.lispers });
+    const withKey: MapRequest = { ...req, itrRlocs: [{ kind: 'lcaf', lcaf: securityKeyLcaf(p.local, suite, this.keyPair.publicKey, keyId) }] };
+    p.pending = { nonce, keyId, suite, sentAt: this.ctx.env.now(), eid };
+    this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(withKey));
+    this.ctx.count('crypto.exchange.sent');
+  }
+
+  /** Starts missing exchanges, retries lost ones, rekeys old keys and wipes pairs whose peer went. */
+  private tick(): void {
+    const { ctx } = this;
+    const now = ctx.env.now();
+    const peers = new Map<string, Eid>();
+    for (const mc of ctx.mapCache.all()) {
+      if (mc.negative || mc.source === 'group') continue;
+      for (const r of mc.rlocs) if (!ctx.rlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
+    }
+    for (const p of [...this.pairs.values()]) {
+      if (p.encap.size === 0 && p.pending === undefined && p.decap.size > 0) continue; // ETR-only pair
+      const registered = this.registeredPeerKeys(p.peer);
+      const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
+      if (!peers.has(p.peer) || keyGone) this.wipe(p, keyGone ? 'peer registered another key' : 'peer left the map-cache');
+    }
+    for (const [peer, eid] of peers) {
+      const local = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peer));
+      if (!local) continue;
+      const variant: CryptoVariant = this.registeredPeerKeys(peer).size === 0 && ctx.config.lispers ? 'lispers' : 'rfc';
+      const p = this.pair(local, peer);
+      if (!p) continue;
+      if (p.pending) {
+        if (now - p.pending.sentAt < p.retryMs) continue;
+        p.retryMs = Math.min(p.retryMs * 2, RETRY_MAX_MS);
+        this.exchange(p, eid, variant);
+        continue;
+      }
+      const cur = p.encap.get(p.encapKeyId);
+      const rekeyMs = this.config.rekeyMs ?? DEFAULT_REKEY_MS;
+      const rekeyPackets = this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS;
+      if (!cur) this.exchange(p, eid, variant);
+      else if (variant === 'rfc' && (now - cur.installedAt >= rekeyMs || p.packets >= rekeyPackets)) this.exchange(p, eid, variant);
+    }
+  }
+
+  /** Rekeys every pair now (operator request). */
+  rekeyAll(): void {
+    for (const p of this.pairs.values()) {
+      const cur = p.encap.get(p.encapKeyId);
+      if (cur) cur.installedAt = -Infinity;
+    }
+    this.tick();
+  }
+}
