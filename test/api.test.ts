@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiServer, type ApiRoutes } from '../src/api/server';
+import { ControlPlaneError, LigTimeoutError, fromWireError } from '../src/control/errors';
 
 const ROUTES: ApiRoutes = {
   get: { '/api/status': () => ({ ok: true }) },
@@ -85,8 +86,9 @@ test('a handler that throws synchronously or rejects is an answer, not a crash',
       '/api/throws': () => {
         throw new TypeError('boom');
       },
-      '/api/timeout': () => Promise.reject(Object.assign(new Error('no Map-Reply from 10.0.0.1 within 100 ms'), { code: 'ERR_LOOKUP_TIMEOUT' })),
-      '/api/starting': () => Promise.reject(Object.assign(new Error('control plane is starting'), { code: 'ERR_CONTROL_STARTING' })),
+      '/api/timeout': () => Promise.reject(new LigTimeoutError('no Map-Reply from 10.0.0.1 within 100 ms')),
+      '/api/starting': () => Promise.reject(new ControlPlaneError('CONTROL_STARTING', 'control plane is starting')),
+      '/api/eid': () => Promise.reject(fromWireError({ name: 'EidError', code: 'CONTROL_ERROR', message: 'not an EID' })),
     },
     post: {},
   });
@@ -98,6 +100,7 @@ test('a handler that throws synchronously or rejects is an answer, not a crash',
   t.is(status(timeout), 504, timeout);
   t.regex(timeout, /no Map-Reply from 10\.0\.0\.1 within 100 ms/);
   t.is(status(await get('/api/starting')), 503);
+  t.is(status(await get('/api/eid')), 400);
 });
 
 test('tcp: without the token a request is a 401 and counted; the page itself needs none', async (t) => {

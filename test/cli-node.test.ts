@@ -1,6 +1,8 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,7 +52,35 @@ test.serial('show, lig and stats against running nodes', async (t) => {
   t.is(stats.control['register.rejected.auth'], 0);
   const db = await decent(['show', 'database', '--socket', sock(1)]);
   t.regex(db.stdout, /\[0\]10\.1\.0\.0\/16\s+10\.77\.0\.11/);
+
+  // The API's statuses on a real node: a lookup nobody answers is a 504 (the worker's typed
+  // timeout), bad parameters are 400s, and a request line that kills a naive URL parser is a 400.
+  const timedOut = await apiGet(sock(2), '/api/lookup?eid=10.1.2.3&resolver=10.77.0.99&timeout=300');
+  t.is(timedOut.status, 504, timedOut.body);
+  t.regex(timedOut.body, /no Map-Reply from 10\.77\.0\.99 within 300 ms/);
+  t.is((await apiGet(sock(2), '/api/lookup?eid=not-an-eid')).status, 400);
+  t.is((await apiGet(sock(2), '/api/lookup?eid=10.1.2.3&timeout=forever')).status, 400);
+  t.is((await apiGet(sock(2), '/api/lookup?eid=10.1.2.3&resolver=nowhere')).status, 400);
+  const raw = await new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    const c = net.connect(sock(2), () => c.end('GET http://[/ HTTP/1.1\r\nhost: x\r\n\r\n'));
+    c.on('data', (d: Buffer) => chunks.push(d)).on('close', () => resolve(Buffer.concat(chunks).toString()));
+  });
+  t.regex(raw, /^HTTP\/1\.1 400 /);
+  t.is((await apiGet(sock(2), '/api/status')).status, 200);
+  const counters = JSON.parse((await apiGet(sock(2), '/api/counters')).body) as { api: Record<string, number> };
+  t.true(counters.api['api.rejected.bad-request'] >= 1);
 });
+
+function apiGet(socketPath: string, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath, path: p }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
 
 test('usage errors exit 2, a missing node exits 1 with a hint', async (t) => {
   const bad = await decent(['show', 'everything', '--socket', '/nonexistent.sock']);

@@ -1,6 +1,6 @@
 // How the API turns a failure into an HTTP status. Handlers throw ApiError for what they check
-// themselves; errors from the control worker carry a `code` (kept across the worker boundary by
-// src/control/thread.ts) that names what went wrong, so a lookup that timed out is a 504, not a 500.
+// themselves; errors from the control worker carry a `code` and their `name` (kept across the
+// worker boundary by src/control/errors.ts), so a lookup that timed out is a 504, not a 500.
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -9,19 +9,23 @@ export class ApiError extends Error {
   }
 }
 
-/** Error codes the control plane gives its failures, and the HTTP status each one means. */
+/**
+ * The HTTP status of each code the control plane gives its failures (ControlErrorCode in
+ * src/control/errors.ts); any other code is a 500.
+ */
 export const ERROR_CODE_STATUS: Readonly<Record<string, number>> = {
-  /** A Map-Request (lig, lookup) got no Map-Reply within its timeout. */
-  ERR_LOOKUP_TIMEOUT: 504,
-  /** The control worker has not finished starting (or is restarting after a crash). */
-  ERR_CONTROL_STARTING: 503,
-  /** The control worker is stopped or died and is not back yet. */
-  ERR_CONTROL_NOT_RUNNING: 503,
-  /** The node has no RLOC to send a Map-Request from. */
-  ERR_NO_RLOC: 409,
-  /** An EID the caller gave does not parse. */
-  ERR_BAD_EID: 400,
+  /** A lig/lookup got no Map-Reply within its timeout. */
+  LIG_TIMEOUT: 504,
+  /** The control worker is starting, or restarting after a crash: try again shortly. */
+  CONTROL_STARTING: 503,
+  /** The control worker died while the request was pending; it is being restarted. */
+  CONTROL_CRASHED: 503,
+  /** The node is stopping. */
+  CONTROL_STOPPED: 503,
 };
+
+/** Worker-side error names (kept across the boundary) that mean the caller's input was wrong. */
+const BAD_INPUT_NAMES: ReadonlySet<string> = new Set(['EidError']);
 
 export interface ErrorAnswer {
   readonly status: number;
@@ -32,6 +36,7 @@ export function errorAnswer(e: unknown): ErrorAnswer {
   if (e instanceof ApiError) return { status: e.status, message: e.message };
   const message = e instanceof Error ? e.message : String(e);
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  const status = typeof code === 'string' ? ERROR_CODE_STATUS[code] : undefined;
-  return { status: status ?? 500, message };
+  const status = typeof code === 'string' && Object.hasOwn(ERROR_CODE_STATUS, code) ? ERROR_CODE_STATUS[code] : undefined;
+  const badInput = e instanceof Error && BAD_INPUT_NAMES.has(e.name);
+  return { status: status ?? (badInput ? 400 : 500), message };
 }
