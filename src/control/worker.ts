@@ -217,7 +217,9 @@ function main(): void {
               'send.replication.dropped': Object.values(dataGuard.drops).reduce((a, b) => a + b, 0),
               'log.suppressed': limiter.suppressed, 'handler.exceptions': handlerExceptions,
             };
-            case 'status': return { name: n.config.name, rlocs: n.rlocs, startedAt: n.startedAt, group: n.config.group, diagnostics: n.diagnostics() };
+            case 'status': return {
+              name: n.config.name, rlocs: n.rlocs, startedAt: n.startedAt, group: n.config.group, diagnostics: n.diagnostics(), nat: n.natStatus(),
+            };
           }
         });
         return;
