@@ -200,7 +200,7 @@ test('Map-Request reflection: the rate limit keys on the outer source, replies t
   for (let i = 0; i < 200; i++) n1.receiveControl(ecm(`192.0.2.${i}`, ['10.60.0.1/32']), '203.0.113.9', 4342);
   const replies = net.wire.slice(before).filter((w) => w.to.startsWith('192.0.2.'));
   t.true(replies.length <= 20, `${replies.length} replies to 200 requests from one outer source with rotating inner sources`);
-  t.true((n1.counters.get('request.rate-limited') ?? 0) >= 180);
+  t.true((n1.counters.get('request.rate-limited') ?? 0) + (n1.counters.get('control.rate-limited') ?? 0) >= 180);
   // A request for 40 EIDs to a victim that never registered: the reply is at most 3 × the request.
   const big = ecm('198.51.100.7', Array.from({ length: 40 }, (_, i) => `10.60.${i}.1/32`));
   const mark = net.wire.length;
@@ -222,4 +222,24 @@ test('a node with the wrong key, or a seed that never answers, is told in words'
   t.true(said.some((d) => d.startsWith('no member accepted our registrations') && d.includes('check auth.key') && d.includes('10.0.0.1')), said.join(' | '));
   t.true(said.includes('seed 192.0.2.9 did not answer (4 tries)') || said.some((d) => /^seed 192\.0\.2\.9 did not answer \(\d+ tries\)$/.test(d)), said.join(' | '));
   t.deepEqual(good.diagnostics(), []);
+});
+
+test('a flood from a non-member is cut before decoding and HMAC; members keep being heard', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 2);
+  nodes.forEach((n) => n.start());
+  const [n1] = nodes;
+  t.true(net.until(() => n1.siteCache.size === 3, 5_000) >= 0);
+  const forged = register({ eid: '10.66.0.0/16', rlocs: ['198.51.100.1'], xtrId: 66n });
+  const wrongKey = Buffer.from(forged);
+  wrongKey[wrongKey.length - 1] ^= 0xff;
+  const authBefore = n1.counters.get('register.rejected.auth') ?? 0;
+  for (let i = 0; i < 5_000; i++) n1.receiveControl(wrongKey, '198.51.100.1', 4342);
+  const verified = (n1.counters.get('register.rejected.auth') ?? 0) - authBefore;
+  t.true(verified <= 50, `${verified} of 5,000 flooded registers reached the HMAC check`);
+  t.true((n1.counters.get('control.rate-limited') ?? 0) >= 4_950);
+  // A member's registration still gets through at once.
+  const accepted = n1.counters.get('register.accepted') ?? 0;
+  net.advance(61_000);
+  t.true((n1.counters.get('register.accepted') ?? 0) > accepted);
 });

@@ -21,6 +21,7 @@ import { MapServer } from './map-server';
 import { NatTraversal, type NatStatus } from './nat';
 import { CONTROL_PORT, HER_IID } from './ports';
 import { Probing } from './probing';
+import { Admission } from './admission';
 import { SiteCache } from './site-cache';
 import { eidKey, isMulticastAddress, type Eid } from '../mapping/eid';
 import type { MapCacheEntry } from '../mapping/entry';
@@ -37,6 +38,7 @@ export class ControlNode implements NodeContext {
   readonly groupKey: string;
   readonly startedAt: number;
 
+  private readonly admission: Admission;
   private readonly probing: Probing;
   readonly keys: KeyExchange;
   private readonly itr: Itr;
@@ -60,6 +62,8 @@ export class ControlNode implements NodeContext {
     };
     this.groupKey = eidKey(this.groupEid);
     this.startedAt = env.now();
+    this.admission = new Admission(this);
+    this.admission.refreshMembers();
     this.probing = new Probing(this);
     this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
     this.itr = new Itr(this, this.probing);
@@ -168,6 +172,7 @@ export class ControlNode implements NodeContext {
   // Events between roles (NodeContext)
 
   siteCacheChanged(): void {
+    this.admission.refreshMembers();
     this.itr.followSiteCache();
   }
 
@@ -192,6 +197,7 @@ export class ControlNode implements NodeContext {
 
   /** A UDP datagram that arrived on the control port (or the registration source port). */
   receiveControl(bytes: Uint8Array, src: string, sport: number): void {
+    if (!this.admission.admit(src)) return;
     this.handleControl(bytes, src, sport, isMulticastAddress(src) ? 'multicast' : 'udp');
   }
 
@@ -205,6 +211,8 @@ export class ControlNode implements NodeContext {
     try {
       const d = decodeData(bytes);
       if (!d.header.iidPresent || d.header.iid !== HER_IID) return false;
+      // The budget keys on the outer source: the inner one is the sender's choice.
+      if (!this.admission.admit(outerSrc)) return true;
       inner = decodeInnerUdp(d.payload);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;

@@ -1,0 +1,80 @@
+// Budgets applied before any decoding or HMAC (HMAC is the expensive step): a flood from
+// addresses that are not members cannot starve members' registrations and probe replies. Members
+// (RLOCs in our site cache) are not limited here; every other source has its own token bucket,
+// and all of them together share one more.
+import type { NodeContext } from './context';
+import { locatorIp, rleEntries } from './locators';
+
+/** Per unknown source: a burst of 50 messages, refilled at 20/s. */
+const SOURCE_BURST = 50;
+const SOURCE_REFILL_PER_S = 20;
+/** All unknown sources together: a burst of 1,000, refilled at 500/s. */
+const UNKNOWN_BURST = 1000;
+const UNKNOWN_REFILL_PER_S = 500;
+/** Unknown sources tracked at once; full buckets are forgotten first. */
+const SOURCES_MAX = 4096;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class Admission {
+  private readonly sources = new Map<string, Bucket>();
+  private readonly unknown: Bucket = { tokens: UNKNOWN_BURST, at: 0 };
+  private members = new Set<string>();
+
+  constructor(private readonly ctx: NodeContext) {}
+
+  /** The site cache changed: the set of member RLOCs follows. */
+  refreshMembers(): void {
+    const next = new Set<string>();
+    for (const e of this.ctx.siteCache.all()) {
+      for (const l of e.locators) {
+        const ip = locatorIp(l.address);
+        if (ip) next.add(ip);
+        for (const r of rleEntries(l.address) ?? []) if (r.address.kind === 'ipv4' || r.address.kind === 'ipv6') next.add(r.address.ip);
+      }
+    }
+    for (const s of this.ctx.config.group.seeds) next.add(s);
+    this.members = next;
+  }
+
+  isMember(ip: string): boolean {
+    return this.members.has(ip);
+  }
+
+  /** Whether a message from `src` may be decoded now; a refusal is counted. */
+  admit(src: string): boolean {
+    if (this.members.has(src)) return true;
+    const now = this.ctx.env.now();
+    if (!take(this.unknown, now, UNKNOWN_BURST, UNKNOWN_REFILL_PER_S)) {
+      this.ctx.count('control.rate-limited');
+      return false;
+    }
+    let b = this.sources.get(src);
+    if (!b) {
+      if (this.sources.size >= SOURCES_MAX) this.evict(now);
+      b = { tokens: SOURCE_BURST, at: now };
+      this.sources.set(src, b);
+    }
+    if (!take(b, now, SOURCE_BURST, SOURCE_REFILL_PER_S)) {
+      this.ctx.count('control.rate-limited');
+      return false;
+    }
+    return true;
+  }
+
+  private evict(now: number): void {
+    for (const [k, v] of this.sources) if (v.tokens + ((now - v.at) / 1000) * SOURCE_REFILL_PER_S >= SOURCE_BURST) this.sources.delete(k);
+    if (this.sources.size >= SOURCES_MAX) this.sources.delete(this.sources.keys().next().value as string);
+  }
+}
+
+function take(b: Bucket, now: number, burst: number, refillPerS: number): boolean {
+  b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * refillPerS);
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
