@@ -45,7 +45,17 @@ test.serial('show, lig and stats against running nodes', async (t) => {
   t.notRegex(neg.stderr, /warning/, "our own negative prefixes cover what was asked");
 
   const peers = await decent(['show', 'peers', '--json', '--socket', sock(1)]);
-  t.deepEqual(JSON.parse(peers.stdout), ['10.77.0.12']);
+  t.deepEqual((JSON.parse(peers.stdout) as { rlocs: string[] }[]).map((p) => p.rlocs), [['10.77.0.12']]);
+  const peerTable = await decent(['show', 'peers', '--socket', sock(1)]);
+  t.regex(peerTable.stdout, /^name +RLOCs +EIDs +registered +state +reachability\n/);
+  t.regex(peerTable.stdout, /\n- +10\.77\.0\.12 +10\.2\.0\.0\/16 +\d+s ago +registered +(up|unknown)\n/);
+  const summary = await decent(['show', 'stats', '--socket', sock(1)]);
+  t.regex(summary.stdout, /^registrations +sent \d+, received \d+, accepted [1-9]\d*, rejected 0\n/);
+  t.regex(summary.stdout, /\nreplication +head-end copies sent \d+, received [1-9]/);
+  t.true(summary.stdout.split('\n').length < 15, 'a summary, not every counter');
+  t.log(`\n${peerTable.stdout}\n${summary.stdout}`);
+  const all = await decent(['show', 'stats', '--all', '--socket', sock(1)]);
+  t.regex(all.stdout, /\ncontrol +register\.rejected\.auth +0\n/);
   const stats = JSON.parse((await decent(['show', 'stats', '--json', '--socket', sock(1)])).stdout) as { control: Record<string, number> };
   t.true(stats.control['register.accepted'] > 0);
   t.true(stats.control['her.received'] > 0);

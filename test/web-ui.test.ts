@@ -57,7 +57,7 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
   t.is(siteRows.find((r) => r[0] === '[0]10.2.0.0/16')?.[1], '10.82.0.12');
   t.is(await page.textContent('#name'), 'decent · n1');
   await page.waitForFunction(() => document.querySelectorAll('#peers tbody tr').length === 2);
-  const peers = await page.$$eval('#peers tbody td', (c) => c.map((x) => x.textContent));
+  const peers = await page.$$eval('#peers tbody tr td:nth-child(2)', (c) => c.map((x) => x.textContent));
   t.deepEqual(peers, ['10.82.0.12', '10.82.0.13']);
   await page.fill('#eid', '10.3.1.1');
   await page.click('#lookup button');

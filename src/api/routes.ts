@@ -82,7 +82,7 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
         return entries.map((e) => ({ ...e, packets: counters[e.key]?.packets ?? 0, bytes: counters[e.key]?.bytes ?? 0 }));
       },
       '/api/database': () => control.query('database'),
-      '/api/peers': () => control.query('peers'),
+      '/api/peers': () => control.query('peer-rows'),
       '/api/counters': async (): Promise<CountersAnswer> => ({
         control: await control.query('counters'), dataplane: dataPlane?.counters() ?? {}, api: node.apiCounters(),
       }),

@@ -31,7 +31,7 @@ pre { margin:0; white-space:pre-wrap; font-size:12px; }
 <main>
 <section><h2>Site cache</h2><table id="site"><thead><tr><th>EID</th><th>RLOCs</th><th>Last registerer</th><th>Registered</th><th>First</th><th>Flags</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Map-cache</h2><table id="map"><thead><tr><th>EID</th><th>RLOCs</th><th>State</th><th>TTL</th><th>Uptime</th><th>Packets</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Group members</h2><table id="peers"><thead><tr><th>Member RLOC</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Group members</h2><table id="peers"><thead><tr><th>Name</th><th>RLOCs</th><th>EIDs</th><th>Registered</th><th>State</th><th>Reach</th></tr></thead><tbody></tbody></table></section>
 <section><h2>EID lookup</h2>
 <form id="lookup"><input id="eid" placeholder="EID, e.g. 10.0.0.2 or 'nexus-n2'" aria-label="EID"><input id="resolver" placeholder="Map-Resolver (default: this node)" aria-label="Map-Resolver"><button>Look up</button></form>
 <pre id="answer"></pre></section>
@@ -55,7 +55,8 @@ async function refresh() {
     fill('site', site.map((r) => [r.eid, { cls: 'rlocs', html: esc(r.rlocs.join(', ')) }, r.lastRegisterer, ago(r.lastRegistered) + ' ago', ago(r.firstRegistered) + ' ago', [...new Set(r.registrations.map((g) => g.flags))].join(' ')]));
     fill('map', map.map((e) => [e.key, { cls: 'rlocs', html: e.members ? 'replicate to ' + esc(e.members.join(', ')) : e.rlocs.map((r) => '<span class="' + (r.up ? 'up' : 'down') + '">' + esc(r.address) + '</span> p' + r.priority + '/w' + r.weight).join(', ') || '-' },
       e.negative ? { cls: 'down', html: 'negative' } : { cls: 'up', html: 'up' }, Math.round(Math.max(0, e.expiresAt - Date.now()) / 1000) + 's', ago(e.createdAt), e.packets]));
-    fill('peers', peers.map((p) => [p]));
+    fill('peers', peers.map((p) => [p.name || '-', { cls: 'rlocs', html: esc(p.rlocs.join(', ')) }, { cls: 'rlocs', html: esc(p.eids.map((e) => e.replace(/^\\[0\\]/, '')).join(', ') || '-') },
+      p.lastRegistered === null ? '-' : ago(p.lastRegistered) + ' ago', p.state, { cls: p.reachability === 'down' ? 'down' : p.reachability === 'up' ? 'up' : '', html: p.reachability }]));
     fill('counters', [...Object.entries(counters.control).filter(([, v]) => v).map(([k, v]) => ['control', k, v]), ...Object.entries(counters.dataplane).map(([k, v]) => ['data', k, v])]);
     document.getElementById('err').textContent = '';
   } catch (e) { document.getElementById('err').textContent = 'cannot reach the node: ' + e.message; }

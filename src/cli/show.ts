@@ -2,7 +2,7 @@
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
 import { actionName } from '../wire';
-import type { CountersAnswer, DatabaseRow, MapCacheRow, SiteCacheRow } from '../api/types';
+import type { CountersAnswer, DatabaseRow, MapCacheRow, PeerRow, SiteCacheRow } from '../api/types';
 import { UsageError, flagOption, stringOption, type Command, type OptionDef } from './command';
 import { ago, table } from './table';
 
@@ -43,11 +43,17 @@ export const showCommand: Command = {
     '              first/last registered, flags (P proxy-reply, a merge, M want-map-notify)',
     '  map-cache   mappings the ITR forwards with: EID, RLOCs and state, TTL, uptime, packets',
     '  database    own EIDs and RLOCs',
-    '  peers       the group members registrations are replicated to',
-    '  stats       control and data plane counters',
+    '  peers       the group members: name, RLOCs, EIDs, last registration, state (registered,',
+    '              notified: named by a Map-Notify only, seed-not-registered: a seed that never',
+    '              registered to us), reachability of their RLOCs (up, down, unknown)',
+    '  stats       a summary of the counters; --all lists every counter'
   ].join('\n'),
-  options: [SOCKET_OPTION, { name: 'json', type: 'boolean', description: 'print JSON instead of a table' }],
-  examples: ['show site-cache', 'show map-cache --socket /run/decent/n1.sock', 'show stats --json'],
+  options: [
+    SOCKET_OPTION,
+    { name: 'json', type: 'boolean', description: 'print JSON instead of a table' },
+    { name: 'all', short: 'a', type: 'boolean', description: 'stats: every counter, not the summary' },
+  ],
+  examples: ['show peers', 'show site-cache', 'show stats --all', 'show map-cache --socket /run/decent/n1.sock', 'show stats --json'],
   async run(args, io) {
     const what = args.positionals[0] as What;
     if (!WHAT.includes(what)) throw new UsageError(`show what? one of ${WHAT.join(', ')}; got '${args.positionals[0]}'`);
@@ -67,7 +73,7 @@ export const showCommand: Command = {
       io.out(`${toJson(data, 2)}\n`);
       return 0;
     }
-    io.out(render(what, data));
+    io.out(what === 'stats' && !flagOption(args, 'all') ? statsSummary(data as CountersAnswer) : render(what, data));
     return 0;
   },
 };
@@ -93,8 +99,18 @@ function render(what: What, data: unknown): string {
     }
     case 'database':
       return table(['EID', 'RLOCs'], (data as DatabaseRow[]).map((d) => [d.eid, d.rlocs.join(', ')]));
-    case 'peers':
-      return table(['member RLOC'], (data as string[]).map((p) => [p]));
+    case 'peers': {
+      const rows = data as PeerRow[];
+      if (rows.length === 0) return 'no members yet: check decent.seeds and that every member has the same group and key (decent show stats)\n';
+      const eids = (list: readonly string[]): string => {
+        const short = list.map((e) => e.replace(/^\[0\]/, ''));
+        return short.length > 4 ? `${short.slice(0, 3).join(', ')} +${short.length - 3} more` : short.join(', ') || '-';
+      };
+      return table(['name', 'RLOCs', 'EIDs', 'registered', 'state', 'reachability'], rows.map((p) => [
+        p.name ?? '-', p.rlocs.join(', '), eids(p.eids), p.lastRegistered === null ? '-' : `${ago(p.lastRegistered, now)} ago`,
+        p.state, p.reachability,
+      ]));
+    }
     case 'stats': {
       const c = data as CountersAnswer;
       const rows = [
@@ -105,4 +121,42 @@ function render(what: What, data: unknown): string {
       return table(['plane', 'counter', 'value'], rows);
     }
   }
+}
+
+/** `decent show stats`: the counters an operator looks at first, a line per concern. */
+export function statsSummary(c: CountersAnswer): string {
+  const k = c.control;
+  const d = c.dataplane;
+  const n = (name: string): number => k[name] ?? 0;
+  /** Sum of the counters with this prefix, and the non-zero ones by their last part. */
+  const group = (counters: Readonly<Record<string, number>>, test: (name: string) => boolean, strip: RegExp): [number, string] => {
+    const hits = Object.entries(counters).filter(([name, v]) => test(name) && v > 0);
+    const total = hits.reduce((s, [, v]) => s + v, 0);
+    return [total, hits.map(([name, v]) => `${name.replace(strip, '')} ${v}`).join(', ')];
+  };
+  const [rejected, rejectedBy] = group(k, (x) => x.startsWith('register.rejected.'), /^register\.rejected\./);
+  const [errors, errorsBy] = group(k, (x) => ['control.malformed', 'control.unexpected', 'request.rate-limited', 'her.rejected', 'notify.rejected.auth'].includes(x), /^$/);
+  const [drops, dropsBy] = group(d, (x) => /^drop[A-Z]/.test(x) || x === 'missDropped', /^drop/);
+  const mb = (b: number | undefined): string => `${((b ?? 0) / 1e6).toFixed(1)} MB`;
+  const rows: [string, string][] = [
+    ['registrations', `sent ${n('register.sent')}, received ${n('register.received')}, accepted ${n('register.accepted')}, rejected ${rejected}${rejectedBy ? ` (${rejectedBy})` : ''}`],
+    ['Map-Notify', `sent ${n('notify.sent')}, received ${n('notify.received')}`],
+    ['lookups', `Map-Requests received ${n('request.received')}, sent ${n('request.sent')}; Map-Replies sent ${n('reply.sent')} (negative ${n('reply.negative.sent')}), received ${n('reply.received')}`],
+    ['replication', `head-end copies sent ${n('her.sent')}, received ${n('her.received')}`],
+    ['RLOC probes', `sent ${n('probe.sent')}, answered ${n('probe.received')}`],
+    ['control errors', `${errors}${errorsBy ? ` (${errorsBy})` : ''}`],
+  ];
+  if (Object.keys(d).length) {
+    rows.push(
+      ['data plane', `out ${d.encapPackets ?? 0} packets (${mb(d.encapBytes)}), in ${d.decapPackets ?? 0} packets (${mb(d.decapBytes)}), misses ${d.missPackets ?? 0}`],
+      ['data drops', `${drops}${dropsBy ? ` (${dropsBy})` : ''}`],
+    );
+  } else {
+    rows.push(['data plane', 'none (control-plane node)']);
+  }
+  const hints: string[] = [];
+  if (n('register.rejected.auth') > 0) hints.push('registrations failed authentication: a member uses another auth key (or another algorithm)');
+  if (n('register.sent') > 0 && n('register.received') === 0) hints.push('no member has registered to us: check decent.seeds, the group address and the key');
+  const width = Math.max(...rows.map(([a]) => a.length));
+  return `${rows.map(([a, b]) => `${a.padEnd(width)}  ${b}`).join('\n')}\n${hints.map((h) => `hint: ${h}\n`).join('')}(decent show stats --all lists every counter)\n`;
 }

@@ -17,7 +17,7 @@ export interface WorkerOptions {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'counters' | 'status';
+export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'peer-rows' | 'counters' | 'status';
 
 export type ToWorker =
   /** A batch of head-end replicated packets (instance-id 0xFFFFFF) from the data plane; answered with 'encapsulated-done'. */
@@ -58,3 +58,21 @@ export interface SiteCacheRow {
 }
 
 export type { MapCacheEntry, SiteEntry };
+
+/**
+ * A group member as `decent show peers` and `GET /api/peers` show it. State: `registered` (its
+ * group registration is live here), `registered-unauthenticated` (accepted by policy without a
+ * key, lispers' group joins), `notified` (named by a Map-Notify, not yet registered to us),
+ * `seed-not-registered` (a configured seed we hold nothing from). Reachability: its RLOCs' state
+ * in the map-cache (RLOC-probing, ICMP), `unknown` while no map-cache entry uses them.
+ */
+export interface PeerRow {
+  readonly name: string | null;
+  readonly rlocs: readonly string[];
+  readonly eids: readonly string[];
+  readonly lastRegistered: number | null;
+  readonly expiresAt: number | null;
+  readonly state: 'registered' | 'registered-unauthenticated' | 'notified' | 'seed-not-registered';
+  readonly reachability: 'up' | 'down' | 'unknown';
+  readonly xtrId?: string;
+}

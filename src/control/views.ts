@@ -1,7 +1,8 @@
 // Operator views of control state, shared by the worker (API answers) and tests.
 import { locatorIp, locatorName, rleEntries } from './locators';
-import type { SiteCacheRow } from './protocol';
-import type { SiteEntry } from './site-cache';
+import type { MapCacheEntry } from '../mapping/entry';
+import type { PeerRow, SiteCacheRow } from './protocol';
+import type { Registration, SiteCache, SiteEntry } from './site-cache';
 import type { LocatorRecord } from '../wire';
 
 /** `192.0.2.1` or `192.0.2.1 (n1)`; a group locator lists its RLE nodes. */
@@ -29,4 +30,84 @@ export function siteCacheRow(e: SiteEntry): SiteCacheRow {
       flags: `${r.proxyReply ? 'P' : ''}${r.merge ? 'a' : ''}${r.wantMapNotify ? 'M' : ''}` || '-',
     })),
   };
+}
+
+/** What peerRows() reads of a node: public state only. */
+export interface PeerSource {
+  readonly siteCache: SiteCache;
+  readonly mapCache: { all(): MapCacheEntry[] };
+  readonly groupKey: string;
+  readonly rlocs: readonly string[];
+  readonly config: { readonly group: { readonly seeds: readonly string[] } };
+  /** The replication targets: the group entry's RLE plus members learned from Map-Notifys. */
+  peers(): string[];
+}
+
+const ipOf = (a: { kind: string; ip?: string }): string | undefined => (a.kind === 'ipv4' || a.kind === 'ipv6' ? a.ip : undefined);
+
+/** The RLOCs a registration lists: the RLE nodes of a group registration, else its unicast locators. */
+function registeredRlocs(r: Registration): { ip: string; name?: string }[] {
+  return r.locators.flatMap((l) => {
+    const rle = rleEntries(l.address);
+    if (rle) return rle.flatMap((e) => { const ip = ipOf(e.address); return ip ? [{ ip, name: e.name }] : []; });
+    const ip = locatorIp(l.address);
+    return ip ? [{ ip, name: locatorName(l.address) }] : [];
+  });
+}
+
+/**
+ * One row per group member other than us (`decent show peers`): its RLOCs and name from its
+ * group registration (RFC 9962 §4: the (0/0,G) entry's RLE, one registration per xTR-ID), the
+ * EIDs registered under the same xTR-ID, when it last registered, and whether its RLOCs answer
+ * (the map-cache's RLOC state, kept by RLOC-probing and ICMP). Members known only from a
+ * Map-Notify, and seeds that never registered, are listed too: they are what a new user checks.
+ */
+export function peerRows(n: PeerSource): PeerRow[] {
+  const own = new Set(n.rlocs);
+  const group = n.siteCache.get(n.groupKey);
+  const others = n.siteCache.all().filter((e) => e.key !== n.groupKey);
+  const reach = new Map<string, boolean>();
+  for (const e of n.mapCache.all()) {
+    for (const r of e.rlocs) reach.set(r.address, (reach.get(r.address) ?? false) || r.up);
+  }
+  const reachability = (ips: readonly string[]): PeerRow['reachability'] => {
+    const known = ips.filter((ip) => reach.has(ip));
+    if (known.length === 0) return 'unknown';
+    return known.some((ip) => reach.get(ip)) ? 'up' : 'down';
+  };
+  const rows: PeerRow[] = [];
+  const listed = new Set<string>();
+  for (const [who, reg] of group?.registrations ?? []) {
+    const rlocs = registeredRlocs(reg);
+    const ips = [...new Set(rlocs.map((r) => r.ip))];
+    if (ips.length === 0 || ips.every((ip) => own.has(ip))) continue;
+    // The same xTR-ID, or (registrations without one) the same RLOCs.
+    const sameMember = (key: string, r: Registration): boolean =>
+      who !== '' ? key === who : registeredRlocs(r).some((x) => ips.includes(x.ip));
+    const eids: string[] = [];
+    let last = reg.lastRegistered;
+    let name = rlocs.find((r) => r.name)?.name;
+    for (const e of others) {
+      for (const [key, r] of e.registrations) {
+        if (!sameMember(key, r)) continue;
+        eids.push(e.key);
+        last = Math.max(last, r.lastRegistered);
+        name ??= registeredRlocs(r).find((x) => x.name)?.name ?? (e.eid.kind === 'name' ? e.eid.name : undefined);
+      }
+    }
+    for (const ip of ips) listed.add(ip);
+    rows.push({
+      name: name ?? null, rlocs: ips, eids: eids.sort(), lastRegistered: last, expiresAt: reg.expiresAt,
+      state: reg.authenticated ? 'registered' : 'registered-unauthenticated', reachability: reachability(ips),
+      ...(reg.xtrId !== undefined ? { xtrId: `0x${reg.xtrId.toString(16)}` } : {}),
+    });
+  }
+  const extra = (ip: string, state: PeerRow['state']): void => {
+    if (own.has(ip) || listed.has(ip)) return;
+    listed.add(ip);
+    rows.push({ name: null, rlocs: [ip], eids: [], lastRegistered: null, expiresAt: null, state, reachability: reachability([ip]) });
+  };
+  for (const ip of n.peers()) extra(ip, 'notified');
+  for (const ip of n.config.group.seeds) extra(ip, 'seed-not-registered');
+  return rows.sort((a, b) => (a.rlocs[0] < b.rlocs[0] ? -1 : a.rlocs[0] > b.rlocs[0] ? 1 : 0));
 }

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { parseEid } from '../mapping/eid';
 import { CONTROL_PORT, ControlNode, DATA_PORT, type ControlEnv, type LogLevel } from './node';
 import type { FromWorker, ToWorker, WorkerOptions } from './protocol';
-import { siteCacheRow } from './views';
+import { peerRows, siteCacheRow } from './views';
 import { encodeData } from '../wire';
 import { randomInt } from 'node:crypto';
 import { toWireError } from './errors';
@@ -212,6 +212,7 @@ function main(): void {
             case 'map-cache': return n.mapCache.all();
             case 'database': return n.database();
             case 'peers': return n.peers();
+            case 'peer-rows': return peerRows(n);
             case 'counters': return {
               ...Object.fromEntries(n.counters), ...guard.counters(),
               'send.replication.dropped': Object.values(dataGuard.drops).reduce((a, b) => a + b, 0),
