@@ -16,7 +16,7 @@
 import { isIPv4 } from 'node:net';
 import {
   checkSuite, deriveTrafficKeys, generateKeyPair, keyPairFromPrivate, SUPPORTED_SUITES,
-  type CryptoVariant, type X25519KeyPair,
+  type CryptoVariant, type KeyEvent, type X25519KeyPair,
 } from '../crypto';
 import { encodeControl, type MapReply, type MapRequest, type SecurityKeyLcaf } from '../wire';
 import type { NodeContext } from './context';
@@ -40,21 +40,7 @@ export interface CryptoConfig {
   readonly rekeyPackets?: number;
 }
 
-/** What the data plane needs to encrypt or decrypt one direction of one pair under one key-id. */
-export interface KeyEvent {
-  readonly action: 'install' | 'remove';
-  /** `encap`: we are the ITR, `peerRloc` the ETR. `decap`: the peer's ITR sends to us. */
-  readonly direction: 'encap' | 'decap';
-  readonly localRloc: string;
-  readonly peerRloc: string;
-  /** 1–3: the KK bits of the data header. */
-  readonly keyId: number;
-  readonly suite: number;
-  readonly variant: CryptoVariant;
-  /** Empty buffers on `remove`. */
-  readonly encryptKey: Buffer;
-  readonly icvKey: Buffer;
-}
+export type { KeyEvent } from '../crypto';
 
 export const DEFAULT_REKEY_MS = 3_600_000;
 export const DEFAULT_REKEY_PACKETS = 2 ** 32;

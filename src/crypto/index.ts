@@ -5,3 +5,4 @@ export * from './x25519';
 export * from './kdf';
 export * from './data';
 export * from './replay';
+export * from './key-event';
