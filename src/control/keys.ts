@@ -162,22 +162,30 @@ export class KeyExchange {
   }
 
   /**
-   * The keys registered (in authenticated registrations) for a peer RLOC, as hex. Empty: the peer
-   * registered none (a lispers.net node, or a decent node with encryption off).
+   * The keys registered (in authenticated registrations) per RLOC, as hex: one scan of the site
+   * cache. A peer with none registered no key (a lispers.net node, or a decent node with
+   * encryption off).
    */
-  private registeredPeerKeys(peer: string): Set<string> {
-    const keys = new Set<string>();
+  private registeredKeys(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
     for (const entry of this.ctx.siteCache.all()) {
       for (const reg of entry.registrations.values()) {
         if (!reg.authenticated) continue;
         for (const l of reg.locators) {
-          if (locatorIp(l.address) !== peer) continue;
           const k = locatorSecurityKey(l.address);
-          if (k?.keys.length) keys.add(hexOf(k.keys[k.keys.length - 1]));
+          const ip = locatorIp(l.address);
+          if (!k?.keys.length || ip === undefined) continue;
+          let set = out.get(ip);
+          if (!set) out.set(ip, (set = new Set()));
+          set.add(hexOf(k.keys[k.keys.length - 1]));
         }
       }
     }
-    return keys;
+    return out;
+  }
+
+  private registeredPeerKeys(peer: string): Set<string> {
+    return this.registeredKeys().get(peer) ?? new Set();
   }
 
   /**
@@ -343,16 +351,18 @@ export class KeyExchange {
       if (mc.negative || mc.source === 'group') continue;
       for (const r of mc.rlocs) if (!ctx.rlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
     }
+    const registeredAll = this.registeredKeys();
+    const none = new Set<string>();
     for (const p of [...this.pairs.values()]) {
       if (p.encap.size === 0 && p.pending === undefined && p.decap.size > 0) continue; // ETR-only pair
-      const registered = this.registeredPeerKeys(p.peer);
+      const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
       if (!peers.has(p.peer) || keyGone) this.wipe(p, keyGone ? 'peer registered another key' : 'peer left the map-cache');
     }
     for (const [peer, eid] of peers) {
       const local = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peer));
       if (!local) continue;
-      const variant: CryptoVariant = this.registeredPeerKeys(peer).size === 0 && ctx.config.lispers ? 'lispers' : 'rfc';
+      const variant: CryptoVariant = !registeredAll.has(peer) && ctx.config.lispers ? 'lispers' : 'rfc';
       const p = this.pair(local, peer);
       if (!p) continue;
       if (p.pending) {
