@@ -297,3 +297,27 @@ test.serial('tunWrite decrypts lispers.net\'s captured suite-2 frames with the R
   t.is(k.decrypted, 30);
   t.is(k.authFailures + k.replays + k.outOfWindow, 0);
 });
+
+test('KeyTable refuses what the data plane cannot run, and wipes on remove and release', (t) => {
+  const table = new KeyTable(3);
+  const a = table.allocate(), b = table.allocate();
+  t.deepEqual([a, b, table.allocate()], [1, 2, -1], 'set 0 is "clear"; a full table says so instead of throwing');
+  t.throws(() => table.install(a, 1, { suite: 6, encryptionKey: randomBytes(16) }), { message: /key length/ });
+  t.throws(() => table.install(a, 4, { suite: 6, encryptionKey: randomBytes(32) }), { message: /key-id/ });
+  t.throws(() => table.install(a, 1, { suite: 5, encryptionKey: randomBytes(16), ivLength: 16 }), { message: /IV/ });
+  t.throws(() => table.install(a, 1, { suite: 2, encryptionKey: randomBytes(16) }), { message: /ICV key/ });
+  t.throws(() => table.install(a, 1, { suite: 3 as never, encryptionKey: randomBytes(16) }), { message: /not supported/ });
+  t.throws(() => table.installTraffic(a, 1, trafficKeys(2, 'rfc')), { message: /lispers/ });
+  t.throws(() => table.install(0, 1, { suite: 6, encryptionKey: randomBytes(32) }), { instanceOf: RangeError });
+  table.installTraffic(a, 1, trafficKeys(6, 'rfc'));
+  table.installTraffic(a, 2, trafficKeys(5, 'rfc'));
+  t.like(table.key(a, 1), { active: true, suite: 6, ivLength: 8, icvLength: 16, txIv: 0n, encrypted: 0 });
+  t.like(table.key(a, 2), { active: true, suite: 5, ivLength: 12, icvLength: 16 });
+  table.remove(a, 1);
+  t.false(table.key(a, 1).active);
+  table.setSendKey(a, 2);
+  table.release(a);
+  t.false(table.key(a, 2).active);
+  t.is(table.sendKeyId(a), 0);
+  t.is(table.allocate(), a, 'a released set is handed out again');
+});
