@@ -104,3 +104,22 @@ test("lispers.net's Info-Request gets the Info-Reply lispers' own Map-Server sen
   t.is(reply?.port, 40582, 'to the translated source port');
   t.is(hex(reply?.bytes ?? new Uint8Array(0)), hex(frame(56)));
 });
+
+test('Info messages the control plane does not handle are counted, never thrown: inside an ECM, or on the data port', (t) => {
+  const capture = lispDatagrams(readPcapFile(`${NEXT_VECTORS_DIR}/lispers-nat.pcap`));
+  const frame = (n: number): Uint8Array => capture.find((d) => d.frame.number === n)?.payload ?? new Uint8Array(0);
+  const net = new SimNet();
+  const node = net.addNode(simConfig({ name: 'n2', rloc: '198.51.100.6', eids: ['10.0.0.6/32'], seeds: [] }));
+  node.start();
+  // An Info-Request inside an ECM (the draft's ECM'd registration path; decent does not relay it).
+  const ecm = encodeControl({
+    type: 'ecm', security: false, ddt: false,
+    inner: { version: 4, source: '192.168.77.5', destination: '198.51.100.6', ttl: 64, tos: 0, id: 0, fragment: 0, flowLabel: 0, sourcePort: 4342, destinationPort: 4342 },
+    message: decodeControl(frame(52)),
+  });
+  t.notThrows(() => node.receiveControl(ecm, '198.51.100.10', 40582));
+  t.is(node.counters.get('control.unexpected'), 1);
+  // lispers' data-port Info-Request to an RTR (frame 65): not head-end replication, counted.
+  t.notThrows(() => node.receiveEncapsulated(frame(65), '198.51.100.10'));
+  t.is(node.counters.get('her.rejected'), 1);
+});

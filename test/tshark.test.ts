@@ -64,6 +64,23 @@ const smr: MapRequest = {
 };
 
 const CASES: readonly Case[] = [
+  // draft-ietf-lisp-nat-traversal §5: our Info-Request and Info-Reply in the draft's form (lispers'
+  // form, with its LCAF length of 16, is what tshark 4.0 calls malformed).
+  control('Info-Request', ETR, 4342, MS, 4342, encodeControl({
+    type: 'info-request', nonce: 0x1122334455667788n, keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 0,
+    eidMaskLen: 0, eid: { kind: 'none' }, requester: { kind: 'none' },
+  }), { 'lisp.type': ['7'], 'lisp.info.r': ['0'], 'lisp.nonce': ['0x1122334455667788'], 'lisp.info.afi': ['0'] }),
+  control('Info-Reply with an RTR', MS, 4342, ITR, 40582, encodeControl({
+    type: 'info-reply', nonce: 0x1122334455667788n, keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 1,
+    eidMaskLen: 0, eid: { kind: 'none' },
+    nat: {
+      type: 'nat-traversal', msPort: 4342, etrPort: 40582, globalEtrRloc: ipv4(ITR), msRloc: ipv4(MS),
+      privateEtrRloc: { kind: 'none' }, rtrRlocs: [ipv4('203.0.113.6')],
+    },
+  }), {
+    'lisp.type': ['7'], 'lisp.info.r': ['1'], 'lisp.info.ttl': ['1'], 'lisp.lcaf.type': ['7'], 'lisp.lcaf.natt.msport': ['4342'],
+    'lisp.lcaf.natt.etrport': ['40582'], 'lisp.lcaf.natt.rloc.ipv4': [ITR, MS, '203.0.113.6'],
+  }),
   control('Map-Register, auth, xTR-ID', ETR, 61000, MS, 4342, signed({
     type: 'map-register', proxyReply: true, security: false, useTtl: false, merge: false, wantMapNotify: true,
     nonce: 0x0102030405060708n, keyId: 1, algorithm: 2, authData: new Uint8Array(32),
