@@ -14,10 +14,11 @@
 // verifies, so per-segment fixes survive coalescing without native changes. A segment that must
 // be dropped (outer CE over inner Not-ECT) sends the message down the per-segment slow path.
 import { isIPv4 } from 'node:net';
-import { Pool, RecvPool, Tun, UdpEndpoint, ipToBytes } from '../native';
+import { Pool, RecvPool, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
+import type { DatagramEndpoint, PacketDevice } from './io';
 import {
   ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN,
 } from './packet';
@@ -124,8 +125,8 @@ export class RlocFilter {
 }
 
 export interface DecapOptions {
-  tun: Tun;
-  udp: UdpEndpoint;
+  tun: PacketDevice;
+  udp: DatagramEndpoint;
   /** Our EIDs (host EIDs and the EID prefixes behind us), looked up with the instance-id. */
   local: FibReader;
   rlocs: RlocFilter;

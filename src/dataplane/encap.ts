@@ -1,14 +1,22 @@
-// ITR: TUN -> map-cache lookup -> LISP header -> UDP 4341 (RFC 9300 §5.3, lisp-wire.md §5).
-// The addon's UDP socket adds the outer IP and UDP headers, so per packet we only write the
-// 8-byte LISP header into the slot's headroom, the destination RLOC into this slot's address
-// entry, and the outer TTL/TOS (copied from the inner, RFC 9300 §5.3) into the descriptor; a
-// TSO/USO super-packet goes out as one slot that the addon splits into UDP GSO datagrams.
-// Nothing here allocates per packet.
+// ITR: TUN -> map-cache lookup -> LISP header -> UDP 4341 (RFC 9300 §5.3). A batch goes
+// through two stages with a declared hook between them:
+//   classify  parse the inner header, FIB lookup, RLOC choice, a verdict per slot (send, or
+//             counted as dropped / held for a miss / answered with ICMP too big)
+//   hook      `afterClassify(batch, n)`: sees the SEND slots with their destination address
+//             entries and may change them: encryption sets a slot's key-id, NAT traversal
+//             rewrites its destination (an RTR, a translated address:port), or drops a slot
+//   emit      LISP header into the headroom, outer source, sending socket, counters, sends
+// The datagram endpoint adds the outer IP and UDP headers, so per packet we write only the
+// 8-byte LISP header, the destination's address entry and the outer TTL/TOS (copied from the
+// inner, RFC 9300 §5.3); a TSO/USO super-packet goes out as one slot that the addon splits into
+// UDP GSO datagrams. Nothing here allocates per packet.
 import { isIPv4, isIPv6 } from 'node:net';
-import { AddressTable, Pool, Tun, UdpEndpoint } from '../native';
+import { AddressTable, Pool } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
+import { writeDataHeader } from '../wire/data';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
+import type { DatagramEndpoint, PacketDevice } from './io';
 import type { MissQueue } from './miss';
 import {
   ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
@@ -17,16 +25,33 @@ import {
 const N_BIT = 0x80;
 const I_BIT = 0x08;
 
+/** Verdicts of classify(). */
+export const DROP = 0, SEND = 1;
+
+/**
+ * What the hook between classify and emit sees: slot i of `pool` is sent iff verdict[i] is
+ * SEND, to the address entry i of `addrs` (family 4/6, port, address; the entry's family picks
+ * the outer family and socket). `keyId` (0-3) goes into the header's K bits (RFC 8061 §3);
+ * `entry` is the slot's FIB entry. To drop a slot set its verdict to DROP and count it.
+ */
+export interface EncapBatch {
+  readonly pool: Pool;
+  readonly addrs: AddressTable;
+  readonly verdict: Uint8Array;
+  readonly keyId: Uint8Array;
+  readonly entry: Int32Array;
+}
+
 export interface EncapOptions {
-  tun: Tun;
+  tun: PacketDevice;
   /**
    * Sending sockets per outer family (empty: that family is unavailable). Each is bound to its
    * own ephemeral port and the inner flow hash picks one, so the outer UDP source port is a
    * function of the inner flow (RFC 9300 §5.3: ECMP in the underlay spreads flows, never
    * reorders one). The kernel cannot take a per-packet source port on one bound socket.
    */
-  tx4: readonly UdpEndpoint[];
-  tx6: readonly UdpEndpoint[];
+  tx4: readonly DatagramEndpoint[];
+  tx6: readonly DatagramEndpoint[];
   fib: FibReader;
   miss: MissQueue;
   icmp: IcmpTooBig;
@@ -34,6 +59,8 @@ export interface EncapOptions {
   instanceId: number;
   /** Called after a batch that produced misses due for onMiss. */
   onMissDue: () => void;
+  /** Between classify and emit (see the top of this file); called for every batch. */
+  afterClassify?: (batch: EncapBatch, n: number) => void;
   /** Slots per batch (default 64). */
   batch?: number;
   /** Batches per readiness event before yielding to the decap side (default 4). */
@@ -42,9 +69,15 @@ export interface EncapOptions {
   underlayMtu?: number;
 }
 
-export class Encapsulator {
+export class Encapsulator implements EncapBatch {
   readonly pool: Pool;
-  private readonly addrs: AddressTable;
+  readonly addrs: AddressTable;
+  readonly verdict: Uint8Array;
+  readonly keyId: Uint8Array;
+  readonly entry: Int32Array;
+  /** Inner flow hash and datagrams (segments) of each SEND slot, from classify for emit. */
+  private readonly hash: Uint32Array;
+  private readonly segments: Int32Array;
   private readonly family: Uint8Array;
   /** Sending socket of each slot, and slots per (family, socket) in this batch. */
   private readonly sock: Uint8Array;
@@ -70,6 +103,11 @@ export class Encapsulator {
     this.pool = new Pool({ slots: batch, slotSize, headroom: 64 });
     // one destination entry per slot, then our IPv4 and IPv6 source RLOC (setSources)
     this.addrs = new AddressTable(batch + 2);
+    this.verdict = new Uint8Array(batch);
+    this.keyId = new Uint8Array(batch);
+    this.entry = new Int32Array(batch);
+    this.hash = new Uint32Array(batch);
+    this.segments = new Int32Array(batch);
     this.family = new Uint8Array(batch);
     this.sock = new Uint8Array(batch);
     if (o.tx4.length > 256 || o.tx6.length > 256) throw new RangeError('at most 256 sending sockets per family');
@@ -77,7 +115,7 @@ export class Encapsulator {
     this.perSock6 = new Int32Array(Math.max(1, o.tx6.length));
     // RFC 9300 §5.3: N with a nonce on every packet; I and the instance-id when it is not 0.
     this.flags = N_BIT | (o.instanceId !== 0 ? I_BIT : 0);
-    this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (lisp-wire.md §5)
+    this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (RFC 9300 §5.3)
     const l = o.underlayMtu ?? UNDERLAY_MTU;
     this.limit4 = l - OVERHEAD4;
     this.limit6 = l - OVERHEAD6;
@@ -161,22 +199,33 @@ export class Encapsulator {
     return x & 0xffffff;
   }
 
-  /** Encapsulate slots [0, n) of the pool and send them. */
+  /** Encapsulate slots [0, n) of the pool and send them: classify, the hook, emit. */
   private forward(n: number, nowMs: number): void {
+    this.classify(n, nowMs);
+    this.o.afterClassify?.(this, n);
+    this.emit(n);
+  }
+
+  /**
+   * Stage 1, per slot: parse the inner header, look the destination EID up, decide. A slot to
+   * send gets SEND, its destination RLOC (port 4341) in address entry i, its outer TTL/TOS in
+   * D.TTLTOS; every other slot is counted here (drop, held for a miss, ICMP too big) and left
+   * with D.ADDR = -1.
+   */
+  private classify(n: number, nowMs: number): void {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
-    const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
+    const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes;
+    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keyId = this.keyId;
     const iid = o.instanceId;
     const nowSec = Math.floor(nowMs / 1000);
-    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock;
     const k4 = o.tx4.length, k6 = o.tx6.length;
-    per4.fill(0);
-    per6.fill(0);
     for (let i = 0; i < n; i++) {
       const d = i * DESC;
       const at = i * slotSize + desc[d + D_OFF];
       const len = desc[d + D_LEN];
       desc[d + D_ADDR] = -1;
-      fam[i] = 0;
+      verdict[i] = DROP;
+      keyId[i] = 0;
       const ver = data[at] >> 4;
       let v4: boolean, ttl: number, tos: number, entry: number;
       if (ver === 4 && len >= 20) {
@@ -250,26 +299,50 @@ export class Encapsulator {
         addrs[q + 2] = (x >>> 8) & 0xff;
         addrs[q + 3] = x & 0xff;
       }
-      // LISP header (RFC 9300 §5.3) right in front of the inner packet
-      const h = at - LISP_HEADER_LEN, nonce = this.nextNonce(), w1 = this.word1;
-      data[h] = this.flags;
-      data[h + 1] = nonce >>> 16;
-      data[h + 2] = (nonce >>> 8) & 0xff;
-      data[h + 3] = nonce & 0xff;
-      data[h + 4] = w1 >>> 24;
-      data[h + 5] = (w1 >>> 16) & 0xff;
-      data[h + 6] = (w1 >>> 8) & 0xff;
-      data[h + 7] = w1 & 0xff;
-      desc[d + D_HDR] = LISP_HEADER_LEN;
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
       desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
+      verdict[i] = SEND;
+      hashes[i] = hash;
+      entries[i] = entry;
+      segments[i] = gso > 0 && (flags & F_GSO_ANY) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
+    }
+  }
+
+  /**
+   * Stage 2, per SEND slot: the LISP header into the headroom (K bits from keyId), the outer
+   * source, the sending socket (by the outer family of address entry i, which a hook may have
+   * changed), the counters; then one send per socket.
+   */
+  private emit(n: number): void {
+    const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
+    const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
+    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keyId = this.keyId;
+    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock;
+    const k4 = o.tx4.length, k6 = o.tx6.length, flags = this.flags, word1 = this.word1;
+    per4.fill(0);
+    per6.fill(0);
+    for (let i = 0; i < n; i++) {
+      fam[i] = 0;
+      if (verdict[i] !== SEND) continue;
+      const d = i * DESC;
+      const outer6 = addrs[i * ADDR] === 6;
+      const k = outer6 ? k6 : k4;
+      if (k === 0) {
+        c.dropNoRloc++;
+        continue;
+      }
+      const at = i * slotSize + desc[d + D_OFF];
+      // LISP header (RFC 9300 §5.1) right in front of the inner packet
+      writeDataHeader(data, at - LISP_HEADER_LEN, flags | keyId[i], this.nextNonce(), word1);
+      desc[d + D_HDR] = LISP_HEADER_LEN;
       desc[d + D_AUX] = outer6 ? this.src6 : this.src4;
       // high hash bits for the socket: the low ones already chose the RLOC
-      const s = (hash >>> 16) % (outer6 ? k6 : k4);
+      const s = (hashes[i] >>> 16) % k;
       sock[i] = s;
       if (outer6) { fam[i] = 6; per6[s]++; } else { fam[i] = 4; per4[s]++; }
-      fib.count(entry, len);
-      c.encapPackets += gso > 0 && (flags & F_GSO_ANY) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
+      const len = desc[d + D_LEN];
+      fib.count(entries[i], len);
+      c.encapPackets += segments[i];
       c.encapBytes += len;
     }
     this.send(n, 4, o.tx4, per4);
@@ -277,7 +350,7 @@ export class Encapsulator {
   }
 
   /** One send per socket that has slots: the others' slots are masked with D_ADDR = -1. */
-  private send(n: number, family: number, tx: readonly UdpEndpoint[], per: Int32Array): void {
+  private send(n: number, family: number, tx: readonly DatagramEndpoint[], per: Int32Array): void {
     const desc = this.pool.desc, fam = this.family, sock = this.sock;
     for (let s = 0; s < tx.length; s++) {
       if (per[s] === 0) continue;

@@ -3,7 +3,8 @@
 // (RFC 9300 §7.1, stateless: "drop and send ICMPv4 Frag-Needed or ICMPv6 PTB advertising S").
 // Built in a preallocated pool, rate-limited by a token bucket (RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8).
 import { finishChecksum, onesSum } from '../wire/checksum';
-import { Pool, Tun } from '../native';
+import { Pool } from '../native';
+import type { PacketDevice } from './io';
 import {
   DESC, D_LEN, D_OFF, IPV6_MIN_MTU,
 } from './packet';
@@ -73,7 +74,7 @@ export class IcmpTooBig {
   }
 
   /** Write the queued errors into the TUN (after each batch). */
-  flush(tun: Tun): void {
+  flush(tun: PacketDevice): void {
     if (this.pending === 0) return;
     tun.write(this.pool, this.pending);
     this.pending = 0;

@@ -21,13 +21,13 @@
 import { eidKey, type Eid } from '../mapping/eid';
 import type { MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
-import { NO_TUN_OFFLOADS, Tun, UdpEndpoint } from '../native';
 import { DataPlaneCounters } from './counters';
 import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { Encapsulator } from './encap';
 import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
+import { NATIVE_IO, type DataPlaneIo, type DatagramEndpoint, type RoutedDevice } from './io';
 import { MissQueue } from './miss';
 import { DATA_PORT } from './packet';
 import { HostRoutes, hostAddresses, prefixText } from './routes';
@@ -35,18 +35,20 @@ import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 
 export type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 export { DataPlaneCounters } from './counters';
+export type { DataPlaneIo, DatagramEndpoint, PacketDevice, RoutedDevice } from './io';
 
 /**
  * Sending sockets per outer family, each on its own ephemeral port, chosen by the inner flow
- * hash (the outer UDP source port follows the flow, RFC 9300 §5.3 / lisp-wire.md §1).
+ * hash (the outer UDP source port follows the flow, RFC 9300 §5.3).
  */
 const SENDERS = 8;
 
 /** Housekeeping period: miss-queue timeouts (the hold time is ~1 s, so 100 ms is precise enough). */
 const TICK_MS = 100;
 
-export function createDataPlane(config: DataPlaneConfig, hooks: DataPlaneHooks): DataPlane {
-  return new LispDataPlane(config, hooks);
+/** `io`: where the TUN and the UDP sockets come from (the addon; tests pass in-memory doubles). */
+export function createDataPlane(config: DataPlaneConfig, hooks: DataPlaneHooks, io: DataPlaneIo = NATIVE_IO): DataPlane {
+  return new LispDataPlane(config, hooks, io);
 }
 
 class LispDataPlane implements DataPlane {
@@ -59,11 +61,11 @@ class LispDataPlane implements DataPlane {
     this.hooks.onEncapsulatedControl(packets, sources);
   private readonly icmp: IcmpTooBig;
   private readonly rlocFilter = new RlocFilter();
-  private tun: Tun | undefined;
-  private udp4: UdpEndpoint | undefined;
-  private udp6: UdpEndpoint | undefined;
-  private tx4: UdpEndpoint[] = [];
-  private tx6: UdpEndpoint[] = [];
+  private tun: (RoutedDevice & { readonly stats: Readonly<Record<string, number>> }) | undefined;
+  private udp4: DatagramEndpoint | undefined;
+  private udp6: DatagramEndpoint | undefined;
+  private tx4: DatagramEndpoint[] = [];
+  private tx6: DatagramEndpoint[] = [];
   private encap: Encapsulator | undefined;
   private routes: HostRoutes | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -72,7 +74,7 @@ class LispDataPlane implements DataPlane {
   private lastFibExpire = 0;
   private rlocs: readonly string[];
 
-  constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks) {
+  constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks, private readonly io: DataPlaneIo) {
     const log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => hooks.log(level, msg, fields);
     this.sync = new FibSync(log);
     this.local = new FibWriter({ maxEntries: 4096, maxInstances: 2, reclaimDelayMs: 0 });
@@ -96,17 +98,14 @@ class LispDataPlane implements DataPlane {
         if (e.iid !== cfg.instanceId) log('warn', `${what} entry is in instance-id ${e.iid} but the data plane forwards in ${cfg.instanceId}`, { eid: eidKey(e) });
       }
     }
-    const tun = Tun.open({
-      name: cfg.tun, mtu: cfg.mtu, addresses: hostAddresses(cfg.localEids), up: true,
-      offloads: cfg.offloads ? undefined : NO_TUN_OFFLOADS,
-    });
+    const tun = this.io.openDevice({ name: cfg.tun, mtu: cfg.mtu, addresses: hostAddresses(cfg.localEids), offloads: cfg.offloads });
     this.tun = tun;
     try {
       // One socket per family on the wildcard address, so every RLOC (and roaming to new ones)
       // receives without rebinding; the destination check uses IP_PKTINFO (RlocFilter).
       for (const family of [4, 6] as const) {
         try {
-          const u = UdpEndpoint.open({ address: family === 4 ? '0.0.0.0' : '::', port: DATA_PORT, gso: cfg.offloads, gro: cfg.offloads });
+          const u = this.io.openEndpoint({ address: family === 4 ? '0.0.0.0' : '::', port: DATA_PORT, gso: cfg.offloads, gro: cfg.offloads });
           if (family === 4) this.udp4 = u; else this.udp6 = u;
         } catch (e) {
           log('warn', `no IPv${family} LISP data socket`, { error: (e as Error).message });
@@ -116,8 +115,8 @@ class LispDataPlane implements DataPlane {
       for (let k = 0; k < SENDERS; k++) {
         // send-only: no GRO, a small receive batch; the wildcard address lets the kernel pick
         // the outer source by route
-        if (this.udp4) this.tx4.push(UdpEndpoint.open({ address: '0.0.0.0', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
-        if (this.udp6) this.tx6.push(UdpEndpoint.open({ address: '::', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
+        if (this.udp4) this.tx4.push(this.io.openEndpoint({ address: '0.0.0.0', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
+        if (this.udp6) this.tx6.push(this.io.openEndpoint({ address: '::', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
       }
       this.routes = new HostRoutes(tun, log);
       this.routes.addStatic(cfg.routes);

@@ -2,7 +2,7 @@
 // their source address) and the overlay's EID space routed into the TUN. Everything added is
 // remembered and removed on stop(), so a stopped node leaves the host's tables as it found them.
 import type { Eid } from '../mapping/eid';
-import type { Tun } from '../native';
+import type { RoutedDevice } from './io';
 
 type Log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -24,7 +24,7 @@ export class HostRoutes {
   private readonly staticRoutes = new Set<string>();
   private readonly dynamicRoutes = new Set<string>();
 
-  constructor(private readonly tun: Tun, private readonly log: Log) {}
+  constructor(private readonly tun: RoutedDevice, private readonly log: Log) {}
 
   private add(prefix: string): boolean {
     try {
