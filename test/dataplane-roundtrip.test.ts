@@ -42,7 +42,10 @@ async function node(net: MemNet, s: NodeSpec): Promise<Node> {
     staticMapCache: (s.staticMapCache ?? []).map((x) => ({ eid: parseEid(x.eid, IID), rlocs: x.rlocs })),
   }, {
     onMiss: (eid) => misses.push(eidKey(eid)),
-    onEncapsulatedControl: (bytes, src) => control.push({ bytes: Buffer.from(bytes), src }),
+    onEncapsulatedControl: (packets, sources) => {
+      packets.forEach((bytes, k) => control.push({ bytes: Buffer.from(bytes), src: sources[k] }));
+      return true;
+    },
     log: () => undefined,
   }, host);
   await dp.start();
@@ -217,4 +220,49 @@ test('the hook between classify and emit: a slot\'s destination rewritten (an RT
   t.is(readDataHeader(d.payload, 0).keyId, 1);
   t.is(d.payload[8 + 30], 1);
   t.is(counters.encapPackets, 1);
+});
+
+test('static mode: static map-cache EIDs are routed into the TUN by default and listed as map-cache entries (issue 14)', async (t) => {
+  const { a } = await pair(t);
+  t.deepEqual([...a.tun.routes].sort(), ['10.2.0.0/24', '10.2.1.0/24', 'fd02:1::/64', 'fd02::/64']);
+  const listed = a.dp.staticEntries();
+  t.deepEqual(listed.map((e) => [e.key, e.rlocs.map((r) => r.address), e.source]), [
+    [`[${IID}]10.2.0.0/24`, ['192.0.2.2'], 'static'], [`[${IID}]fd02::/64`, ['192.0.2.2'], 'static'],
+    [`[${IID}]10.2.1.0/24`, ['2001:db8::2'], 'static'], [`[${IID}]fd02:1::/64`, ['2001:db8::2'], 'static'],
+  ]);
+  await a.dp.stop();
+  t.is(a.tun.routes.size, 0, 'removed on stop');
+});
+
+/** A LISP data packet (N and I bits, instance-id IID) around `inner`, as anyone could send it to UDP 4341. */
+function lispData(inner: Buffer, iid = IID): Buffer {
+  return Buffer.concat([Buffer.from([0x88, 0, 0, 1, (iid >> 16) & 0xff, (iid >> 8) & 0xff, iid & 0xff, 0]), inner]);
+}
+
+test('member RLOCs: with the control plane\'s member list, data from any other outer source is a counted drop; HER control, static and member RLOCs pass (issue 14)', async (t) => {
+  const { net, a, b } = await pair(t);
+  const forge = (src: string, mark: number, iid = IID): void => net.transmit({
+    src, sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark }), iid),
+  });
+  // no member list yet (static mode, or before the control plane spoke): any source
+  forge('203.0.113.66', 1);
+  net.pump();
+  t.is(b.tun.written.length, 1);
+  b.dp.setMemberRlocs(['192.0.2.9', '2001:db8::9']);
+  forge('203.0.113.66', 2); // not a member: dropped
+  net.transmit({ src: '192.0.2.9', sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 3 })) });
+  a.tun.inject(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 4 })); // A's RLOC is in B's static map-cache
+  forge('203.0.113.66', 5, 0xffffff); // HER control from a joining node: to the control plane
+  net.pump();
+  t.deepEqual(b.tun.written.map((p) => p[30]), [1, 3, 4]);
+  t.is(b.control.length, 1);
+  const c = b.dp.counters();
+  t.is(c.dropNotMember, 1);
+  t.is(c.allowedSources, 5);
+  b.dp.setMemberRlocs(['192.0.2.9', '203.0.113.66']);
+  forge('203.0.113.66', 6);
+  net.pump();
+  t.is(b.tun.written.at(-1)?.[30], 6, 'a new member is accepted at once');
+  b.dp.setMemberRlocs(null);
+  t.is(b.dp.counters().allowedSources, -1);
 });

@@ -7,6 +7,7 @@ import { RlocFilter } from '../src/dataplane/decap';
 import { FibSync } from '../src/dataplane/fib-sync';
 import { IcmpTooBig } from '../src/dataplane/icmp';
 import { MissQueue } from '../src/dataplane/miss';
+import { SourceFilter } from '../src/dataplane/sources';
 import { flowHash } from '../src/dataplane/packet';
 import { AddressTable } from '../src/native';
 import { finishChecksum, onesSum } from '../src/wire/checksum';
@@ -176,4 +177,26 @@ test('FIB sync: set, negative, remove, static, per-entry counters by eidKey', (t
     ttlMs: 0, createdAt: now, updatedAt: now, expiresAt: Infinity, source: 'static',
   } });
   t.is(s.size, 2);
+});
+
+test('source filter: IPv4 and IPv6 entries of an address table, no list = any source', (t) => {
+  const f = new SourceFilter();
+  const table = new AddressTable(4);
+  table.set(0, '192.0.2.1', 4341);
+  table.set(1, '2001:db8::1', 4341);
+  table.set(2, '192.0.2.2', 4341);
+  table.set(3, '2001:db8::2', 4341);
+  t.deepEqual([0, 1, 2, 3].map((i) => f.allows(table.bytes, i)), [true, true, true, true]);
+  f.set(['192.0.2.1', '2001:db8::2', '2001:db8::2']);
+  t.is(f.size, 2);
+  t.deepEqual([0, 1, 2, 3].map((i) => f.allows(table.bytes, i)), [true, false, false, true]);
+  // many entries: still found, still exact
+  f.set(Array.from({ length: 300 }, (_, k) => `10.0.${k >> 8}.${k & 0xff}`));
+  t.false(f.allows(table.bytes, 0));
+  table.set(0, '10.0.1.20', 0);
+  t.true(f.allows(table.bytes, 0));
+  f.set([]);
+  t.false(f.allows(table.bytes, 0), 'an empty member list accepts nobody');
+  f.set(null);
+  t.true(f.allows(table.bytes, 1));
 });

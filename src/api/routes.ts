@@ -7,6 +7,7 @@ import type { Query } from '../control/protocol';
 import { locatorTexts } from '../control/views';
 import { EidError, eidCovers, eidKey, parseEid, routableEid, type Eid } from '../mapping/eid';
 import { actionName, formatAddress, type EidRecord } from '../wire';
+import type { MapCacheEntry } from '../mapping/entry';
 import { ApiError } from './errors';
 import { renderMetrics } from './metrics';
 import { RawResponse, type ApiRoutes } from './server';
@@ -25,6 +26,8 @@ export interface ControlApi {
 export interface DataPlaneApi {
   counters(): Record<string, number>;
   entryCounters(): Record<string, { packets: number; bytes: number }>;
+  /** The static map-cache (static mode): shown with the learned entries. */
+  staticEntries(): MapCacheEntry[];
 }
 
 export interface NodeApi {
@@ -77,7 +80,9 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
       '/api/status': async () => ({ ...(await control.query('status') as object), restarts: control.restarts, dataplane: dataPlane !== undefined, pid: process.pid }),
       '/api/site-cache': () => control.query('site-cache'),
       '/api/map-cache': async (): Promise<MapCacheRow[]> => {
-        const entries = await control.query<MapCacheRow[]>('map-cache');
+        const learned = await control.query<MapCacheEntry[]>('map-cache');
+        const keys = new Set(learned.map((e) => e.key));
+        const entries = [...learned, ...(dataPlane?.staticEntries() ?? []).filter((e) => !keys.has(e.key))];
         const counters = dataPlane?.entryCounters() ?? {};
         return entries.map((e) => ({ ...e, packets: counters[e.key]?.packets ?? 0, bytes: counters[e.key]?.bytes ?? 0 }));
       },

@@ -54,7 +54,7 @@ async function refresh() {
     document.getElementById('uptime').textContent = 'up ' + ago(st.startedAt);
     fill('site', site.map((r) => [r.eid, { cls: 'rlocs', html: esc(r.rlocs.join(', ')) }, r.lastRegisterer, ago(r.lastRegistered) + ' ago', ago(r.firstRegistered) + ' ago', [...new Set(r.registrations.map((g) => g.flags))].join(' ')]));
     fill('map', map.map((e) => [e.key, { cls: 'rlocs', html: e.members ? 'replicate to ' + esc(e.members.join(', ')) : e.rlocs.map((r) => '<span class="' + (r.up ? 'up' : 'down') + '">' + esc(r.address) + '</span> p' + r.priority + '/w' + r.weight).join(', ') || '-' },
-      e.negative ? { cls: 'down', html: 'negative' } : { cls: 'up', html: 'up' }, Math.round(Math.max(0, e.expiresAt - Date.now()) / 1000) + 's', ago(e.createdAt), e.packets]));
+      e.negative ? { cls: 'down', html: 'negative' } : { cls: 'up', html: 'up' }, (e.source === 'static' ? 'never' : Math.round(Math.max(0, e.expiresAt - Date.now()) / 1000) + 's'), ago(e.createdAt), e.packets]));
     fill('peers', peers.map((p) => [p.name || '-', { cls: 'rlocs', html: esc(p.rlocs.join(', ')) }, { cls: 'rlocs', html: esc(p.eids.map((e) => e.replace(/^\\[0\\]/, '')).join(', ') || '-') },
       p.lastRegistered === null ? '-' : ago(p.lastRegistered) + ' ago', p.state, { cls: p.reachability === 'down' ? 'down' : p.reachability === 'up' ? 'up' : '', html: p.reachability }]));
     fill('counters', [...Object.entries(counters.control).filter(([, v]) => v).map(([k, v]) => ['control', k, v]), ...Object.entries(counters.dataplane).map(([k, v]) => ['data', k, v])]);

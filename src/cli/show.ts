@@ -94,7 +94,7 @@ function render(what: What, data: unknown): string {
         e.key,
         e.members ? `replicate to ${e.members.join(', ')}` : e.rlocs.map((r) => `${r.address} p${r.priority}/w${r.weight}${r.up ? '' : ' down'}`).join(', ') || '-',
         e.negative ? `negative (${actionName(e.action)})` : 'up',
-        `${Math.round(Math.max(0, e.expiresAt - now) / 1000)}s`, ago(e.createdAt, now), String(e.packets), e.source,
+        e.source === 'static' ? 'never' : `${Math.round(Math.max(0, e.expiresAt - now) / 1000)}s`, ago(e.createdAt, now), String(e.packets), e.source,
       ]));
     }
     case 'database':

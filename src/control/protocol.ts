@@ -37,6 +37,8 @@ export type FromWorker =
   | { readonly t: 'map-cache'; readonly event: MapCacheEvent }
   | { readonly t: 'rlocs'; readonly rlocs: readonly string[] }
   | { readonly t: 'eid-space'; readonly eids: readonly Eid[] }
+  /** The group members' RLOCs (push mode): the data plane accepts data only from these (null: from anyone). */
+  | { readonly t: 'member-rlocs'; readonly rlocs: readonly string[] | null }
   | { readonly t: 'reply'; readonly id: number; readonly ok: true; readonly data: unknown }
   | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: WireError }
   /** The worker cannot run (e.g. UDP 4342 in use) and exits right after this. */

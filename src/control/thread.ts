@@ -32,6 +32,7 @@ export interface ControlThreadEvents {
   'map-cache': [MapCacheEvent];
   rlocs: [readonly string[]];
   'eid-space': [readonly Eid[]];
+  'member-rlocs': [readonly string[] | null];
   ready: [readonly string[]];
   log: [LogLevel, string, Record<string, unknown> | undefined];
   restart: [Error];
@@ -178,6 +179,9 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
         return;
       case 'eid-space':
         this.emit('eid-space', m.eids);
+        return;
+      case 'member-rlocs':
+        this.emit('member-rlocs', m.rlocs);
         return;
       case 'log':
         this.emit('log', m.level, m.msg, m.fields);

@@ -64,6 +64,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     control.on('map-cache', (e) => dataPlane?.applyMapCache(e));
     control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
+    control.on('member-rlocs', (r) => dataPlane?.setMemberRlocs(r));
   }
   let icmp: IcmpReachability | undefined;
   const icmpMs = cfg.raw.timers['icmp-interval'];

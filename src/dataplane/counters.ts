@@ -30,6 +30,8 @@ export class DataPlaneCounters {
   dropUnknownInstance = 0;
   dropNotOurEid = 0;
   dropNotOurRloc = 0;
+  /** Data from an outer source that is not a group member's RLOC (nor a static map-cache or own RLOC). */
+  dropNotMember = 0;
   dropTtlExpired = 0;
   dropTooBig = 0;
   /** Inner TTL / hop limit lowered to the outer one (RFC 9300 §5.3 step 4). */

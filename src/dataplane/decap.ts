@@ -1,11 +1,11 @@
-// ETR: UDP 4341 -> checks -> TUN (RFC 9300 §5.3 "ETR decapsulation", lisp-wire.md §5). A UDP GRO
+// ETR: UDP 4341 -> checks -> TUN (RFC 9300 §5.3 "ETR decapsulation"). A UDP GRO
 // message (several datagrams of one flow) is checked segment by segment and, when every segment
 // passes, written as one slot that the addon splits, strips of the 8-byte LISP header and
 // coalesces into the TUN. A message with a bad or control segment takes the slow path: segments
 // copied one by one. Drops are counted by reason. Nothing here allocates per packet, except
 // head-end replicated control messages, which the control queue copies for the control worker.
 //
-// Outer TTL/TOS (RFC 9300 §5.3 steps 4-6, lisp-wire.md §5): the addon reports the outer TTL and
+// Outer TTL/TOS (RFC 9300 §5.3 steps 4-6): the addon reports the outer TTL and
 // TOS of each message (IP_RECVTTL/IP_RECVTOS, D.TTLTOS); with UDP GRO they are those of every
 // datagram in it, since the kernel only merges datagrams with equal outer TTL and TOS. The inner
 // header of each segment is rewritten in place in the receive slot *before* tun.write(), so the
@@ -19,6 +19,7 @@ import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import type { DataPlaneCounters } from './counters';
 import type { DatagramEndpoint, PacketDevice } from './io';
+import type { SourceFilter } from './sources';
 import {
   ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN,
 } from './packet';
@@ -27,7 +28,7 @@ const I_BIT = 0x08;
 const KEY_ID = 0x03;
 
 /** Verdicts of one segment. */
-const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7;
+const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7, NOT_MEMBER = 8;
 
 /** D.TTLTOS on receive: bit 16 says the TOS byte (bits 8-15) was reported. */
 const TOS_VALID = 0x10000;
@@ -130,6 +131,8 @@ export interface DecapOptions {
   /** Our EIDs (host EIDs and the EID prefixes behind us), looked up with the instance-id. */
   local: FibReader;
   rlocs: RlocFilter;
+  /** Outer sources data is accepted from (group members' RLOCs); HER control passes regardless. */
+  sources: SourceFilter;
   counters: DataPlaneCounters;
   instanceId: number;
   /** Largest inner packet we write into the TUN (its MTU). */
@@ -179,9 +182,11 @@ export class Decapsulator {
       desc[d + D_ADDR] = -1;
       if ((desc[d + D_FLAGS] & F_TRUNC) !== 0) { c.dropBadHeader += segs; continue; }
       if (!this.o.rlocs.matches(p.dst, i)) { c.dropNotOurRloc += segs; continue; }
+      // one source per message (GRO merges only datagrams of one flow)
+      const member = this.o.sources.allows(p.src, i);
       let all = true;
       for (let off = 0; off < len; off += seg) {
-        if (this.check(data, at + off, Math.min(seg, len - off), tt) !== OK) { all = false; break; }
+        if (this.check(data, at + off, Math.min(seg, len - off), tt, member) !== OK) { all = false; break; }
       }
       if (all) {
         // every segment passed: now rewrite each one's inner header (see the top of this file)
@@ -192,20 +197,21 @@ export class Decapsulator {
         c.decapBytes += len - segs * LISP_HEADER_LEN;
         any = true;
       } else {
-        this.slowPath(i, at, len, seg, tt);
+        this.slowPath(i, at, len, seg, tt, member);
       }
     }
     return any;
   }
 
   /** One LISP datagram at b[at, at+len): the verdict, no side effects. */
-  private check(b: Uint8Array, at: number, len: number, tt: number): number {
+  private check(b: Uint8Array, at: number, len: number, tt: number, member: boolean): number {
     if (len < LISP_HEADER_LEN + 20) return BAD_HEADER;
     const flags = b[at];
     // K bits: LISP-crypto (RFC 8061), which we do not speak: we cannot read the payload.
     if ((flags & KEY_ID) !== 0) return BAD_HEADER;
     const iid = (flags & I_BIT) !== 0 ? (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6] : 0;
     if (iid === HER_IID && (flags & I_BIT) !== 0) return CONTROL;
+    if (!member) return NOT_MEMBER;
     if (iid !== this.o.instanceId) return UNKNOWN_IID;
     const ip = at + LISP_HEADER_LEN, ilen = len - LISP_HEADER_LEN, ver = b[ip] >> 4;
     let total: number, ttl: number, eid: number;
@@ -233,11 +239,11 @@ export class Decapsulator {
     return OK;
   }
 
-  private slowPath(i: number, at: number, len: number, seg: number, tt: number): void {
+  private slowPath(i: number, at: number, len: number, seg: number, tt: number, member: boolean): void {
     const p = this.pool, c = this.o.counters;
     for (let off = 0; off < len; off += seg) {
       const sl = Math.min(seg, len - off), s = at + off;
-      const v = this.check(p.data, s, sl, tt);
+      const v = this.check(p.data, s, sl, tt, member);
       switch (v) {
         case OK:
           if (tt !== 0) applyOuter(p.data, s + LISP_HEADER_LEN, tt, true, c);
@@ -249,6 +255,7 @@ export class Decapsulator {
         case TTL_EXPIRED: c.dropTtlExpired++; break;
         case TOO_BIG: c.dropTooBig++; break;
         case ECN_NOT_ECT: c.dropEcnNotEct++; break;
+        case NOT_MEMBER: c.dropNotMember++; break;
       }
     }
   }

@@ -19,11 +19,12 @@
 // applyMapCache() and setRoutedEids() may be called before start() resolves (the FIB exists
 // from construction; routed EIDs given before the TUN exists are installed by start()).
 import { eidKey, type Eid } from '../mapping/eid';
-import type { MapCacheEvent } from '../mapping/entry';
+import type { MapCacheEntry, MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
 import { DataPlaneCounters } from './counters';
 import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
+import { SourceFilter } from './sources';
 import { Encapsulator } from './encap';
 import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
@@ -61,6 +62,9 @@ class LispDataPlane implements DataPlane {
     this.hooks.onEncapsulatedControl(packets, sources);
   private readonly icmp: IcmpTooBig;
   private readonly rlocFilter = new RlocFilter();
+  private readonly sourceFilter = new SourceFilter();
+  /** The group members' RLOCs from the control plane; null = not told (accept any outer source). */
+  private memberRlocs: readonly string[] | null = null;
   private tun: (RoutedDevice & { readonly stats: Readonly<Record<string, number>> }) | undefined;
   private udp4: DatagramEndpoint | undefined;
   private udp6: DatagramEndpoint | undefined;
@@ -73,6 +77,7 @@ class LispDataPlane implements DataPlane {
   private routedEids: readonly Eid[] = [];
   private lastFibExpire = 0;
   private rlocs: readonly string[];
+  private startedAt = Date.now();
 
   constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks, private readonly io: DataPlaneIo) {
     const log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => hooks.log(level, msg, fields);
@@ -85,6 +90,7 @@ class LispDataPlane implements DataPlane {
 
   async start(): Promise<void> {
     if (this.tun) throw new Error('data plane already started');
+    this.startedAt = Date.now();
     const cfg = this.config, log = this.hooks.log;
     for (const e of cfg.localEids) {
       const p = prefixText(e);
@@ -119,7 +125,10 @@ class LispDataPlane implements DataPlane {
         if (this.udp6) this.tx6.push(this.io.openEndpoint({ address: '::', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
       }
       this.routes = new HostRoutes(tun, log);
-      this.routes.addStatic(cfg.routes);
+      // Static mode: the static map-cache's EIDs are overlay EIDs like the learned ones, so
+      // they are routed into the TUN by default (without a route the replies to packets we
+      // decapsulated from those EIDs would never come back to us).
+      this.routes.addStatic([...cfg.routes, ...cfg.staticMapCache.map((s) => s.eid)]);
       this.routes.setDynamic(this.routedEids);
       const encap = new Encapsulator({
         tun, tx4: this.tx4, tx6: this.tx6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
@@ -133,7 +142,7 @@ class LispDataPlane implements DataPlane {
       for (const udp of [this.udp4, this.udp6]) {
         if (!udp) continue;
         const decap = new Decapsulator({
-          tun, udp, local: this.local, rlocs: this.rlocFilter, counters: this.c, instanceId: cfg.instanceId,
+          tun, udp, local: this.local, rlocs: this.rlocFilter, sources: this.sourceFilter, counters: this.c, instanceId: cfg.instanceId,
           mtu: cfg.mtu, onControl: (b, at, len, src) => this.controlQueue.push(b, at, len, src),
         });
         const drainDecap = (): void => {
@@ -236,6 +245,17 @@ class LispDataPlane implements DataPlane {
     this.rlocFilter.set(rlocs);
     this.rlocs = rlocs;
     this.encap?.setSources(rlocs);
+    this.updateSources();
+  }
+
+  setMemberRlocs(rlocs: readonly string[] | null): void {
+    this.memberRlocs = rlocs;
+    this.updateSources();
+  }
+
+  private updateSources(): void {
+    const m = this.memberRlocs;
+    this.sourceFilter.set(m === null ? null : [...m, ...this.config.staticMapCache.flatMap((s) => s.rlocs), ...this.rlocs]);
   }
 
   counters(): Record<string, number> {
@@ -246,6 +266,7 @@ class LispDataPlane implements DataPlane {
     out.missHeldNow = this.miss.heldPackets;
     out.controlQueued = this.controlQueue.length;
     out.routes = this.routes?.routes.length ?? 0;
+    out.allowedSources = this.sourceFilter.size;
     const io = (prefix: string, stats: Record<string, number> | undefined): void => {
       if (stats) for (const [k, v] of Object.entries(stats)) out[`${prefix}.${k}`] = v;
     };
@@ -256,6 +277,13 @@ class LispDataPlane implements DataPlane {
       for (const u of list) for (const [k, v] of Object.entries(u.stats)) out[`${name}.${k}`] = (out[`${name}.${k}`] ?? 0) + v;
     }
     return out;
+  }
+
+  staticEntries(): MapCacheEntry[] {
+    return this.config.staticMapCache.map((s) => ({
+      eid: s.eid, key: eidKey(s.eid), rlocs: s.rlocs.map((address) => ({ address, priority: 1, weight: 1, up: true })),
+      action: 0, negative: false, ttlMs: 0, createdAt: this.startedAt, updatedAt: this.startedAt, expiresAt: 0, source: 'static',
+    }));
   }
 
   entryCounters(): Record<string, { packets: number; bytes: number }> {

@@ -1,7 +1,7 @@
 // The contract between the node's main thread (daemon) and the data plane. The daemon owns the
 // control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
 import type { Eid } from '../mapping/eid';
-import type { MapCacheEvent } from '../mapping/entry';
+import type { MapCacheEntry, MapCacheEvent } from '../mapping/entry';
 
 export interface DataPlaneConfig {
   /** TUN device name. */
@@ -43,10 +43,16 @@ export interface DataPlane {
   setRlocs(rlocs: readonly string[]): void;
   /** The control plane can take encapsulated control packets again: hand over what is queued. */
   controlReady(): void;
-  /** The control plane can take encapsulated control packets again: hand over what is queued. */
-  controlReady(): void;
+  /**
+   * The group members' RLOCs (the control plane's member list, push mode): data from any other
+   * outer source is dropped (counted as dropNotMember), except from the static map-cache's
+   * RLOCs and our own. null (the default): accept any source.
+   */
+  setMemberRlocs(rlocs: readonly string[] | null): void;
   /** Counters: packets/bytes encapsulated/decapsulated, drops by reason, FIB sizes. */
   counters(): Record<string, number>;
+  /** The static map-cache (config), in the map-cache's shape: source 'static', expiresAt 0 (never). */
+  staticEntries(): MapCacheEntry[];
   /** Per map-cache entry packet/byte counters, keyed by eidKey(). */
   entryCounters(): Record<string, { packets: number; bytes: number }>;
   /** Removes the TUN, routes and addresses it added. */
