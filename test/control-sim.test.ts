@@ -45,6 +45,18 @@ test('three nodes bootstrap from one seed each and converge to identical site ca
   t.deepEqual(net.undecodable(), []);
 });
 
+test('push mode tells the data plane the members\' RLOCs (memberRlocsChanged), and a joining member is added', (t) => {
+  const net = new SimNet();
+  const nodes = demoGroup(net);
+  nodes.slice(0, 2).forEach((n) => n.start());
+  t.true(net.until(() => nodes.slice(0, 2).every((n) => groupMembers(n).length === 2), 5_000) >= 0);
+  t.deepEqual(net.memberRlocs.get('n1'), ['192.168.77.5', '192.168.77.6'], 'n3 not started, nobody registered it');
+  t.deepEqual(net.memberRlocs.get('n2'), ['192.168.77.5', '192.168.77.6', '192.168.77.7'], 'n2 seeds from n3: a seed counts');
+  nodes[2].start();
+  t.true(net.until(() => nodes.every((n) => siteKeys(n).join() === FULL.join()), 5_000) >= 0);
+  for (const n of ['n1', 'n2', 'n3']) t.deepEqual(net.memberRlocs.get(n), ['192.168.77.5', '192.168.77.6', '192.168.77.7']);
+});
+
 test('the ITR resolves through its local Map-Resolver: proxy data for peers, negative for unknowns', (t) => {
   const net = new SimNet();
   const [n1] = demoGroup(net);

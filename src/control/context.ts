@@ -29,6 +29,12 @@ export interface ControlEnv {
   mapCacheChanged(event: MapCacheEvent): void;
   /** The registered unicast EID space (site cache, less our own EIDs) changed: what to route into the TUN. */
   eidSpaceChanged?(eids: readonly Eid[]): void;
+  /**
+   * Push mode: the RLOCs of the group's members (and of their registrations) changed; the data
+   * plane accepts LISP data only from these (issue 14: until data-plane encryption, a host without
+   * the group key must not inject by sending to UDP 4341). Never called in pull mode: any source.
+   */
+  memberRlocsChanged?(rlocs: readonly string[]): void;
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
   /** LISP-crypto keys to install in or remove from the data plane's key table (keys.ts). */
   cryptoKeysChanged?(event: KeyEvent): void;

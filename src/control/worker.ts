@@ -90,6 +90,7 @@ function main(): void {
     resolveName: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
     eidSpaceChanged: (eids) => send({ t: 'eid-space', eids }),
+    memberRlocsChanged: (rlocs) => send({ t: 'member-rlocs', rlocs }),
     log,
   };
 

@@ -17,6 +17,7 @@ import { isIPv4 } from 'node:net';
 import { Pool, RecvPool, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
+import { DATA_FLAG_I, DATA_KEY_ID_MASK } from '../wire/constants';
 import type { DataPlaneCounters } from './counters';
 import type { DatagramEndpoint, PacketDevice } from './io';
 import type { SourceFilter } from './sources';
@@ -24,8 +25,6 @@ import {
   ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN,
 } from './packet';
 
-const I_BIT = 0x08;
-const KEY_ID = 0x03;
 
 /** Verdicts of one segment. */
 const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7, NOT_MEMBER = 8;
@@ -208,9 +207,9 @@ export class Decapsulator {
     if (len < LISP_HEADER_LEN + 20) return BAD_HEADER;
     const flags = b[at];
     // K bits: LISP-crypto (RFC 8061), which we do not speak: we cannot read the payload.
-    if ((flags & KEY_ID) !== 0) return BAD_HEADER;
-    const iid = (flags & I_BIT) !== 0 ? (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6] : 0;
-    if (iid === HER_IID && (flags & I_BIT) !== 0) return CONTROL;
+    if ((flags & DATA_KEY_ID_MASK) !== 0) return BAD_HEADER;
+    const iid = (flags & DATA_FLAG_I) !== 0 ? (b[at + 4] << 16) | (b[at + 5] << 8) | b[at + 6] : 0;
+    if (iid === HER_IID && (flags & DATA_FLAG_I) !== 0) return CONTROL;
     if (!member) return NOT_MEMBER;
     if (iid !== this.o.instanceId) return UNKNOWN_IID;
     const ip = at + LISP_HEADER_LEN, ilen = len - LISP_HEADER_LEN, ver = b[ip] >> 4;

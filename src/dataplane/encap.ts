@@ -13,6 +13,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { AddressTable, Pool } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
+import { DATA_FLAG_I, DATA_FLAG_N } from '../wire/constants';
 import { writeDataHeader } from '../wire/data';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
@@ -21,9 +22,6 @@ import type { MissQueue } from './miss';
 import {
   ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
 } from './packet';
-
-const N_BIT = 0x80;
-const I_BIT = 0x08;
 
 /** Verdicts of classify(). */
 export const DROP = 0, SEND = 1;
@@ -114,7 +112,7 @@ export class Encapsulator implements EncapBatch {
     this.perSock4 = new Int32Array(Math.max(1, o.tx4.length));
     this.perSock6 = new Int32Array(Math.max(1, o.tx6.length));
     // RFC 9300 §5.3: N with a nonce on every packet; I and the instance-id when it is not 0.
-    this.flags = N_BIT | (o.instanceId !== 0 ? I_BIT : 0);
+    this.flags = DATA_FLAG_N | (o.instanceId !== 0 ? DATA_FLAG_I : 0);
     this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (RFC 9300 §5.3)
     const l = o.underlayMtu ?? UNDERLAY_MTU;
     this.limit4 = l - OVERHEAD4;

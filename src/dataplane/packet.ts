@@ -21,7 +21,7 @@ export const F_TRUNC = F.TRUNC;
 
 /** LISP data header (RFC 9300 §5.1). */
 export const LISP_HEADER_LEN = DATA_HEADER_LENGTH;
-/** Outer IP + UDP + LISP (lisp-wire.md §5): 20 + 8 + 8 and 40 + 8 + 8. */
+/** H of RFC 9300 §7.1, outer IP + UDP + LISP: 20 + 8 + 8 and 40 + 8 + 8. */
 export const OVERHEAD4 = 36;
 export const OVERHEAD6 = 56;
 /** Path limit L of RFC 9300 §7 ("RECOMMENDED 1500"): the underlay MTU we assume. */
@@ -58,7 +58,7 @@ function step(h: number, w: number): number {
 
 /**
  * Hash of the inner flow (addresses, protocol and, for unfragmented TCP/UDP, the ports), so one
- * flow always takes the same RLOC (RFC 9300 §5.3 / lisp-wire.md §5 "keeping a flow on one RLOC").
+ * flow always takes the same RLOC (RFC 9300 §5.3: the outer source port follows the inner flow).
  * Fragments hash without ports so all pieces of a datagram stay together.
  */
 export function flowHash(b: Uint8Array, at: number, len: number, v4: boolean): number {

@@ -74,6 +74,9 @@ export class SimNet {
     }, this.latencyMs);
   }
 
+  /** The last member RLOC set each node gave its data plane (ControlEnv.memberRlocsChanged). */
+  readonly memberRlocs = new Map<string, readonly string[]>();
+
   envFor(name: string, rloc: () => string): ControlEnv {
     const events: MapCacheEvent[] = [];
     this.mapCacheEvents.set(name, events);
@@ -103,6 +106,7 @@ export class SimNet {
       },
       mapCacheChanged: (e) => events.push(e),
       cryptoKeysChanged: (e) => keyEvents.push(e),
+      memberRlocsChanged: (rlocs) => this.memberRlocs.set(name, rlocs),
       resolveName: async (name) => {
         const a = this.dns.get(name);
         if (!a) throw new Error(`NXDOMAIN ${name}`);

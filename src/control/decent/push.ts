@@ -10,7 +10,7 @@ import type { MapCacheEntry } from '../../mapping/entry';
 import type { NodeContext } from '../context';
 import type { Etr } from '../etr';
 import type { Itr } from '../itr';
-import { rleEntries } from '../locators';
+import { locatorIp, rleEntries } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import { msToRecordTtl } from '../ttl';
@@ -35,6 +35,8 @@ export class PushMappingSystem implements MappingSystem {
   private readonly notifiedMembers = new Map<string, number>();
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
+  /** The member RLOC set last given to memberRlocsChanged, sorted and joined. */
+  private lastMemberRlocs = '';
   private registerTimer: unknown;
   /** Registration rounds sent, and the diagnostics already logged. */
   private rounds = 0;
@@ -260,6 +262,7 @@ export class PushMappingSystem implements MappingSystem {
   private refreshGroupMapCache(): void {
     const { ctx } = this;
     const members = [...new Set([...this.membersFromSiteCache(), ...this.replicationTargets()])].sort();
+    this.publishMemberRlocs(members);
     if (members.length === 0) {
       ctx.mapCache.remove(ctx.groupKey);
       return;
@@ -270,6 +273,28 @@ export class PushMappingSystem implements MappingSystem {
       eid: ctx.groupEid, key: ctx.groupKey, rlocs: [], action: 0, negative: false, ttlMs, createdAt: now,
       updatedAt: now, expiresAt: now + ttlMs, source: 'group', members,
     });
+  }
+
+  /**
+   * The outer sources the data plane accepts LISP data from: the members, the seeds, and every
+   * RLOC of an (authenticated) registration in our site cache, which covers a multihomed
+   * member's other uplinks.
+   */
+  private publishMemberRlocs(members: readonly string[]): void {
+    const { ctx } = this;
+    if (!ctx.env.memberRlocsChanged) return;
+    const set = new Set<string>([...members, ...ctx.config.group.seeds]);
+    for (const e of ctx.siteCache.all()) {
+      for (const l of e.locators) {
+        const ip = locatorIp(l.address);
+        if (ip !== undefined) set.add(ip);
+      }
+    }
+    const rlocs = [...set].sort();
+    const sig = rlocs.join(',');
+    if (sig === this.lastMemberRlocs) return;
+    this.lastMemberRlocs = sig;
+    ctx.env.memberRlocsChanged(rlocs);
   }
 
   /** The inner IP+UDP packet of a head-end replicated registration: our RLOC → G, 4342 → 4342. */
