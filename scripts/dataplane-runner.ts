@@ -18,6 +18,8 @@ export interface RunnerSpec {
   tun: string;
   mtu: number;
   offloads: boolean;
+  /** UDP GSO on send (default true). */
+  udpGso?: boolean;
   instanceId: number;
   localEids: string[];
   rlocs: string[];
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
   const eids = (list: string[]): Eid[] => list.map((t) => parseEid(t, iid));
   const resolvable = (spec.resolvable ?? []).map((r) => ({ r, eid: parseEid(r.eid, iid) }));
   const dp = createDataPlane({
-    tun: spec.tun, mtu: spec.mtu, offloads: spec.offloads, instanceId: iid, localEids: eids(spec.localEids),
+    tun: spec.tun, mtu: spec.mtu, offloads: spec.offloads, udpGso: spec.udpGso, instanceId: iid, localEids: eids(spec.localEids),
     rlocs: spec.rlocs, routes: eids(spec.routes),
     staticMapCache: spec.staticMapCache.map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
   }, {

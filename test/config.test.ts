@@ -114,3 +114,12 @@ test('nat: keepalive defaults to 15 s (at most 20 s, issue 16), rtr to off; both
   t.deepEqual(parseConfigText(`${GOOD}nat:\n  keepalive: 5s\n  rtr: true\n`, 'n1.yaml', {}).control.nat, { keepaliveMs: 5_000, rtr: true });
   t.regex(problems(`${GOOD}nat:\n  rtrs: true\n`)[0] ?? '', /nat\.rtrs/);
 });
+
+test('dataplane.udp-gso: on by default, false keeps the TUN offloads (issue 14)', (t) => {
+  const on = parseConfigText(`${GOOD}dataplane:\n  tun: decent0\n`, 'n1.yaml', {});
+  t.is(on.raw.dataplane?.['udp-gso'], true);
+  const off = parseConfigText(`${GOOD}dataplane:\n  udp-gso: false\n`, 'n1.yaml', {});
+  t.is(off.raw.dataplane?.['udp-gso'], false);
+  t.is(off.raw.dataplane?.offloads, true);
+  t.deepEqual(problems(`${GOOD}dataplane:\n  udp-gso: sometimes\n`).length, 1);
+});

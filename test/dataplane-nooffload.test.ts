@@ -22,3 +22,15 @@ test('offloads off: ping and TCP byte-identical, IPv4-in-IPv4 and IPv6-in-IPv6',
   const c = await bed.runB.counters();
   t.is(c['udp4.udpRecvDatagrams'], c['udp4.udpRecvMessages'], 'no GRO');
 });
+
+test('udp-gso false: TUN offloads stay on, but every outer datagram is sent as its own message (peers without GRO)', async (t) => {
+  if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
+  const bed = await createBed({ udpGso: false, mtuA: 1464 });
+  t.teardown(() => bed.destroy());
+  const r = await tcpTransfer(bed.hA, bed.hB, '10.2.0.10', 5203, BYTES);
+  t.is(r.received.sha256, r.sent.sha256);
+  const c = await bed.runA.counters();
+  t.true(c['tx4.udpSentDatagrams'] > 100, JSON.stringify(c));
+  t.is(c['tx4.udpSentMessages'], c['tx4.udpSentDatagrams'], 'no UDP GSO message');
+  t.true(c['tun.tunReadBytes'] / c['tun.tunReads'] > 1500, 'the TUN still hands over TSO super-packets');
+});

@@ -147,7 +147,9 @@ test('PMTU: an inner packet too big after encapsulation is answered with ICMP fr
   t.is(icmp6[6], 58);
   t.is(icmp6[40], 2);
   t.is(icmp6.readUInt32BE(44), 1500 - 56);
-  t.deepEqual(b.tun.written.map((p) => p.length), [1480, 1464]);
+  t.deepEqual(b.tun.written.map((p) => p.length).sort(), [1464, 1480]);
+  // RFC 9300 §7.1: DF=1 on the outer header, except for the inner packet that allowed fragmentation
+  t.deepEqual(net.sent.map((d) => [d.payload.length - 8, d.df]).sort(), [[1464, true], [1480, false]]);
 });
 
 test('miss: the first packets to an unresolved EID are held, asked for once, and flushed when the mapping arrives', async (t) => {
@@ -175,7 +177,7 @@ test('HER: a LISP packet with instance-id 0xFFFFFF goes to the control side with
   const { net, b } = await pair(t);
   const inner = ipv4Packet('192.0.2.1', '192.0.2.2', { ports: [4342, 4342] });
   const payload = Buffer.concat([Buffer.from([0x88, 0, 0, 1, 0xff, 0xff, 0xff, 0]), inner]);
-  net.transmit({ src: '192.0.2.1', sport: 40000, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, payload });
+  net.transmit({ src: '192.0.2.1', sport: 40000, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, keySet: 0, df: true, payload });
   net.pump();
   t.is(b.control.length, 1);
   t.deepEqual(b.control[0], { bytes: payload, src: '192.0.2.1' });
@@ -183,7 +185,7 @@ test('HER: a LISP packet with instance-id 0xFFFFFF goes to the control side with
   t.is(b.dp.counters().encapsulatedControl, 1);
 });
 
-test('the hook between classify and emit: a slot\'s destination rewritten (an RTR\'s address:port) and its key-id set reach the wire; a dropped slot is not sent', (t) => {
+test('the hook between classify and emit: a slot\'s destination rewritten (an RTR\'s address:port) and its key set reach the endpoint; a dropped slot is not sent', (t) => {
   const net = new MemNet();
   const host = net.host(['192.0.2.1']);
   const tun = host.openDevice({ name: 't', mtu: 1400, addresses: [], offloads: false });
@@ -202,7 +204,7 @@ test('the hook between classify and emit: a slot\'s destination rewritten (an RT
         seen.push(i);
         if (i === 1) { batch.verdict[i] = 0; continue; }
         batch.addrs.set(i, '198.51.100.7', 4500);
-        batch.keyId[i] = 1;
+        batch.keySet[i] = 2;
       }
     },
   });
@@ -217,7 +219,7 @@ test('the hook between classify and emit: a slot\'s destination rewritten (an RT
   t.is(rtr.queue.length, 1);
   const d = net.sent[0];
   t.deepEqual([d.dst, d.dport, d.src], ['198.51.100.7', 4500, '192.0.2.1']);
-  t.is(readDataHeader(d.payload, 0).keyId, 1);
+  t.is(d.keySet, 2, 'sealed with the key set the hook chose');
   t.is(d.payload[8 + 30], 1);
   t.is(counters.encapPackets, 1);
 });
@@ -242,7 +244,7 @@ function lispData(inner: Buffer, iid = IID): Buffer {
 test('member RLOCs: with the control plane\'s member list, data from any other outer source is a counted drop; HER control, static and member RLOCs pass (issue 14)', async (t) => {
   const { net, a, b } = await pair(t);
   const forge = (src: string, mark: number, iid = IID): void => net.transmit({
-    src, sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark }), iid),
+    src, sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, keySet: 0, df: true, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark }), iid),
   });
   // no member list yet (static mode, or before the control plane spoke): any source
   forge('203.0.113.66', 1);
@@ -250,7 +252,7 @@ test('member RLOCs: with the control plane\'s member list, data from any other o
   t.is(b.tun.written.length, 1);
   b.dp.setMemberRlocs(['192.0.2.9', '2001:db8::9']);
   forge('203.0.113.66', 2); // not a member: dropped
-  net.transmit({ src: '192.0.2.9', sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 3 })) });
+  net.transmit({ src: '192.0.2.9', sport: 5555, dst: '192.0.2.2', dport: 4341, ttl: 64, tos: 0, keySet: 0, df: true, payload: lispData(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 3 })) });
   a.tun.inject(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 4 })); // A's RLOC is in B's static map-cache
   forge('203.0.113.66', 5, 0xffffff); // HER control from a joining node: to the control plane
   net.pump();

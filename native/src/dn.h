@@ -60,7 +60,8 @@ enum {
     DN_OFF_UDP_GSO = 1u << 5, /* UDP_SEGMENT on the socket */
     DN_OFF_UDP_GRO = 1u << 6, /* UDP_GRO on the socket */
     DN_OFF_COALESCE = 1u << 7, /* coalesce segments into GSO writes to the TUN */
-    DN_OFF_REUSEPORT = 1u << 8 /* SO_REUSEPORT on the socket */
+    DN_OFF_REUSEPORT = 1u << 8, /* SO_REUSEPORT on the socket */
+    DN_OFF_FRAG = 1u << 9 /* IPv4: outer DF=0, the kernel may fragment (default DF=1) */
 };
 
 /* stats slots (Float64Array shared with TS, see src/native/stats.ts) */

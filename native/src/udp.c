@@ -110,6 +110,17 @@ int dn_udp_open(dn_udp *u, int family, const uint8_t *addr, int port, int bufsiz
         setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
         setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     }
+    /* Outer DF (RFC 9300 §7.1: an IPv4 outer header SHOULD have DF=1, so that the ETR never
+     * reassembles). IP_PMTUDISC_DO sets it on every datagram, the segments of a UDP GSO message
+     * too: the default (IP_PMTUDISC_WANT) decides on the whole message's length and so sends GSO
+     * segments with DF=0 and single datagrams with DF=1. DN_OFF_FRAG asks for DF=0
+     * (IP_PMTUDISC_DONT): a socket for inner IPv4 packets without DF that do not fit the path,
+     * which the kernel then fragments (the MAY of §7.1). */
+    if (af == AF_INET) {
+        int pmtu = (want & DN_OFF_FRAG) ? IP_PMTUDISC_DONT : IP_PMTUDISC_DO;
+        if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu) == 0 && (want & DN_OFF_FRAG))
+            u->offloads |= DN_OFF_FRAG;
+    }
     *stage = "bind";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);

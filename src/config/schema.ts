@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
     tun: interfaceName.default('decent0'),
     mtu: z.number().int().min(576).max(65535).default(1400),
     offloads: z.boolean().default(true),
+    /**
+     * UDP GSO on send: off sends every datagram on its own (TUN offloads stay on), for receivers
+     * that read the underlay with raw sockets and do no GRO (OOR).
+     */
+    'udp-gso': z.boolean().default(true),
     /** EID prefixes routed into the TUN; default: every EID learned from the group. */
     routes: z.array(eidText).optional(),
     'static-map-cache': z.array(z.strictObject({ eid: eidText, rlocs: z.array(ipAddress).min(1) })).default([]),

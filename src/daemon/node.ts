@@ -51,7 +51,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
   if (dp) {
     const create = dataPlaneFactory();
     dataPlane = create({
-      tun: dp.tun, mtu: dp.mtu, offloads: dp.offloads, localEids: cfg.control.eids, instanceId: cfg.control.group.instanceId,
+      tun: dp.tun, mtu: dp.mtu, offloads: dp.offloads, udpGso: dp['udp-gso'], localEids: cfg.control.eids, instanceId: cfg.control.group.instanceId,
       // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
       rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e, cfg.control.group.instanceId)),
       staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, cfg.control.group.instanceId), rlocs: s.rlocs })),

@@ -3,9 +3,10 @@
 //   classify  parse the inner header, FIB lookup, RLOC choice, a verdict per slot (send, or
 //             counted as dropped / held for a miss / answered with ICMP too big)
 //   hook      `afterClassify(batch, n)`: sees the SEND slots with their destination address
-//             entries and may change them: encryption sets a slot's key-id, NAT traversal
-//             rewrites its destination (an RTR, a translated address:port), or drops a slot
-//   emit      LISP header into the headroom, outer source, sending socket, counters, sends
+//             entries and may change them: encryption picks a slot's key set (the endpoint
+//             seals each datagram and sets the header's key-id, RFC 8061 §7), NAT traversal
+//             rewrites its destination (an RTR, a translated address:port), or it drops a slot
+//   emit      LISP header into the headroom, key set, outer source, sending socket, counters, sends
 // The datagram endpoint adds the outer IP and UDP headers, so per packet we write only the
 // 8-byte LISP header, the destination's address entry and the outer TTL/TOS (copied from the
 // inner, RFC 9300 §5.3); a TSO/USO super-packet goes out as one slot that the addon splits into
@@ -20,23 +21,26 @@ import type { IcmpTooBig } from './icmp';
 import type { DatagramEndpoint, PacketDevice } from './io';
 import type { MissQueue } from './miss';
 import {
-  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
+  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
 } from './packet';
 
 /** Verdicts of classify(). */
 export const DROP = 0, SEND = 1;
+/** emit()'s sending group of IPv4 slots that may be fragmented (txFrag4). */
+const FRAG4 = 5;
 
 /**
  * What the hook between classify and emit sees: slot i of `pool` is sent iff verdict[i] is
  * SEND, to the address entry i of `addrs` (family 4/6, port, address; the entry's family picks
- * the outer family and socket). `keyId` (0-3) goes into the header's K bits (RFC 8061 §3);
- * `entry` is the slot's FIB entry. To drop a slot set its verdict to DROP and count it.
+ * the outer family and socket). `keySet[i]` (0 = clear, the default) becomes the slot's D.KEY:
+ * the key set the endpoint seals it with; `entry` is the slot's FIB entry. To drop a slot set
+ * its verdict to DROP and count it.
  */
 export interface EncapBatch {
   readonly pool: Pool;
   readonly addrs: AddressTable;
   readonly verdict: Uint8Array;
-  readonly keyId: Uint8Array;
+  readonly keySet: Int32Array;
   readonly entry: Int32Array;
 }
 
@@ -50,6 +54,12 @@ export interface EncapOptions {
    */
   tx4: readonly DatagramEndpoint[];
   tx6: readonly DatagramEndpoint[];
+  /**
+   * IPv4 socket that sends with DF=0 (the others send DF=1, RFC 9300 §7.1): for inner IPv4
+   * packets without DF that do not fit the path, which the kernel then fragments. Without it
+   * they go through tx4 and are dropped by the kernel (counted as udpSendDrops).
+   */
+  txFrag4?: DatagramEndpoint;
   fib: FibReader;
   miss: MissQueue;
   icmp: IcmpTooBig;
@@ -71,16 +81,20 @@ export class Encapsulator implements EncapBatch {
   readonly pool: Pool;
   readonly addrs: AddressTable;
   readonly verdict: Uint8Array;
-  readonly keyId: Uint8Array;
+  readonly keySet: Int32Array;
   readonly entry: Int32Array;
   /** Inner flow hash and datagrams (segments) of each SEND slot, from classify for emit. */
   private readonly hash: Uint32Array;
   private readonly segments: Int32Array;
+  /** 1: an IPv4 packet without DF too big for the path: outer fragments allowed (txFrag4). */
+  private readonly fragment: Uint8Array;
+  /** Sending group of each slot in emit: 4, 6, FRAG4 or 0 (not sent). */
   private readonly family: Uint8Array;
   /** Sending socket of each slot, and slots per (family, socket) in this batch. */
   private readonly sock: Uint8Array;
   private readonly perSock4: Int32Array;
   private readonly perSock6: Int32Array;
+  private readonly perFrag = new Int32Array(1);
   private readonly rounds: number;
   private readonly flags: number;
   private readonly word1: number;
@@ -102,10 +116,11 @@ export class Encapsulator implements EncapBatch {
     // one destination entry per slot, then our IPv4 and IPv6 source RLOC (setSources)
     this.addrs = new AddressTable(batch + 2);
     this.verdict = new Uint8Array(batch);
-    this.keyId = new Uint8Array(batch);
+    this.keySet = new Int32Array(batch);
     this.entry = new Int32Array(batch);
     this.hash = new Uint32Array(batch);
     this.segments = new Int32Array(batch);
+    this.fragment = new Uint8Array(batch);
     this.family = new Uint8Array(batch);
     this.sock = new Uint8Array(batch);
     if (o.tx4.length > 256 || o.tx6.length > 256) throw new RangeError('at most 256 sending sockets per family');
@@ -213,7 +228,8 @@ export class Encapsulator implements EncapBatch {
   private classify(n: number, nowMs: number): void {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes;
-    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keyId = this.keyId;
+    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keySet = this.keySet;
+    const fragment = this.fragment;
     const iid = o.instanceId;
     const nowSec = Math.floor(nowMs / 1000);
     const k4 = o.tx4.length, k6 = o.tx6.length;
@@ -223,7 +239,7 @@ export class Encapsulator implements EncapBatch {
       const len = desc[d + D_LEN];
       desc[d + D_ADDR] = -1;
       verdict[i] = DROP;
-      keyId[i] = 0;
+      keySet[i] = 0;
       const ver = data[at] >> 4;
       let v4: boolean, ttl: number, tos: number, entry: number;
       if (ver === 4 && len >= 20) {
@@ -274,16 +290,19 @@ export class Encapsulator implements EncapBatch {
         continue;
       }
       // RFC 9300 §7.1 (stateless): too big after encapsulation -> ICMP with S = L - H, unless it
-      // is IPv4 without DF, which the kernel fragments (outer fragments; the ETR's kernel
-      // reassembles before our socket sees them).
+      // is IPv4 without DF, which the kernel fragments (outer fragments with DF=0 through
+      // txFrag4 over IPv4, source fragments over IPv6; the ETR's kernel reassembles them
+      // before our socket sees them). Everything else leaves with DF=1.
       const hdr = gso > 0 ? segmentHeaderLength(data, at, v4, flags) : 0;
       const segLen = gso > 0 ? hdr + gso : len;
       const limit = outer6 ? this.limit6 : this.limit4;
-      if (segLen > limit && (!v4 || (data[at + 6] & 0x40) !== 0)) {
+      const tooBig = segLen > limit;
+      if (tooBig && (!v4 || (data[at + 6] & 0x40) !== 0)) {
         c.dropTooBigEncap++;
         o.icmp.tooBig(data, at, len, v4, v4 ? limit : Math.max(limit, IPV6_MIN_MTU));
         continue;
       }
+      fragment[i] = tooBig ? 1 : 0;
       // destination RLOC, port 4341 (address entry layout: src/native/address.ts)
       const a = i * ADDR;
       const w = fib.selectedAddress;
@@ -307,18 +326,19 @@ export class Encapsulator implements EncapBatch {
   }
 
   /**
-   * Stage 2, per SEND slot: the LISP header into the headroom (K bits from keyId), the outer
+   * Stage 2, per SEND slot: the LISP header into the headroom, the key set, the outer
    * source, the sending socket (by the outer family of address entry i, which a hook may have
    * changed), the counters; then one send per socket.
    */
   private emit(n: number): void {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
-    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keyId = this.keyId;
-    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock;
+    const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keySet = this.keySet;
+    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock, fragment = this.fragment, frag4 = o.txFrag4 !== undefined;
     const k4 = o.tx4.length, k6 = o.tx6.length, flags = this.flags, word1 = this.word1;
     per4.fill(0);
     per6.fill(0);
+    this.perFrag[0] = 0;
     for (let i = 0; i < n; i++) {
       fam[i] = 0;
       if (verdict[i] !== SEND) continue;
@@ -331,13 +351,14 @@ export class Encapsulator implements EncapBatch {
       }
       const at = i * slotSize + desc[d + D_OFF];
       // LISP header (RFC 9300 §5.1) right in front of the inner packet
-      writeDataHeader(data, at - LISP_HEADER_LEN, flags | keyId[i], this.nextNonce(), word1);
+      writeDataHeader(data, at - LISP_HEADER_LEN, flags, this.nextNonce(), word1);
       desc[d + D_HDR] = LISP_HEADER_LEN;
+      desc[d + D_KEY] = keySet[i];
       desc[d + D_AUX] = outer6 ? this.src6 : this.src4;
       // high hash bits for the socket: the low ones already chose the RLOC
       const s = (hashes[i] >>> 16) % k;
       sock[i] = s;
-      if (outer6) { fam[i] = 6; per6[s]++; } else { fam[i] = 4; per4[s]++; }
+      if (outer6) { fam[i] = 6; per6[s]++; } else if (fragment[i] !== 0 && frag4) { fam[i] = FRAG4; sock[i] = 0; this.perFrag[0]++; } else { fam[i] = 4; per4[s]++; }
       const len = desc[d + D_LEN];
       fib.count(entries[i], len);
       c.encapPackets += segments[i];
@@ -345,6 +366,7 @@ export class Encapsulator implements EncapBatch {
     }
     this.send(n, 4, o.tx4, per4);
     this.send(n, 6, o.tx6, per6);
+    if (this.perFrag[0] !== 0 && o.txFrag4) this.send(n, FRAG4, [o.txFrag4], this.perFrag);
   }
 
   /** One send per socket that has slots: the others' slots are masked with D_ADDR = -1. */

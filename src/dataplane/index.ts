@@ -70,6 +70,7 @@ class LispDataPlane implements DataPlane {
   private udp6: DatagramEndpoint | undefined;
   private tx4: DatagramEndpoint[] = [];
   private tx6: DatagramEndpoint[] = [];
+  private txFrag4: DatagramEndpoint | undefined;
   private encap: Encapsulator | undefined;
   private routes: HostRoutes | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -118,12 +119,15 @@ class LispDataPlane implements DataPlane {
         }
       }
       if (!this.udp4 && !this.udp6) throw new Error(`cannot bind UDP port ${DATA_PORT} for LISP data on IPv4 or IPv6`);
+      const gso = cfg.offloads && cfg.udpGso !== false;
       for (let k = 0; k < SENDERS; k++) {
         // send-only: no GRO, a small receive batch; the wildcard address lets the kernel pick
         // the outer source by route
-        if (this.udp4) this.tx4.push(this.io.openEndpoint({ address: '0.0.0.0', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
-        if (this.udp6) this.tx6.push(this.io.openEndpoint({ address: '::', port: 0, gso: cfg.offloads, gro: false, maxBatch: 1 }));
+        if (this.udp4) this.tx4.push(this.io.openEndpoint({ address: '0.0.0.0', port: 0, gso, gro: false, maxBatch: 1 }));
+        if (this.udp6) this.tx6.push(this.io.openEndpoint({ address: '::', port: 0, gso, gro: false, maxBatch: 1 }));
       }
+      // DF=0 for inner IPv4 packets without DF that do not fit (the senders above set DF=1)
+      if (this.udp4) this.txFrag4 = this.io.openEndpoint({ address: '0.0.0.0', port: 0, gso: false, gro: false, maxBatch: 1, fragment: true });
       this.routes = new HostRoutes(tun, log);
       // Static mode: the static map-cache's EIDs are overlay EIDs like the learned ones, so
       // they are routed into the TUN by default (without a route the replies to packets we
@@ -131,7 +135,7 @@ class LispDataPlane implements DataPlane {
       this.routes.addStatic([...cfg.routes, ...cfg.staticMapCache.map((s) => s.eid)]);
       this.routes.setDynamic(this.routedEids);
       const encap = new Encapsulator({
-        tun, tx4: this.tx4, tx6: this.tx6, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
+        tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
       });
       this.encap = encap;
@@ -273,7 +277,7 @@ class LispDataPlane implements DataPlane {
     io('tun', this.tun?.stats);
     io('udp4', this.udp4?.stats);
     io('udp6', this.udp6?.stats);
-    for (const [name, list] of [['tx4', this.tx4], ['tx6', this.tx6]] as const) {
+    for (const [name, list] of [['tx4', this.tx4], ['tx6', this.tx6], ['txFrag4', this.txFrag4 ? [this.txFrag4] : []]] as const) {
       for (const u of list) for (const [k, v] of Object.entries(u.stats)) out[`${name}.${k}`] = (out[`${name}.${k}`] ?? 0) + v;
     }
     return out;
@@ -299,8 +303,10 @@ class LispDataPlane implements DataPlane {
     this.udp6?.close();
     this.udp4 = this.udp6 = undefined;
     for (const u of [...this.tx4, ...this.tx6]) u.close();
+    this.txFrag4?.close();
     this.tx4 = [];
     this.tx6 = [];
+    this.txFrag4 = undefined;
     // a non-persistent TUN disappears with its fd, taking its addresses along
     this.tun?.close();
     this.tun = undefined;

@@ -58,6 +58,8 @@ export interface EndpointOptions {
   port: number;
   gso: boolean;
   gro: boolean;
+  /** IPv4: DF=0, the kernel fragments what does not fit (default DF=1, RFC 9300 §7.1). */
+  fragment?: boolean;
   maxBatch?: number;
 }
 

@@ -15,6 +15,7 @@ export const D_FLAGS = D.FLAGS;
 export const D_GSO = D.GSO;
 export const D_HDR = D.HDR;
 export const D_AUX = D.AUX;
+export const D_KEY = D.KEY;
 export const F_GSO_TCP = F.GSO_TCP4 | F.GSO_TCP6;
 export const F_GSO_ANY = F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP;
 export const F_TRUNC = F.TRUNC;

@@ -9,6 +9,12 @@ export interface DataPlaneConfig {
   readonly mtu: number;
   /** TUN/UDP offloads (TSO/USO, GSO/GRO); off = one packet per slot. */
   readonly offloads: boolean;
+  /**
+   * UDP GSO on send (default true; needs `offloads`). false: the TUN's super-packets are still
+   * read whole, but split into single datagrams, one per message, for peers that read with raw
+   * sockets and do no GRO.
+   */
+  readonly udpGso?: boolean;
   /** Own EIDs: put on the host (TUN) so applications can use them as source addresses. */
   readonly localEids: readonly Eid[];
   /** Instance-id the node serves (data header I bit when ≠ 0). */

@@ -73,6 +73,8 @@ export const OFF = {
   COALESCE: 1 << 7,
   /** SO_REUSEPORT on the socket. */
   REUSEPORT: 1 << 8,
+  /** IPv4: outer DF=0 and the kernel may fragment (IP_PMTUDISC_DONT); default DF=1 on every datagram (RFC 9300 §7.1). */
+  FRAG: 1 << 9,
 } as const;
 
 /** Counters kept by the addon, one Float64Array slot each (order = enum in dn.h). */

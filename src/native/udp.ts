@@ -23,6 +23,11 @@ export interface UdpOptions {
   gso?: boolean;
   /** UDP_GRO on receive (default true). */
   gro?: boolean;
+  /**
+   * IPv4: send with DF=0 and let the kernel fragment datagrams larger than the path (default
+   * false: DF=1 on every datagram, GSO segments included, RFC 9300 §7.1).
+   */
+  fragment?: boolean;
   /** Most messages one recv() can return (default 256). */
   maxBatch?: number;
   /**
@@ -50,7 +55,7 @@ export class UdpEndpoint {
     this.maxBatch = opts.maxBatch ?? 256;
     this.statsArray = new Float64Array(STAT_NAMES.length);
     const want = (opts.gso ?? true ? OFF.UDP_GSO : 0) | (opts.gro ?? true ? OFF.UDP_GRO : 0) |
-      (opts.reusePort ? OFF.REUSEPORT : 0);
+      (opts.reusePort ? OFF.REUSEPORT : 0) | (opts.fragment ? OFF.FRAG : 0);
     try {
       const r = loadAddon().udpOpen(
         this.family, ipToBytes(opts.address), opts.port, this.netns, opts.bufferBytes ?? 8 << 20,

@@ -116,6 +116,8 @@ function router(ns: Netns): void {
 
 export interface BedOptions {
   offloads?: boolean;
+  /** UDP GSO on xA's sending sockets (default true). */
+  udpGso?: boolean;
   /** xA's TUN MTU (default 1500: bigger than the path, so PMTUD and the ICMP path are exercised). */
   mtuA?: number;
 }
@@ -151,7 +153,7 @@ export async function createBed(opts: BedOptions = {}): Promise<Bed> {
     const offloads = opts.offloads ?? true;
     const tunA = uniqueName('dpt'), tunB = uniqueName('dpt');
     const runA = await Runner.start(xA, {
-      tun: tunA, mtu: opts.mtuA ?? 1500, offloads, instanceId: IID,
+      tun: tunA, mtu: opts.mtuA ?? 1500, offloads, udpGso: opts.udpGso, instanceId: IID,
       // the LAN behind xA, and a host EID of xA's own (on its TUN: host mode)
       localEids: ['10.1.0.0/24', 'fd01::/64', '10.1.9.1/32'], rlocs: ['192.168.77.1', '192.168.78.1', 'fd77::1'],
       routes: ['10.2.0.0/16', 'fd02::/16'],

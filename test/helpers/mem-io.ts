@@ -16,6 +16,10 @@ export interface Datagram {
   /** Outer TTL / hop limit and TOS / traffic class as sent. */
   ttl: number;
   tos: number;
+  /** The sender's D.KEY: the key set a real endpoint would have sealed it with (0 = clear; the double does not encrypt). */
+  keySet: number;
+  /** IPv4 outer DF as the socket sets it (false for IPv6, which has none). */
+  df: boolean;
   payload: Buffer;
 }
 
@@ -87,7 +91,7 @@ export class MemHost implements DataPlaneIo {
     if (o.port !== 0 && this.net.endpoints.some((e) => !e.closed && e.host === this && e.port === port && isIPv4(e.address) === isIPv4(o.address))) {
       throw new Error(`port ${port} in use`);
     }
-    const e = new MemEndpoint(this, o.address, port);
+    const e = new MemEndpoint(this, o.address, port, o.fragment ?? false);
     this.net.endpoints.push(e);
     return e;
   }
@@ -178,7 +182,7 @@ export class MemEndpoint implements DatagramEndpoint {
   closed = false;
   private cb: (() => void) | undefined;
 
-  constructor(readonly host: MemHost, readonly address: string, readonly port: number) {
+  constructor(readonly host: MemHost, readonly address: string, readonly port: number, readonly fragment: boolean) {
     host.net.watch({ pending: () => !this.closed && this.cb !== undefined && this.queue.length > 0, fire: () => this.cb?.() });
   }
 
@@ -209,7 +213,7 @@ export class MemEndpoint implements DatagramEndpoint {
       const at = pool.start(i), hdr = pool.desc[d + D.HDR], len = pool.desc[d + D.LEN];
       this.host.net.transmit({
         src, sport: this.port, dst: dst.address, dport: dst.port,
-        ttl: (tt & 0xff) || 64, tos: (tt & 0x10000) !== 0 ? (tt >> 8) & 0xff : 0,
+        ttl: (tt & 0xff) || 64, tos: (tt & 0x10000) !== 0 ? (tt >> 8) & 0xff : 0, keySet: pool.desc[d + D.KEY], df: dst.family === 4 && !this.fragment,
         payload: Buffer.from(pool.data.subarray(at - hdr, at + len)),
       });
       sent++;
