@@ -6,17 +6,82 @@ import type { MapCacheEvent } from '../../src/control/map-cache';
 import { ControlNode, type ControlEnv } from '../../src/control/node';
 import type { CryptoConfig, KeyEvent } from '../../src/control/keys';
 import { decodeControl, decodeData, encodeData } from '../../src/wire';
+import { MessageTally } from './message-tally';
 
 interface Timer { at: number; seq: number; fn: () => void; cancelled: boolean }
+
+const earlier = (a: Timer, b: Timer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+/** A binary min-heap of timers by (time, creation order): large groups keep 10⁵ timers pending. */
+class TimerHeap {
+  private readonly items: Timer[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(t: Timer): void {
+    const h = this.items;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(h[i], h[parent])) break;
+      [h[i], h[parent]] = [h[parent], h[i]];
+      i = parent;
+    }
+  }
+
+  peek(): Timer | undefined {
+    return this.items[0];
+  }
+
+  pop(): Timer | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && earlier(h[l], h[m])) m = l;
+        if (r < h.length && earlier(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export interface SimNetOptions {
+  /** Keep every datagram in `wire` (codec checks); off for large groups, where `tally` counts them. */
+  readonly keepWire?: boolean;
+}
 
 export class SimNet {
   now = 0;
   private seq = 0;
-  private timers: Timer[] = [];
+  private readonly timers = new TimerHeap();
   readonly nodes = new Map<string, ControlNode>();
   readonly latencyMs = 1;
-  /** Every datagram put on the simulated wire, for codec checks. */
+  /** Every datagram put on the simulated wire, for codec checks (unless keepWire is false). */
   readonly wire: { from: string; to: string; port: number; bytes: Buffer }[] = [];
+  /** Counts of every datagram sent: per node, per type, the largest. */
+  readonly tally = new MessageTally();
+  private readonly keepWire: boolean;
+
+  constructor(opts: SimNetOptions = {}) {
+    this.keepWire = opts.keepWire ?? true;
+  }
+
+  private put(from: string, to: string, port: number, bytes: Buffer): void {
+    this.tally.record(from, to, port, bytes);
+    if (this.keepWire) this.wire.push({ from, to, port, bytes });
+  }
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
   /** LISP-crypto key-table events per node name. */
   readonly keyEvents = new Map<string, KeyEvent[]>();
@@ -42,15 +107,19 @@ export class SimNet {
     return t;
   }
 
+  /** Timers not yet run (cancelled ones included until they come due). */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
   /** Runs timers in time order until `ms` of virtual time have passed. */
   advance(ms: number): void {
     const end = this.now + ms;
     for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.timers[0];
+      const next = this.timers.peek();
       if (!next || next.at > end) break;
-      this.timers.shift();
+      this.timers.pop();
+      if (next.cancelled) continue;
       this.now = next.at;
       next.fn();
     }
@@ -91,7 +160,7 @@ export class SimNet {
       sendControl: (dst, port, bytes) => {
         const translated = this.nat.get(rloc());
         const from = translated?.address ?? rloc();
-        this.wire.push({ from, to: dst, port, bytes });
+        this.put(from, dst, port, bytes);
         this.deliver(dst, (n) => n.receiveControl(bytes, from, translated?.port ?? 4342));
       },
       sendEncapsulated: (dst, inner) => {
@@ -101,7 +170,7 @@ export class SimNet {
           header: { noncepresent: true, lsbEnabled: false, echoNonce: false, mapVersioning: false, iidPresent: true, keyId: 0, nonce: 0xc0de, iid: 0xffffff, lsb: 0 },
           payload: inner,
         });
-        this.wire.push({ from, to: dst, port: 4341, bytes });
+        this.put(from, dst, 4341, bytes);
         this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
       },
       mapCacheChanged: (e) => events.push(e),
