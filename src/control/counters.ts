@@ -16,5 +16,7 @@ export const COUNTER_NAMES = [
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',
   'crypto.rejected.limit', 'crypto.reply.unmatched',
+  // Pull mode: a Map-Resolver did not answer in time (the lookup asks another of the set).
+  'request.timed-out',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

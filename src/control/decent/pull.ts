@@ -13,8 +13,23 @@ import { CONTROL_PORT } from '../ports';
 import type { MappingSystem } from './mapping-system';
 import { lookupKey, mapServerName, type PullConfig } from './pull-hash';
 
-/** How long the ITR waits for a Map-Reply before the EID may be asked for again. */
+/** How long the ITR waits for a Map-Reply before it asks the next Map-Resolver of the set. */
 const RESOLUTION_TIMEOUT_MS = 2000;
+/**
+ * A Map-Resolver that let a request time out is skipped for this long (while another address
+ * of its set is not marked down), so a dead set member costs one retry, not every other lookup.
+ */
+const RESOLVER_DOWN_MS = 30_000;
+/** Bound on Map-Resolver addresses remembered as down. */
+const MAX_DOWN_RESOLVERS = 1024;
+
+interface PendingResolution {
+  readonly key: string;
+  readonly resolver: string;
+  /** The set's addresses already asked for this lookup. */
+  readonly tried: ReadonlySet<string>;
+  timer: unknown;
+}
 /** M=1 retransmissions: 1 s, doubling, given up after 60 s (RFC 9301 §8.2). */
 const FIRST_RETRANSMIT_MS = 1000;
 const LAST_RETRANSMIT_MS = 60_000;
@@ -22,11 +37,14 @@ const LAST_RETRANSMIT_MS = 60_000;
 export class PullMappingSystem implements MappingSystem {
   readonly mode = 'pull';
   /** Map-Requests in flight for the ITR, by nonce, and the EID keys they serve. */
-  private readonly pendingResolutions = new Map<bigint, { key: string; timer: unknown }>();
+  private readonly pendingResolutions = new Map<bigint, PendingResolution>();
   private readonly resolvingKeys = new Set<string>();
   /** Map-Server set addresses per DNS name, and when they were looked up. */
   private readonly msAddresses = new Map<string, { addresses: string[]; at: number }>();
-  private resolverTurn = 0;
+  /** Round-robin position; random, so ITRs that start together do not all ask the same address first. */
+  private resolverTurn = Math.floor(Math.random() * 0x10000);
+  /** Map-Resolvers that did not answer in time, until when they are skipped. */
+  private readonly resolverDownUntil = new Map<string, number>();
   /** Map-Registers awaiting their Map-Notify, by `nonce|map-server`. */
   private readonly unacked = new Map<string, unknown>();
 
@@ -63,6 +81,7 @@ export class PullMappingSystem implements MappingSystem {
     if (!r) return false;
     this.pendingResolutions.delete(m.nonce);
     this.ctx.env.clearTimeout(r.timer);
+    this.resolverDownUntil.delete(r.resolver);
     this.itr.install(m);
     return true;
   }
@@ -147,8 +166,9 @@ export class PullMappingSystem implements MappingSystem {
   }
 
   /**
-   * The ITR asks the Map-Resolver its hash picks (round-robin within the set, RFC 9962 §5); the
-   * answer is installed when it comes.
+   * The ITR asks a Map-Resolver of the set its hash picks (round-robin over the addresses not
+   * marked down, RFC 9962 §5); the answer is installed when it comes. No answer in time marks that
+   * address down and asks the next one (each address once per lookup).
    */
   private async ask(eid: Eid): Promise<void> {
     const key = eidKey(eid);
@@ -162,13 +182,42 @@ export class PullMappingSystem implements MappingSystem {
         this.itr.resolveLocally(eid);
         return;
       }
-      const resolver = servers[this.resolverTurn++ % servers.length];
-      const nonce = randomNonce();
-      const timer = this.ctx.env.setTimeout(() => this.pendingResolutions.delete(nonce), RESOLUTION_TIMEOUT_MS);
-      this.pendingResolutions.set(nonce, { key, timer });
-      this.itr.sendMapRequest(eid, resolver, nonce);
+      this.askNext(eid, key, servers, new Set());
     } finally {
       this.resolvingKeys.delete(key);
     }
+  }
+
+  private askNext(eid: Eid, key: string, servers: readonly string[], tried: ReadonlySet<string>): void {
+    const { env } = this.ctx;
+    const now = env.now();
+    const untried = servers.filter((s) => !tried.has(s));
+    if (untried.length === 0) return;
+    const up = untried.filter((s) => (this.resolverDownUntil.get(s) ?? 0) <= now);
+    // All of them down: ask anyway, one may be back.
+    const choices = up.length ? up : untried;
+    const resolver = choices[this.resolverTurn++ % choices.length];
+    const nonce = randomNonce();
+    const pending: PendingResolution = { key, resolver, tried: new Set([...tried, resolver]), timer: undefined };
+    pending.timer = env.setTimeout(() => {
+      if (this.pendingResolutions.get(nonce) !== pending) return;
+      this.pendingResolutions.delete(nonce);
+      this.ctx.count('request.timed-out');
+      this.markDown(resolver);
+      if (!this.ctx.running) return;
+      env.log('debug', 'no Map-Reply in time, asking another Map-Resolver of the set', { eid: key, resolver });
+      this.askNext(eid, key, servers, pending.tried);
+    }, RESOLUTION_TIMEOUT_MS);
+    this.pendingResolutions.set(nonce, pending);
+    this.itr.sendMapRequest(eid, resolver, nonce);
+  }
+
+  private markDown(resolver: string): void {
+    const now = this.ctx.env.now();
+    if (this.resolverDownUntil.size >= MAX_DOWN_RESOLVERS) {
+      for (const [ip, until] of this.resolverDownUntil) if (until <= now) this.resolverDownUntil.delete(ip);
+      if (this.resolverDownUntil.size >= MAX_DOWN_RESOLVERS) return;
+    }
+    this.resolverDownUntil.set(resolver, now + RESOLVER_DOWN_MS);
   }
 }

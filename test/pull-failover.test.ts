@@ -1,0 +1,44 @@
+// Pull mode's Map-Resolver failover (RFC 9962 §5: a Map-Server set is every address of its DNS
+// name): when one Map-Server of a set dies, each lookup reaches another one within one retry,
+// and later lookups stop asking the dead one.
+import test from 'ava';
+import { parseEid } from '../src/mapping/eid';
+import { messageType } from './helpers/message-tally';
+import { SimNet, simConfig } from './helpers/sim-net';
+
+const PULL = { modulus: 1, dnsSuffix: 'ms.test', hash: 'rfc' as const, lookupLengths: [], dnsRefreshMs: 30_000 };
+/** The ITR's wait for a Map-Reply before it asks another Map-Resolver of the set. */
+const RESOLUTION_TIMEOUT_MS = 2000;
+
+function pullNode(net: SimNet, i: number, eids: string[]): ReturnType<SimNet['addNode']> {
+  return net.addNode({ ...simConfig({ name: `p${i}`, rloc: `10.7.0.${i}`, eids, seeds: [] }), mode: 'pull', pull: PULL });
+}
+
+test('pull mode: a dead Map-Server of the set costs each lookup at most one retry, and is then avoided', async (t) => {
+  // Seeds of the run: several fresh ITRs, so both starting points of the round-robin are covered.
+  for (let run = 0; run < 4; run++) {
+    const net = new SimNet();
+    net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
+    const a = pullNode(net, 1, ['10.1.0.0/16']);
+    const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16', '10.8.0.0/16', '10.9.0.0/16'];
+    const b = pullNode(net, 2, targets);
+    const itr = pullNode(net, 3, ['10.3.0.0/16']);
+    for (const n of [a, b, itr]) n.start();
+    const registered = await net.untilAsync(() => a.siteCache.size === 8 && b.siteCache.size === 8, 5_000);
+    t.true(registered >= 0, 'every EID registered to both Map-Servers of the set');
+
+    net.kill(a);
+    const wireBefore = net.wire.length;
+    const start = net.now;
+    const done: number[] = [];
+    for (const [k, eid] of targets.entries()) {
+      itr.resolve(parseEid(eid.replace('.0.0/16', '.0.1/32')));
+      const took = await net.untilAsync(() => itr.mapCache.get(`[0]${eid}`)?.negative === false, 3 * RESOLUTION_TIMEOUT_MS);
+      done.push(took);
+      t.true(took >= 0 && took <= RESOLUTION_TIMEOUT_MS + 100, `run ${run} lookup ${k + 1} (${eid}): ${took} ms`);
+    }
+    const toDead = net.wire.slice(wireBefore).filter((w) => w.to === '10.7.0.1' && messageType(w.port, w.bytes) === 'ecm').length;
+    t.true(toDead <= 1, `run ${run}: ${toDead} Map-Requests went to the dead Map-Server`);
+    t.log(`run ${run}: ${done.join(', ')} ms; ${toDead} to the dead one; ${net.now - start} ms in all`);
+  }
+});
