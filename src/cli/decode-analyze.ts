@@ -45,6 +45,8 @@ export interface DecodedDatagram {
    * unassigned): printed as unknown with its bytes, not a decoding failure.
    */
   readonly unknownType?: number;
+  /** With --crypto-key, for encrypted data (KK != 0): opened, ICV failed, or no key for it. */
+  readonly decrypted?: { readonly verdict: 'ok' | 'icv' | 'no-key'; readonly suite?: number; readonly variant?: string };
   /** With a key, for every datagram holding a control message (for ECM/HER: the inner one). */
   readonly auth?: AuthVerdict;
   readonly error?: DecodeFailure;
@@ -126,19 +128,22 @@ export function analyzeDatagram(datagram: LispDatagram, time: number, key?: stri
     }
     return { ...out, innerIp, inner, auth: key === undefined ? undefined : verifyControl(innerBytes, key) };
   }
-  if (content.kind === 'udp' || content.kind === 'ip' || content.kind === 'fragment') {
-    const { ip } = content;
-    return {
-      ...out,
-      innerPacket: {
-        version: ip.version, source: ip.source, destination: ip.destination,
-        protocol: content.kind === 'fragment' ? `${protocolName(ip.protocol)} fragment` : protocolName(ip.protocol),
-        length: ip.totalLength,
-        ports: content.kind === 'udp' ? [content.udp.sourcePort, content.udp.destinationPort] : undefined,
-      },
-    };
-  }
-  return out;
+  if (packet.header.keyId !== 0) return out; // encrypted (RFC 8061): only --crypto-key looks inside
+  const innerPacket = innerPacketSummary(packet.payload);
+  return innerPacket ? { ...out, innerPacket } : out;
+}
+
+/** What an inner IP packet is (addresses, protocol, ports, length), or undefined when it is not IP. */
+export function innerPacketSummary(bytes: Uint8Array): InnerPacketSummary | undefined {
+  const content = parseIpPacket(bytes);
+  if (content.kind !== 'udp' && content.kind !== 'ip' && content.kind !== 'fragment') return undefined;
+  const { ip } = content;
+  return {
+    version: ip.version, source: ip.source, destination: ip.destination,
+    protocol: content.kind === 'fragment' ? `${protocolName(ip.protocol)} fragment` : protocolName(ip.protocol),
+    length: ip.totalLength,
+    ports: content.kind === 'udp' ? [content.udp.sourcePort, content.udp.destinationPort] : undefined,
+  };
 }
 
 function failure(part: DecodeFailure['part'], e: unknown): DecodeFailure {

@@ -47,6 +47,7 @@ export function datagramJson(d: DecodedDatagram): string {
     innerPacket: d.innerPacket,
     unknownType: d.unknownType,
     auth: d.auth,
+    decrypted: d.decrypted,
     error: d.error,
   };
   return `${JSON.stringify(toJson(obj))}\n`;

@@ -51,6 +51,10 @@ export function datagramText(d: DecodedDatagram): string {
         controlLines(d.inner, `${indent}    `, lines);
       }
     }
+    if (d.decrypted) {
+      const x = d.decrypted;
+      lines.push(`${indent}${x.verdict === 'ok' ? `decrypted (suite ${x.suite}, ${x.variant === 'lispers' ? 'lispers.net keys' : 'RFC 8061 keys'})` : x.verdict === 'icv' ? 'not decrypted: ICV does not verify' : 'not decrypted: no key exchange with a known key for this pair'}`);
+    }
     if (d.innerPacket) {
       const p = d.innerPacket;
       const ports = p.ports ? ` ${p.ports[0]} > ${p.ports[1]}` : '';

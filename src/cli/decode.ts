@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { lispItems } from '../pcap/lisp';
 import { PcapError, readPcapFrames, readPcapHeader, type PcapFrame } from '../pcap/reader';
 import { flagOption, stringOption, type Command, type CommandArgs, type Io } from './command';
-import { analyzeDatagram } from './decode-analyze';
+import { analyzeDatagram, innerPacketSummary } from './decode-analyze';
+import { CaptureKeys, parsePrivateKeys } from './decode-crypto';
 import { datagramJson } from './decode-json';
 import { datagramText } from './decode-text';
 
@@ -24,6 +25,12 @@ IP fragments are not reassembled; they are reported on standard error.
 With --key, every control message that carries authentication is verified (for an ECM or a
 replicated Map-Register: the inner message) and reported as auth ok, bad or none.
 
+With --crypto-key, encrypted data packets (LISP-crypto, RFC 8061: KK bits set) are decrypted:
+the key exchanges are read from the capture (a Map-Request whose ITR-RLOC carries a Security
+Key LCAF, and the Map-Reply with its nonce), and an X25519 private key of either side derives
+that direction's keys, by RFC 8061 or lispers.net's derivation. Each encrypted packet is
+reported as decrypted (with its inner packet), ICV failed, or without a key.
+
 --json prints one JSON object per datagram with frame, time, src, sport, dst, dport, length,
 type (data, map-request, map-reply, map-register, map-notify, map-notify-ack, info-request,
 info-reply, ecm), message, innerIp and inner (ECM / replicated control messages, the
@@ -38,11 +45,13 @@ or when the file cannot be read or is not a valid pcap (the message names the fi
 offset); 2 for usage errors.`,
   options: [
     { name: 'key', type: 'string', short: 'k', placeholder: 'PASSWORD', description: 'verify authentication with this password' },
+    { name: 'crypto-key', type: 'string', placeholder: 'HEX[,HEX]', description: 'X25519 private keys (64 hex digits each) to decrypt LISP-crypto data with' },
     { name: 'json', type: 'boolean', description: 'one JSON object per line instead of text' },
   ],
   examples: [
     'decode test/vectors/lispers-decent-her-startup.pcap',
     'decode capture.pcap --key decent-password',
+    'decode test/vectors/next/lispers-crypto.pcap --crypto-key 6431323632356435363236653730663636666330313338306134356165303035',
     "decode capture.pcap --json --key decent-password | jq -c 'select(.auth == \"bad\")'",
   ],
   run: runDecode,
@@ -52,6 +61,16 @@ async function runDecode(args: CommandArgs, io: Io): Promise<number> {
   const file = args.positionals[0];
   const key = stringOption(args, 'key');
   const json = flagOption(args, 'json');
+  const cryptoKeyText = stringOption(args, 'crypto-key');
+  let captureKeys: CaptureKeys | undefined;
+  if (cryptoKeyText !== undefined) {
+    const parsed = parsePrivateKeys(cryptoKeyText);
+    if (typeof parsed === 'string') {
+      io.err(`decent decode: ${parsed}\n`);
+      return 2;
+    }
+    captureKeys = new CaptureKeys(parsed);
+  }
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -82,7 +101,15 @@ async function runDecode(args: CommandArgs, io: Io): Promise<number> {
         io.err(`decent decode: ${file}: frame ${item.frame.number}: ${item.description}\n`);
         continue;
       }
-      const decoded = analyzeDatagram(item, timeOf(item.frame), key);
+      let decoded = analyzeDatagram(item, timeOf(item.frame), key);
+      if (captureKeys) {
+        captureKeys.learn(decoded);
+        const x = captureKeys.open(decoded);
+        if (x) {
+          const innerPacket = x.inner ? innerPacketSummary(x.inner) : undefined;
+          decoded = { ...decoded, decrypted: { verdict: x.verdict, suite: x.suite, variant: x.variant }, ...(innerPacket ? { innerPacket } : {}) };
+        }
+      }
       if (decoded.error) failed += 1;
       io.out(json ? datagramJson(decoded) : datagramText(decoded));
     }
