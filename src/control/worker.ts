@@ -45,6 +45,8 @@ function main(): void {
   };
   /** Exceptions out of the control plane's handlers, caught here so one packet cannot end the worker. */
   let handlerExceptions = 0;
+  /** Datagrams received on UDP 4342. */
+  let controlDatagrams = 0;
   const guarded = (what: string, fn: () => void): void => {
     try {
       fn();
@@ -139,7 +141,10 @@ function main(): void {
   for (const f of families) {
     const s = dgram.createSocket({ type: f === '4' ? 'udp4' : 'udp6', reuseAddr: false, ipv6Only: f === '6' });
     let controlBound = false;
-    s.on('message', (msg, rinfo) => guarded('control message', () => node?.receiveControl(msg, rinfo.address, rinfo.port)));
+    s.on('message', (msg, rinfo) => {
+      controlDatagrams++;
+      guarded('control message', () => node?.receiveControl(msg, rinfo.address, rinfo.port));
+    });
     s.on('error', socketError(CONTROL_PORT, f, () => controlBound));
     pendingBinds++;
     s.bind(CONTROL_PORT, f === '4' ? '0.0.0.0' : '::', () => {
@@ -217,7 +222,7 @@ function main(): void {
             case 'counters': return {
               ...Object.fromEntries(n.counters), ...guard.counters(),
               'send.replication.dropped': Object.values(dataGuard.drops).reduce((a, b) => a + b, 0),
-              'log.suppressed': limiter.suppressed, 'handler.exceptions': handlerExceptions,
+              'log.suppressed': limiter.suppressed, 'handler.exceptions': handlerExceptions, 'control.datagrams': controlDatagrams,
             };
             case 'status': return {
               name: n.config.name, rlocs: n.rlocs, startedAt: n.startedAt, group: n.config.group, diagnostics: n.diagnostics(), nat: n.natStatus(),
