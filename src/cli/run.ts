@@ -3,6 +3,7 @@
 import { ConfigError, loadConfig } from '../config/load';
 import { makeLogger, type Level } from '../daemon/log';
 import { startNode } from '../daemon/node';
+import { reloadConfig } from '../daemon/reload';
 import { UsageError, flagOption, stringOption, type Command } from './command';
 
 export const runCommand: Command = {
@@ -76,21 +77,7 @@ export const runCommand: Command = {
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
-      process.on('SIGHUP', () => {
-        let next;
-        try {
-          next = loadConfig(file);
-        } catch (e) {
-          log('error', 'node', 'SIGHUP: the new config is invalid; keeping the running one', { problems: e instanceof ConfigError ? e.problems : [(e as Error).message] });
-          return;
-        }
-        // Forwarding state lives in the data plane; only what the control plane owns reloads live.
-        const needsRestart = ['dataplane', 'api', 'rlocs', 'name'].filter((k) =>
-          JSON.stringify(next.raw[k as keyof typeof next.raw]) !== JSON.stringify(cfg.raw[k as keyof typeof cfg.raw]));
-        if (needsRestart.length) log('warn', 'node', `SIGHUP: changes to ${needsRestart.join(', ')} take effect after a restart`);
-        running.control.reconfigure(next.control);
-        log('info', 'node', 'SIGHUP: configuration reloaded');
-      });
+      process.on('SIGHUP', () => reloadConfig(running, cfg, log));
     });
     return exitCode;
   },

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Netmask } from 'netmask';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
+import type { DataPlaneConfig } from '../dataplane/types';
 import { parseEid } from '../mapping/eid';
 import { configSchema, type ConfigFile } from './schema';
 
@@ -22,6 +23,8 @@ export interface LoadedConfig {
   readonly warnings: readonly string[];
   readonly raw: ConfigFile;
   readonly control: ControlConfig;
+  /** The data plane's config; undefined without a `dataplane` section (control-plane-only node). */
+  readonly dataplane?: DataPlaneConfig;
   readonly rlocInterfaces: readonly string[];
   readonly apiSocket: string;
 }
@@ -101,8 +104,15 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     lispers: c.decent['lispers-compat'],
     nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },
   };
+  const iid = c.decent['instance-id'];
+  const dataplane: DataPlaneConfig | undefined = c.dataplane && {
+    tun: c.dataplane.tun, mtu: c.dataplane.mtu, offloads: c.dataplane.offloads, udpGso: c.dataplane['udp-gso'], localEids: control.eids, instanceId: iid,
+    // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
+    rlocs: control.rlocs, routes: (c.dataplane.routes ?? []).map((e) => parseEid(e, iid)),
+    staticMapCache: c.dataplane['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
+  };
   return {
-    file, raw: c, control, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),
+    file, raw: c, control, dataplane, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),
     apiSocket: c.api.socket ?? `/run/decent/${c.name}.sock`,
   };
 }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { nodeRoutes } from '../api/routes';
 import { ApiServer } from '../api/server';
 import type { LoadedConfig } from '../config/load';
-import { eidKey, parseEid } from '../mapping/eid';
+import { eidKey } from '../mapping/eid';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import { IcmpReachability } from './icmp-reachability';
@@ -30,7 +30,7 @@ function dataPlaneFactory(): DataPlaneFactory {
 }
 
 export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level = cfg.raw.log.level): Promise<RunningNode> {
-  const dp = cfg.raw.dataplane;
+  const dp = cfg.dataplane;
   // What could fail half-way fails before anything starts (issue 14): socket, token, TUN name.
   if (cfg.apiSocket) await checkApiSocket(cfg.apiSocket);
   const token = readToken(cfg.raw.api['token-file'], cfg.file);
@@ -50,12 +50,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
   let dataPlane: DataPlane | undefined;
   if (dp) {
     const create = dataPlaneFactory();
-    dataPlane = create({
-      tun: dp.tun, mtu: dp.mtu, offloads: dp.offloads, udpGso: dp['udp-gso'], localEids: cfg.control.eids, instanceId: cfg.control.group.instanceId,
-      // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
-      rlocs: cfg.control.rlocs, routes: (dp.routes ?? []).map((e) => parseEid(e, cfg.control.group.instanceId)),
-      staticMapCache: dp['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, cfg.control.group.instanceId), rlocs: s.rlocs })),
-    }, {
+    dataPlane = create(dp, {
       onEncapsulatedControl: (packets, sources) => control.encapsulated(packets, sources),
       onMiss: (eid) => control.resolve(eidKey(eid)),
       log: (level, msg, fields) => log(level, 'dataplane', msg, fields),
