@@ -68,7 +68,7 @@ test('reloadConfig hands the control plane the new config and says what waits; a
 test('the loader builds the data-plane config: EIDs, routes and static entries in the node instance-id', (t) => {
   const c = parseConfigText(BASE.replace('  group: 224.1.1.1', '  group: 224.1.1.1\n  instance-id: 7').concat(
     'dataplane:\n  tun: decent7\n  mtu: 1380\n  routes: [10.8.0.0/16]\n  static-map-cache:\n    - { eid: 10.5.0.0/16, rlocs: [192.0.2.5] }\n'), 'n1.yaml', {});
-  t.like(c.dataplane, { tun: 'decent7', mtu: 1380, offloads: true, instanceId: 7, rlocs: ['192.0.2.1'] });
+  t.like(c.dataplane, { tun: 'decent7', mtu: 1380, offloads: true, udpGso: true, instanceId: 7, rlocs: ['192.0.2.1'] });
   t.deepEqual(c.dataplane?.localEids, c.control.eids);
   t.deepEqual(c.dataplane?.routes, [{ iid: 7, kind: 'ipv4', address: '10.8.0.0', maskLen: 16 }]);
   t.deepEqual(c.dataplane?.staticMapCache, [{ eid: { iid: 7, kind: 'ipv4', address: '10.5.0.0', maskLen: 16 }, rlocs: ['192.0.2.5'] }]);
