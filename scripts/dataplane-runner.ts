@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { eidCovers, eidKey, parseEid, type Eid } from '../src/mapping/eid';
 import type { MapCacheEntry, MapCacheRloc } from '../src/mapping/entry';
 import { createDataPlane } from '../src/dataplane';
+import type { KeyEvent } from '../src/crypto';
 
 export interface RunnerRloc { address: string; priority?: number; weight?: number; up?: boolean }
 export interface RunnerEntry { eid: string; rlocs: RunnerRloc[] }
@@ -30,9 +31,14 @@ export interface RunnerSpec {
   resolvable?: RunnerEntry[];
   missDelayMs?: number;
   verbose?: boolean;
+  encryption?: 'required' | 'preferred' | 'off';
 }
 
-interface Command { id: number; cmd: string; eid?: string; rlocs?: RunnerRloc[]; eids?: string[] }
+interface Command {
+  id: number; cmd: string; eid?: string; rlocs?: RunnerRloc[]; eids?: string[];
+  /** cmd "key": a KeyEvent with hex keys */
+  key?: Omit<KeyEvent, 'encryptKey' | 'icvKey'> & { encryptKey: string; icvKey: string };
+}
 
 function entryOf(e: RunnerEntry, iid: number): MapCacheEntry {
   const eid = parseEid(e.eid, iid);
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
     tun: spec.tun, mtu: spec.mtu, offloads: spec.offloads, udpGso: spec.udpGso, instanceId: iid, localEids: eids(spec.localEids),
     rlocs: spec.rlocs, routes: eids(spec.routes),
     staticMapCache: spec.staticMapCache.map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
+    encryption: spec.encryption,
   }, {
     onEncapsulatedControl: (packets, sources) => {
       packets.forEach((bytes, i) => print({ event: 'control', src: sources[i], hex: Buffer.from(bytes).toString('hex') }));
@@ -101,6 +108,12 @@ async function main(): Promise<void> {
           break;
         }
         case 'routed': dp.setRoutedEids(eids(c.eids ?? [])); print({ id: c.id, ok: true }); break;
+        case 'key': {
+          const k = c.key!;
+          const error = dp.applyKeyEvent({ ...k, encryptKey: Buffer.from(k.encryptKey, 'hex'), icvKey: Buffer.from(k.icvKey, 'hex') });
+          print({ id: c.id, ok: error === undefined, error });
+          break;
+        }
         case 'stop': print({ id: c.id, ok: true }); void stop(); break;
         default: print({ id: c.id, error: `unknown command ${c.cmd}` });
       }

@@ -138,6 +138,8 @@ export interface DecapOptions {
   mtu: number;
   /** A head-end replicated control packet at b[at, at+len) (copy what you keep). */
   onControl: (b: Uint8Array, at: number, len: number, outerSource: string) => void;
+  /** LISP-crypto: opens the received batch in place before the checks (crypto.ts); unset = clear only. */
+  open?: (pool: RecvPool, n: number) => void;
   batch?: number;
   rounds?: number;
 }
@@ -160,6 +162,7 @@ export class Decapsulator {
     for (let r = 0; r < this.rounds; r++) {
       const n = this.o.udp.recv(this.pool);
       if (n === 0) break;
+      this.o.open?.(this.pool, n);
       if (this.process(n)) this.o.tun.write(this.pool, n);
       this.flushSpare();
       if (n < this.pool.slots) break;

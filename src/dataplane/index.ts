@@ -26,6 +26,8 @@ import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { SourceFilter } from './sources';
 import { Encapsulator } from './encap';
+import { DataPlaneCrypto } from './crypto';
+import type { KeyEvent } from '../crypto';
 import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
 import { NATIVE_IO, type DataPlaneIo, type DatagramEndpoint, type RoutedDevice } from './io';
@@ -78,6 +80,7 @@ class LispDataPlane implements DataPlane {
   private routedEids: readonly Eid[] = [];
   private lastFibExpire = 0;
   private rlocs: readonly string[];
+  private readonly crypto: DataPlaneCrypto | undefined;
   private startedAt = Date.now();
 
   constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks, private readonly io: DataPlaneIo) {
@@ -87,6 +90,8 @@ class LispDataPlane implements DataPlane {
     this.icmp = new IcmpTooBig(this.c);
     this.rlocFilter.set(config.rlocs);
     this.rlocs = config.rlocs;
+    const mode = config.encryption ?? 'off';
+    this.crypto = mode === 'off' ? undefined : new DataPlaneCrypto(mode);
   }
 
   async start(): Promise<void> {
@@ -134,9 +139,12 @@ class LispDataPlane implements DataPlane {
       // decapsulated from those EIDs would never come back to us).
       this.routes.addStatic([...cfg.routes, ...cfg.staticMapCache.map((s) => s.eid)]);
       this.routes.setDynamic(this.routedEids);
+      const crypto = this.crypto;
+      if (crypto) for (const u of [...this.tx4, ...this.tx6, this.txFrag4]) u?.setKeys?.(crypto.table);
       const encap = new Encapsulator({
         tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
+        afterClassify: crypto ? (b, n) => crypto.tag(b, n) : undefined,
       });
       this.encap = encap;
       encap.setSources(this.rlocs);
@@ -148,6 +156,7 @@ class LispDataPlane implements DataPlane {
         const decap = new Decapsulator({
           tun, udp, local: this.local, rlocs: this.rlocFilter, sources: this.sourceFilter, counters: this.c, instanceId: cfg.instanceId,
           mtu: cfg.mtu, onControl: (b, at, len, src) => this.controlQueue.push(b, at, len, src),
+          open: crypto ? (p, n) => crypto.open(p, n) : undefined,
         });
         const drainDecap = (): void => {
           decap.drain();
@@ -262,8 +271,13 @@ class LispDataPlane implements DataPlane {
     this.sourceFilter.set(m === null ? null : [...m, ...this.config.staticMapCache.flatMap((s) => s.rlocs), ...this.rlocs]);
   }
 
+  applyKeyEvent(e: KeyEvent): string | undefined {
+    return this.crypto?.apply(e);
+  }
+
   counters(): Record<string, number> {
     const out: Record<string, number> = this.c.snapshot();
+    if (this.crypto) Object.assign(out, this.crypto.counters());
     out.fibEntries = this.sync.size;
     out.localEids = this.local.size;
     out.missPending = this.miss.pending;

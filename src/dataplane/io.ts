@@ -4,7 +4,7 @@
 // the rootless tests, which is what lets encap -> decap round trips run without a namespace.
 // Both sides speak the addon's batch contract (src/native/layout.ts): one pool of fixed slots,
 // eight Int32 descriptor fields per slot, destinations and sources as AddressTable entries.
-import { NO_TUN_OFFLOADS, Tun, UdpEndpoint, type AddressTable, type Pool, type RecvPool } from '../native';
+import { NO_TUN_OFFLOADS, Tun, UdpEndpoint, type AddressTable, type KeyTable, type Pool, type RecvPool } from '../native';
 
 /** A device carrying inner packets (the TUN). */
 export interface PacketDevice {
@@ -39,6 +39,8 @@ export interface DatagramEndpoint {
   recv(pool: RecvPool, max?: number): number;
   onReadable(onReadable: () => void, onError?: (message: string) => void): void;
   readonly stats: Readonly<Record<string, number>>;
+  /** LISP-crypto: seal slots with D.KEY under this key table (the addon's UdpEndpoint; doubles may omit it). */
+  setKeys?(keys: KeyTable | null): void;
   close(): void;
 }
 

@@ -1,3 +1,4 @@
+import type { KeyEvent } from '../crypto';
 // The contract between the node's main thread (daemon) and the data plane. The daemon owns the
 // control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
 import type { Eid } from '../mapping/eid';
@@ -25,6 +26,12 @@ export interface DataPlaneConfig {
   readonly routes: readonly Eid[];
   /** Static map-cache entries (static mode: no control plane needed). */
   readonly staticMapCache: readonly { readonly eid: Eid; readonly rlocs: readonly string[] }[];
+  /**
+   * LISP-crypto (RFC 8061): `required` seals everything and sends nothing to an RLOC without keys
+   * (dropped and counted) nor accepts clear data; `preferred` seals where keys exist; `off` (the
+   * default) neither seals nor opens. Keys come from applyKeyEvent().
+   */
+  readonly encryption?: 'required' | 'preferred' | 'off';
 }
 
 export interface DataPlaneHooks {
@@ -55,6 +62,12 @@ export interface DataPlane {
    * RLOCs and our own. null (the default): accept any source.
    */
   setMemberRlocs(rlocs: readonly string[] | null): void;
+  /**
+   * A LISP-crypto key event from the control plane's exchange (src/crypto/key-event.ts): installs
+   * or wipes a key in the addon's key table. Returns why it was refused, if it was. A no-op (undefined)
+   * with encryption off.
+   */
+  applyKeyEvent(e: KeyEvent): string | undefined;
   /** Counters: packets/bytes encapsulated/decapsulated, drops by reason, FIB sizes. */
   counters(): Record<string, number>;
   /** The static map-cache (config), in the map-cache's shape: source 'static', expiresAt 0 (never). */

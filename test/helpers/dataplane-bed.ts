@@ -120,6 +120,8 @@ export interface BedOptions {
   udpGso?: boolean;
   /** xA's TUN MTU (default 1500: bigger than the path, so PMTUD and the ICMP path are exercised). */
   mtuA?: number;
+  /** LISP-crypto on both xTRs (default off); keys come through Runner.request({ cmd: 'key' }). */
+  encryption?: 'required' | 'preferred';
 }
 
 export async function createBed(opts: BedOptions = {}): Promise<Bed> {
@@ -153,7 +155,7 @@ export async function createBed(opts: BedOptions = {}): Promise<Bed> {
     const offloads = opts.offloads ?? true;
     const tunA = uniqueName('dpt'), tunB = uniqueName('dpt');
     const runA = await Runner.start(xA, {
-      tun: tunA, mtu: opts.mtuA ?? 1500, offloads, udpGso: opts.udpGso, instanceId: IID,
+      tun: tunA, mtu: opts.mtuA ?? 1500, offloads, udpGso: opts.udpGso, instanceId: IID, encryption: opts.encryption,
       // the LAN behind xA, and a host EID of xA's own (on its TUN: host mode)
       localEids: ['10.1.0.0/24', 'fd01::/64', '10.1.9.1/32'], rlocs: ['192.168.77.1', '192.168.78.1', 'fd77::1'],
       routes: ['10.2.0.0/16', 'fd02::/16'],
@@ -170,7 +172,7 @@ export async function createBed(opts: BedOptions = {}): Promise<Bed> {
     });
     runners.push(runA);
     const runB = await Runner.start(xB, {
-      tun: tunB, mtu: 1464, offloads, instanceId: IID,
+      tun: tunB, mtu: 1464, offloads, instanceId: IID, encryption: opts.encryption,
       localEids: ['10.2.0.0/24', '10.2.1.0/24', '10.2.5.0/24', 'fd02::/64', 'fd02:1::/64'],
       rlocs: ['192.168.77.2', '192.168.78.2', 'fd77::2'],
       routes: ['10.1.0.0/16', 'fd01::/16'],

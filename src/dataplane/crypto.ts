@@ -1,0 +1,129 @@
+// LISP-crypto in the data plane (RFC 8061 §7): JS picks the key set per slot, the addon seals
+// and opens per segment. Encap: the hook between classify and emit writes the send set of the
+// slot's destination RLOC into keySet[i]. Decap: before the inner checks, each received message
+// gets the receive set of its outer source (by its first datagram's KK bits) and one
+// KeyTable.open() call opens the batch in place; what did not open keeps K bits and is dropped
+// by the checks. `required`: nothing goes out in clear (a slot to an RLOC without keys is
+// dropped and counted: the key exchange runs on the control plane, and TCP retransmits once it
+// is done) and clear data from outside the control path (IID 0xFFFFFF) is dropped.
+// No per-packet allocation: RLOCs map to sets through a typed-array hash of the address bytes.
+import { ADDR_STRIDE, D, DESC_STRIDE, familyOf, ipToBytes, KeyTable, type RecvPool } from '../native';
+import type { KeyEvent } from '../crypto';
+import { DATA_FLAG_I, HER_INSTANCE_ID } from '../wire/constants';
+import type { EncapBatch } from './encap';
+import { PeerKeySets } from './peer-keys';
+
+export type EncryptionMode = 'required' | 'preferred' | 'off';
+
+const SEND = 1, DROP = 0;
+const CAP = 2048; // power of two; at most CAP / 2 peers per direction (the key table bounds it first)
+
+/** Address (family + 4 or 16 bytes, as in an AddressTable entry) -> key set, for the hot path. */
+class RlocSets {
+  private readonly keys = new Uint8Array(CAP * 17);
+  private readonly sets = new Int32Array(CAP);
+  private readonly truth = new Map<string, number>();
+
+  set(rloc: string, set: number): void {
+    if (set > 0) this.truth.set(rloc, set); else this.truth.delete(rloc);
+    this.keys.fill(0);
+    this.sets.fill(0);
+    for (const [a, s] of this.truth) {
+      const fam = familyOf(a), b = ipToBytes(a);
+      let h = hashOf(fam, b, 0, b.length);
+      while (this.sets[h] !== 0) h = (h + 1) & (CAP - 1);
+      this.keys[h * 17] = fam;
+      this.keys.set(b, h * 17 + 1);
+      this.sets[h] = s;
+    }
+  }
+
+  /** The set of the address entry at `at` (AddressTable layout: [0] family, [4..] address); 0 = none. */
+  lookup(entries: Uint8Array, at: number): number {
+    const fam = entries[at], n = fam === 6 ? 16 : 4;
+    if (fam !== 4 && fam !== 6) return 0;
+    for (let h = hashOf(fam, entries, at + 4, n), probes = 0; probes < CAP; h = (h + 1) & (CAP - 1), probes++) {
+      const s = this.sets[h];
+      if (s === 0) return 0;
+      const k = h * 17;
+      if (this.keys[k] !== fam) continue;
+      let same = true;
+      for (let j = 0; j < n; j++) if (this.keys[k + 1 + j] !== entries[at + 4 + j]) { same = false; break; }
+      if (same) return s;
+    }
+    return 0;
+  }
+}
+
+function hashOf(fam: number, b: Uint8Array, at: number, n: number): number {
+  let h = 2166136261 ^ fam;
+  for (let j = 0; j < n; j++) h = Math.imul(h ^ b[at + j], 16777619);
+  return (h >>> 0) & (CAP - 1);
+}
+
+export class DataPlaneCrypto {
+  readonly table: KeyTable;
+  private readonly peers: PeerKeySets;
+  private readonly tx = new RlocSets();
+  private readonly rx = new RlocSets();
+  /** Slots not sent because their RLOC has no send key (required). */
+  dropNoKey = 0;
+  /** Received datagrams with K bits from a source without receive keys. */
+  dropUnknownPeer = 0;
+  /** Clear data received while encryption is required. */
+  dropClear = 0;
+
+  constructor(readonly mode: Exclude<EncryptionMode, 'off'>, sets = 256) {
+    this.table = new KeyTable(sets);
+    this.peers = new PeerKeySets(this.table);
+  }
+
+  /** A key event from the control plane; an error message when it could not be applied. */
+  apply(e: KeyEvent): string | undefined {
+    const err = this.peers.apply(e);
+    if (e.direction === 'encap') this.tx.set(e.peerRloc, this.peers.txSet(e.peerRloc));
+    else this.rx.set(e.peerRloc, this.peers.rxSet(e.peerRloc));
+    return err;
+  }
+
+  /** The encap hook: the send set of each SEND slot's destination. */
+  tag(b: EncapBatch, n: number): void {
+    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet;
+    for (let i = 0; i < n; i++) {
+      if (verdict[i] !== SEND) continue;
+      const s = this.tx.lookup(addrs, i * ADDR_STRIDE);
+      keySet[i] = s;
+      if (s === 0 && this.mode === 'required') { verdict[i] = DROP; this.dropNoKey++; }
+    }
+  }
+
+  /** Before decap's checks: pick each message's receive set and open the batch in place. */
+  open(p: RecvPool, n: number): void {
+    const data = p.data, desc = p.desc;
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const d = i * DESC_STRIDE, at = i * p.slotSize + desc[d + D.OFF], len = desc[d + D.LEN];
+      if (len < 8) continue;
+      if ((data[at] & 3) === 0) {
+        // clear: head-end replicated control (IID 0xFFFFFF) is never encrypted; other data only
+        // when allowed. Every datagram of a GRO message is looked at: the checks drop K-bit ones.
+        if (this.mode !== 'required') continue;
+        const seg = desc[d + D.GSO] > 0 ? desc[d + D.GSO] : len;
+        for (let o = at; o < at + len; o += seg) {
+          const f = data[o], iid = (data[o + 4] << 16) | (data[o + 5] << 8) | data[o + 6];
+          if ((f & 3) === 0 && !((f & DATA_FLAG_I) !== 0 && iid === HER_INSTANCE_ID)) { data[o] = f | 3; this.dropClear++; }
+        }
+        continue;
+      }
+      const s = this.rx.lookup(p.src, i * ADDR_STRIDE);
+      if (s === 0) { this.dropUnknownPeer++; continue; }
+      desc[d + D.KEY] = s;
+      any = true;
+    }
+    if (any) this.table.open(p, n);
+  }
+
+  counters(): Record<string, number> {
+    return { cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoRefused: this.peers.refused };
+  }
+}
