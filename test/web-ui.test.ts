@@ -63,6 +63,16 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
   await page.click('#lookup button');
   await page.waitForFunction(() => (document.getElementById('answer')?.textContent ?? '').startsWith('Map-Reply'));
   t.regex(await page.textContent('#answer') ?? '', /Map-Reply from 10\.82\.0\.11 in [\d.]+ ms\n.*10\.82\.0\.13/);
+  // A 1200-px window: every table fits its section, nothing scrolls sideways.
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.waitForFunction(() => document.querySelectorAll('#peers tbody tr').length === 2);
+  if (process.env.DECENT_UI_SCREENSHOT_1200) await page.screenshot({ path: process.env.DECENT_UI_SCREENSHOT_1200, fullPage: true });
+  const wide = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth - window.innerWidth,
+    sections: [...document.querySelectorAll('section')].map((s) => [s.querySelector('h2')?.textContent ?? '?', s.scrollWidth - s.clientWidth] as const),
+  }));
+  t.true(wide.page <= 0, `page scrolls sideways by ${wide.page}px at 1200 px`);
+  for (const [title, over] of wide.sections) t.true(over <= 0, `${title} scrolls sideways by ${over}px at 1200 px`);
   // A phone-sized viewport still shows every section without horizontal page scrolling.
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

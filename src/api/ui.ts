@@ -16,9 +16,11 @@ main { padding:12px 16px; display:grid; gap:16px; grid-template-columns: repeat(
 section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px; overflow-x:auto; }
 h2 { font-size:15px; margin:0 0 8px; }
 table { border-collapse:collapse; width:100%; }
-th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); white-space:nowrap; font-variant-numeric: tabular-nums; }
+th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); font-variant-numeric: tabular-nums; }
+/* Tables fit their section (a 1200-px window shows them without sideways scrolling): long cells wrap, anywhere if they must. */
+td { overflow-wrap:anywhere; }
+section.wide { grid-column: 1 / -1; }
 th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
-td.rlocs { white-space:normal; }
 .down { color:var(--bad); } .up { color:var(--ok); }
 form { display:flex; gap:8px; flex-wrap:wrap; margin-bottom:8px; }
 input { flex:1; min-width:160px; padding:6px 8px; border:1px solid var(--line); border-radius:6px; font:inherit; }
@@ -29,9 +31,9 @@ pre { margin:0; white-space:pre-wrap; font-size:12px; }
 <body>
 <header><h1 id="name">decent</h1><span id="rlocs"></span><span id="group"></span><span id="uptime"></span><span id="err"></span></header>
 <main>
-<section><h2>Site cache</h2><table id="site"><thead><tr><th>EID</th><th>RLOCs</th><th>Last registerer</th><th>Registered</th><th>First</th><th>Flags</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Map-cache</h2><table id="map"><thead><tr><th>EID</th><th>RLOCs</th><th>State</th><th>TTL</th><th>Uptime</th><th>Packets</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Group members</h2><table id="peers"><thead><tr><th>Name</th><th>RLOCs</th><th>EIDs</th><th>Registered</th><th>State</th><th>Reach</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Site cache</h2><table id="site"><thead><tr><th>EID</th><th>RLOCs</th><th>Last registerer</th><th>Registered</th><th>First</th><th>Flags</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Map-cache</h2><table id="map"><thead><tr><th>EID</th><th>RLOCs</th><th>State</th><th>TTL</th><th>Uptime</th><th>Packets</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Group members</h2><table id="peers"><thead><tr><th>Name</th><th>RLOCs</th><th>EIDs</th><th>Registered</th><th>State</th><th>Reach</th></tr></thead><tbody></tbody></table></section>
 <section><h2>EID lookup</h2>
 <form id="lookup"><input id="eid" placeholder="EID, e.g. 10.0.0.2 or 'nexus-n2'" aria-label="EID"><input id="resolver" placeholder="Map-Resolver (default: this node)" aria-label="Map-Resolver"><button>Look up</button></form>
 <pre id="answer"></pre></section>
