@@ -51,6 +51,8 @@ const RETRY_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 /** Pairs held at most (one per map-cache RLOC); beyond it new pairs are refused and counted. */
 const MAX_PAIRS = 4096;
+/** The registered-key index is rebuilt at most this often: key-carrying probes cannot make us scan the site cache per packet. */
+const REGISTERED_KEYS_MAX_AGE_MS = 250;
 
 interface Slot { suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number }
 
@@ -85,6 +87,7 @@ export class KeyExchange {
   private readonly pairs = new Map<string, Pair>();
   private readonly keyPair: X25519KeyPair;
   private timer: unknown;
+  private registeredCache?: { at: number; keys: Map<string, Set<string>> };
 
   constructor(private readonly ctx: NodeContext, private readonly config: CryptoConfig) {
     this.keyPair = config.privateKey ? keyPairFromPrivate(config.privateKey) : generateKeyPair();
@@ -166,8 +169,12 @@ export class KeyExchange {
    * cache. A peer with none registered no key (a lispers.net node, or a decent node with
    * encryption off).
    */
-  private registeredKeys(): Map<string, Set<string>> {
+  private registeredKeys(fresh = false): Map<string, Set<string>> {
+    const now = this.ctx.env.now();
+    const cached = this.registeredCache;
+    if (!fresh && cached && now - cached.at < REGISTERED_KEYS_MAX_AGE_MS && now >= cached.at) return cached.keys;
     const out = new Map<string, Set<string>>();
+    this.registeredCache = { at: now, keys: out };
     for (const entry of this.ctx.siteCache.all()) {
       for (const reg of entry.registrations.values()) {
         if (!reg.authenticated) continue;
@@ -184,8 +191,8 @@ export class KeyExchange {
     return out;
   }
 
-  private registeredPeerKeys(peer: string): Set<string> {
-    return this.registeredKeys().get(peer) ?? new Set();
+  private registeredPeerKeys(peer: string, fresh = false): Set<string> {
+    return this.registeredKeys(fresh).get(peer) ?? new Set();
   }
 
   /**
@@ -194,7 +201,10 @@ export class KeyExchange {
    * unless encryption is required.
    */
   private admit(peer: string, offered: Uint8Array): CryptoVariant | undefined {
-    const registered = this.registeredPeerKeys(peer);
+    // A recent index may confirm a match; a refusal or a fallback is decided on a fresh scan (a key
+    // registered a moment ago must not count as absent).
+    let registered = this.registeredPeerKeys(peer);
+    if (!registered.has(hexOf(offered))) registered = this.registeredPeerKeys(peer, true);
     if (registered.size > 0) {
       if (registered.has(hexOf(offered))) return 'rfc';
       this.ctx.count('crypto.rejected.mismatch');
