@@ -22,6 +22,7 @@ test('npm pack, then npm install -g of the tarball: the addon is built and decen
   t.true(files.includes('bin/decent'));
   t.true(files.includes('dist/src/cli/main.js'));
   t.true(files.includes('native/binding.gyp'));
+  t.true(files.includes('examples/decent@.service'), 'the systemd unit ships with the package');
   t.false(files.some((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('native/build/')), 'no tests or local build output');
 
   const prefix = path.join(dir, 'prefix');
