@@ -55,8 +55,10 @@ test('log limiter: at most N lines per reason per window, then one summary with 
 
 test('control queue: bounded, dropped and counted when full, handed over in batches', (t) => {
   const c = new DataPlaneCounters();
+  let src = 0;
   const q = new ControlQueue(c, 100, 1 << 20, 32);
   const pkt = new Uint8Array(80);
+  const source = (): string => `10.0.${((src % 500) >> 8) & 255}.${src++ % 500 & 255}`;
   let busy = true;
   const batches: number[] = [];
   const consumer = (p: readonly Uint8Array[]): boolean => {
@@ -65,7 +67,7 @@ test('control queue: bounded, dropped and counted when full, handed over in batc
     return true;
   };
   for (let i = 0; i < 20_000; i++) {
-    q.push(pkt, 0, 60, '10.0.0.1');
+    q.push(pkt, 0, 60, source());
     if (i % 64 === 63) q.drain(consumer);
   }
   t.is(c.encapsulatedControl, 20_000);
@@ -77,6 +79,27 @@ test('control queue: bounded, dropped and counted when full, handed over in batc
   t.is(c.controlBatches, 4);
   t.is(c.controlHandedOver, 100);
   t.is(q.length, 0);
+});
+
+test('control queue: one flooding outer source gets its budget, the others still get in', (t) => {
+  const c = new DataPlaneCounters();
+  let now = 0;
+  const q = new ControlQueue(c, 1024, 1 << 20, 256, () => now);
+  const pkt = new Uint8Array(80);
+  const taken: string[] = [];
+  const consumer = (_p: readonly Uint8Array[], s: readonly string[]): boolean => { taken.push(...s); return true; };
+  for (let i = 0; i < 20_000; i++) {
+    q.push(pkt, 0, 60, '10.6.6.6');
+    if (i % 1000 === 0) q.push(pkt, 0, 60, '10.0.0.2'); // a member, now and then
+    if (i % 100 === 0) { now += 10; q.drain(consumer); }
+  }
+  q.drain(consumer);
+  const attacker = taken.filter((s) => s === '10.6.6.6').length;
+  t.is(taken.filter((s) => s === '10.0.0.2').length, 20, 'every member packet got through');
+  // 2 s of simulated time: the burst (200) plus 100/s
+  t.true(attacker >= 200 && attacker <= 401, String(attacker));
+  t.is(c.dropControlSourceBudget, 20_000 - attacker);
+  t.is(c.dropControlQueueFull, 0);
 });
 
 test('errors keep name and code across the worker boundary', (t) => {

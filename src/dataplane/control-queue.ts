@@ -1,7 +1,8 @@
 // Head-end replicated control packets (instance-id 0xFFFFFF) on their way from the data plane
 // to the control worker (issue 12, finding 5): a bounded queue, drained in batches (one
 // postMessage per batch, not per packet) as fast as the worker acknowledges them. A flood fills
-// the queue and the excess is dropped and counted here, before it costs the worker anything.
+// the queue and the excess is dropped and counted here, before it costs the worker anything; each
+// outer source has its own budget first, so one flooding address cannot fill the queue.
 import type { DataPlaneCounters } from './counters';
 
 /** Packets waiting for the worker (beyond it: dropped, counted in dropControlQueueFull). */
@@ -10,6 +11,19 @@ export const CONTROL_QUEUE_PACKETS = 1024;
 export const CONTROL_QUEUE_BYTES = 1 << 20;
 /** Packets per hand-over. */
 export const CONTROL_BATCH = 256;
+/**
+ * Per outer source: a burst of 200 packets, refilled at 100/s, so one flooding address cannot fill
+ * the queue that members' registrations need (a member sends a few per second). Sources tracked
+ * at once: 1,024 (full buckets are forgotten first; beyond that new sources share one bucket).
+ */
+export const SOURCE_BURST = 200;
+export const SOURCE_REFILL_PER_S = 100;
+export const SOURCES_MAX = 1024;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 /** Takes a batch; false when the consumer is busy (the batch stays queued). */
 export type ControlConsumer = (packets: readonly Uint8Array[], sources: readonly string[]) => boolean;
@@ -18,13 +32,38 @@ export class ControlQueue {
   private packets: Uint8Array[] = [];
   private sources: string[] = [];
   private bytes = 0;
+  private readonly sourceBuckets = new Map<string, Bucket>();
+  private readonly shared: Bucket = { tokens: SOURCE_BURST, at: 0 };
 
   constructor(
     private readonly c: DataPlaneCounters,
     private readonly maxPackets = CONTROL_QUEUE_PACKETS,
     private readonly maxBytes = CONTROL_QUEUE_BYTES,
     private readonly batch = CONTROL_BATCH,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** Takes a token from the source's bucket; false when it used its budget. */
+  private admit(src: string): boolean {
+    const now = this.now();
+    let b = this.sourceBuckets.get(src);
+    if (!b) {
+      if (this.sourceBuckets.size >= SOURCES_MAX) {
+        for (const [k, v] of this.sourceBuckets) if (v.tokens + ((now - v.at) / 1000) * SOURCE_REFILL_PER_S >= SOURCE_BURST) this.sourceBuckets.delete(k);
+      }
+      if (this.sourceBuckets.size >= SOURCES_MAX) {
+        b = this.shared;
+      } else {
+        b = { tokens: SOURCE_BURST, at: now };
+        this.sourceBuckets.set(src, b);
+      }
+    }
+    b.tokens = Math.min(SOURCE_BURST, b.tokens + ((now - b.at) / 1000) * SOURCE_REFILL_PER_S);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
 
   get length(): number {
     return this.packets.length;
@@ -33,6 +72,10 @@ export class ControlQueue {
   /** Queues a copy of b[at, at+len) from `src`, or drops it when the queue is full. */
   push(b: Uint8Array, at: number, len: number, src: string): void {
     this.c.encapsulatedControl++;
+    if (!this.admit(src)) {
+      this.c.dropControlSourceBudget++;
+      return;
+    }
     if (this.packets.length >= this.maxPackets || this.bytes + len > this.maxBytes) {
       this.c.dropControlQueueFull++;
       return;

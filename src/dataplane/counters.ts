@@ -44,6 +44,8 @@ export class DataPlaneCounters {
   encapsulatedControl = 0;
   /** ... dropped because the queue to the worker was full (a flood: CONTROL_QUEUE_PACKETS/BYTES). */
   dropControlQueueFull = 0;
+  /** ... dropped because their outer source used its budget (SOURCE_BURST, SOURCE_REFILL_PER_S). */
+  dropControlSourceBudget = 0;
   /** ... dropped because handing them over failed. */
   dropControlConsumerError = 0;
   /** ... handed to the worker, and in how many batches (one message each). */
