@@ -3,7 +3,8 @@
 // instead of sending in clear); once the key events are applied the encap hook picks the send
 // set, the addon seals per segment, the ETR opens before its inner checks, and a TCP transfer
 // arrives byte for byte. Since both ends refuse clear data, the transfer passing proves every
-// packet was sealed and opened. xA's TUN MTU is 1400: the sealed packets (IV + ICV) fit the path.
+// packet was sealed and opened. The ITR's too-big limit leaves room for the IV and ICV: xA's TUN
+// MTU is 1500, so a DF packet of 1500 - 36 - 51 + 1 bytes gets ICMP frag-needed with 1413.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { netnsAvailable, tcpTransfer } from '../scripts/lib/netns';
@@ -21,7 +22,7 @@ function keyEvent(r: Runner, direction: 'encap' | 'decap', localRloc: string, pe
 
 test.serial('encryption required: nothing crosses without keys; with them TCP arrives byte-identical (suite 6)', async (t) => {
   if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
-  const b = await createBed({ encryption: 'required', mtuA: 1400 });
+  const b = await createBed({ encryption: 'required' });
   t.teardown(() => b.destroy());
   const before = icmpPing(b.hA, '10.2.0.10', { count: 2 });
   t.is(before.received, 0, 'no key: the ping is not sent in clear');
@@ -34,6 +35,10 @@ test.serial('encryption required: nothing crosses without keys; with them TCP ar
   t.like(await keyEvent(b.runA, 'decap', '192.168.77.1', '192.168.77.2', ba), { ok: true });
   const after = icmpPing(b.hA, '10.2.0.10', { count: 3 });
   t.is(after.received, 3, JSON.stringify(after));
+  // 1500 (path) - 36 (IPv4 + UDP + LISP) - 51 (the most a sealed datagram grows) = 1413
+  const big = icmpPing(b.hA, '10.2.0.10', { count: 1, size: 1414 - 28, df: true });
+  t.deepEqual(big.errors[0], { type: 3, code: 4, mtu: 1413, from: '10.2.0.10' }, JSON.stringify(big));
+  t.is(icmpPing(b.hA, '10.2.0.10', { count: 1, size: 1413 - 28, df: true }).received, 1, 'the largest packet that fits goes through sealed');
   const bytes = 4 * 1024 * 1024;
   const x = await tcpTransfer(b.hA, b.hB, '10.2.0.10', 5301, bytes);
   t.is(x.received.bytes, bytes);

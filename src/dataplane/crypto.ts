@@ -15,6 +15,13 @@ import { PeerKeySets } from './peer-keys';
 
 export type EncryptionMode = 'required' | 'preferred' | 'off';
 
+/**
+ * The most a sealed datagram grows (RFC 8061 §7: IV ‖ ciphertext ‖ ICV): suite 6 adds 24 bytes,
+ * suite 5 28, lispers.net's suite 2 up to 16 + 15 of padding + 20 = 51. The ITR's too-big limit
+ * subtracts it whenever encryption is on.
+ */
+export const SEAL_OVERHEAD_MAX = 51;
+
 const SEND = 1, DROP = 0;
 const CAP = 2048; // power of two; at most CAP / 2 peers per direction (the key table bounds it first)
 

@@ -75,6 +75,11 @@ export interface EncapOptions {
   rounds?: number;
   /** Path limit L (RFC 9300 §7): default 1500. */
   underlayMtu?: number;
+  /**
+   * Bytes LISP-crypto may add to a datagram (IV, ICV, padding; 0 without encryption): the
+   * too-big limit leaves room for them, so a sealed packet never exceeds the path (DF=1).
+   */
+  sealOverhead?: number;
 }
 
 export class Encapsulator implements EncapBatch {
@@ -130,8 +135,8 @@ export class Encapsulator implements EncapBatch {
     this.flags = DATA_FLAG_N | (o.instanceId !== 0 ? DATA_FLAG_I : 0);
     this.word1 = o.instanceId !== 0 ? (o.instanceId << 8) >>> 0 : 0; // L=0: no locator-status-bits (RFC 9300 §5.3)
     const l = o.underlayMtu ?? UNDERLAY_MTU;
-    this.limit4 = l - OVERHEAD4;
-    this.limit6 = l - OVERHEAD6;
+    this.limit4 = l - OVERHEAD4 - (o.sealOverhead ?? 0);
+    this.limit6 = l - OVERHEAD6 - (o.sealOverhead ?? 0);
   }
 
   /**

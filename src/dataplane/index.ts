@@ -26,7 +26,7 @@ import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { SourceFilter } from './sources';
 import { Encapsulator } from './encap';
-import { DataPlaneCrypto } from './crypto';
+import { DataPlaneCrypto, SEAL_OVERHEAD_MAX } from './crypto';
 import type { KeyEvent } from '../crypto';
 import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
@@ -145,6 +145,7 @@ class LispDataPlane implements DataPlane {
         tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
         afterClassify: crypto ? (b, n) => crypto.tag(b, n) : undefined,
+        sealOverhead: crypto ? SEAL_OVERHEAD_MAX : 0,
       });
       this.encap = encap;
       encap.setSources(this.rlocs);
