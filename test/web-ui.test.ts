@@ -66,7 +66,6 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
   // A 1200-px window: every table fits its section, nothing scrolls sideways.
   await page.setViewportSize({ width: 1200, height: 900 });
   await page.waitForFunction(() => document.querySelectorAll('#peers tbody tr').length === 2);
-  if (process.env.DECENT_UI_SCREENSHOT_1200) await page.screenshot({ path: process.env.DECENT_UI_SCREENSHOT_1200, fullPage: true });
   const wide = await page.evaluate(() => ({
     page: document.documentElement.scrollWidth - window.innerWidth,
     sections: [...document.querySelectorAll('section')].map((s) => [s.querySelector('h2')?.textContent ?? '?', s.scrollWidth - s.clientWidth] as const),
@@ -78,7 +77,7 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   t.true(overflow <= 0, `page scrolls sideways by ${overflow}px on a phone`);
   if (process.env.DECENT_UI_SCREENSHOT) {
-    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.setViewportSize({ width: 1200, height: 900 });
     await page.screenshot({ path: process.env.DECENT_UI_SCREENSHOT, fullPage: true });
   }
 });
