@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     }
     try {
       switch (c.cmd) {
-        case 'counters': print({ id: c.id, counters: dp.counters(), entries: dp.entryCounters() }); break;
+        case 'counters': print({ id: c.id, counters: dp.counters(), entries: dp.entryCounters(), keys: dp.keyStats() }); break;
         case 'set': dp.applyMapCache({ op: 'set', entry: entryOf({ eid: c.eid ?? '', rlocs: c.rlocs ?? [] }, iid) }); print({ id: c.id, ok: true }); break;
         case 'remove': {
           const eid = parseEid(c.eid ?? '', iid);

@@ -46,5 +46,10 @@ test.serial('encryption required: nothing crosses without keys; with them TCP ar
   const ca = await b.runA.counters(), cb = await b.runB.counters();
   t.is(cb.cryptoDropClear, 0, 'B never saw clear data');
   t.is(cb.cryptoDropUnknownPeer + ca.cryptoDropUnknownPeer, 0);
+  // per peer and key-id, as `decent show peers` would show them: A sealed what B opened
+  const ka = (await b.runA.keyStats()).find((k) => k.direction === 'encap'), kb = (await b.runB.keyStats()).find((k) => k.direction === 'decap');
+  t.like(ka, { peerRloc: '192.168.77.2', keyId: 1, suite: 6, sending: true, authFailures: 0 });
+  t.like(kb, { peerRloc: '192.168.77.1', keyId: 1, suite: 6, authFailures: 0, replays: 0 });
+  t.true((kb?.decrypted as number) > 3000 && (kb?.decrypted as number) <= (ka?.encrypted as number), JSON.stringify({ ka, kb }));
   t.log(`A ${JSON.stringify({ encap: ca.encapPackets, noKey: ca.cryptoDropNoKey })} B ${JSON.stringify({ decap: cb.decapPackets, bad: cb.dropBadHeader })}`);
 });

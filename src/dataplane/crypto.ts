@@ -68,6 +68,24 @@ function hashOf(fam: number, b: Uint8Array, at: number, n: number): number {
   return (h >>> 0) & (CAP - 1);
 }
 
+export interface KeyStat {
+  direction: 'encap' | 'decap';
+  peerRloc: string;
+  keyId: number;
+  suite: number;
+  /** encap: this key-id seals what is sent now. */
+  sending: boolean;
+  /** encap: last IV counter sent (rekey before 2^32); decap: highest one authenticated. */
+  ivCounter: number;
+  encrypted: number;
+  decrypted: number;
+  authFailures: number;
+  replays: number;
+  outOfWindow: number;
+  unknownKeyId: number;
+  txNoKey: number;
+}
+
 export class DataPlaneCrypto {
   readonly table: KeyTable;
   private readonly peers: PeerKeySets;
@@ -128,6 +146,27 @@ export class DataPlaneCrypto {
       any = true;
     }
     if (any) this.table.open(p, n);
+  }
+
+  /**
+   * Per peer RLOC and key-id (for `decent show peers`, the web UI and the rekey trigger): suite,
+   * whether it is the send key, IV counter, packets encrypted/decrypted, auth failures, replays,
+   * out-of-window drops, and the set's unknown-key-id / no-send-key drops.
+   */
+  keyStats(): KeyStat[] {
+    const out: KeyStat[] = [];
+    for (const p of this.peers.peers()) {
+      const sc = this.table.setCounters(p.set), send = p.direction === 'encap' ? this.table.sendKeyId(p.set) : 0;
+      for (const keyId of p.keyIds) {
+        const k = this.table.key(p.set, keyId);
+        out.push({
+          direction: p.direction, peerRloc: p.peerRloc, keyId, suite: k.suite, sending: keyId === send,
+          ivCounter: Number(p.direction === 'encap' ? k.txIv : k.rxTop), encrypted: k.encrypted, decrypted: k.decrypted,
+          authFailures: k.authFailures, replays: k.replays, outOfWindow: k.outOfWindow, unknownKeyId: sc.unknownKeyId, txNoKey: sc.txNoKey,
+        });
+      }
+    }
+    return out;
   }
 
   counters(): Record<string, number> {

@@ -26,7 +26,7 @@ import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { SourceFilter } from './sources';
 import { Encapsulator } from './encap';
-import { DataPlaneCrypto, SEAL_OVERHEAD_MAX } from './crypto';
+import { DataPlaneCrypto, SEAL_OVERHEAD_MAX, type KeyStat } from './crypto';
 import type { KeyEvent } from '../crypto';
 import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
@@ -274,6 +274,10 @@ class LispDataPlane implements DataPlane {
 
   applyKeyEvent(e: KeyEvent): string | undefined {
     return this.crypto?.apply(e);
+  }
+
+  keyStats(): KeyStat[] {
+    return this.crypto?.keyStats() ?? [];
   }
 
   counters(): Record<string, number> {

@@ -22,6 +22,13 @@ export class PeerKeySets {
     return this.tx.get(peerRloc)?.set ?? 0;
   }
 
+  /** Every peer with keys: direction, peer RLOC, key set and the key-ids installed in it. */
+  *peers(): IterableIterator<{ direction: 'encap' | 'decap'; peerRloc: string; set: number; keyIds: readonly number[] }> {
+    for (const [direction, m] of [['encap', this.tx], ['decap', this.rx]] as const) {
+      for (const [peerRloc, s] of m) yield { direction, peerRloc, set: s.set, keyIds: [...s.keyIds].sort() };
+    }
+  }
+
   /** The receive key set for packets from `peerRloc` (0: none). */
   rxSet(peerRloc: string): number {
     return this.rx.get(peerRloc)?.set ?? 0;

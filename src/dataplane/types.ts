@@ -1,4 +1,5 @@
 import type { KeyEvent } from '../crypto';
+import type { KeyStat } from './crypto';
 // The contract between the node's main thread (daemon) and the data plane. The daemon owns the
 // control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
 import type { Eid } from '../mapping/eid';
@@ -68,6 +69,8 @@ export interface DataPlane {
    * with encryption off.
    */
   applyKeyEvent(e: KeyEvent): string | undefined;
+  /** Per peer RLOC and key-id: suite, send key, IV counter, packets sealed/opened, drops (empty with encryption off). */
+  keyStats(): KeyStat[];
   /** Counters: packets/bytes encapsulated/decapsulated, drops by reason, FIB sizes. */
   counters(): Record<string, number>;
   /** The static map-cache (config), in the map-cache's shape: source 'static', expiresAt 0 (never). */

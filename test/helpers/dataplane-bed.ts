@@ -69,6 +69,11 @@ export class Runner {
     });
   }
 
+  async keyStats(): Promise<Record<string, unknown>[]> {
+    const r = await this.request({ cmd: 'counters' });
+    return r.keys as Record<string, unknown>[];
+  }
+
   async counters(): Promise<Record<string, number>> {
     const r = await this.request({ cmd: 'counters' });
     return r.counters as Record<string, number>;
