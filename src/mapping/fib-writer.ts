@@ -15,6 +15,7 @@ import {
   ROUTE_COUNT_SHIFT, halfBounds, instanceHash, nodeValues, nodeWords, packRoute, rlocRecordWords,
 } from './fib-layout';
 import { PrefixIndex } from './fib-prefix-index';
+import { levelKey, levelOf, levelSpan, mapSpan, rangeIndex, type NodeImage } from './fib-range-image';
 import { FibReader } from './fib-reader';
 import { FibBuffers, FibCapacity, allocateBuffers, defaultCapacity } from './fib-shared';
 
@@ -77,13 +78,6 @@ export interface FibMemoryStats {
 }
 
 const NO_NODE = -1;
-
-/** Range node contents while the writer rebuilds it. */
-interface NodeImage {
-  bounds: number[];
-  values: number[];
-  levelLeaf: number;
-}
 
 export class FibWriter extends FibReader {
   readonly capacity: FibCapacity;
@@ -409,7 +403,7 @@ export class FibWriter extends FibReader {
     }
     this.updateBelowRoot(root, v6, w, length, (image, levelStart, levelWidth) => {
       const [a, b] = levelSpan(w, levelStart, levelWidth, length);
-      this.mapSpan(image, levelWidth, a, b, (value) => {
+      mapSpan(image, levelWidth, a, b, (value) => {
         if (value >= 0) return this.yieldsTo(value, length) ? leaf : value;
         if (this.yieldsTo(this.nodes[~value + NODE_LEVEL_LEAF] as number, length)) {
           Atomics.store(this.nodes, ~value + NODE_LEVEL_LEAF, leaf);
@@ -434,7 +428,7 @@ export class FibWriter extends FibReader {
     }
     this.updateBelowRoot(root, v6, w, length, (image, levelStart, levelWidth) => {
       const [a, b] = levelSpan(w, levelStart, levelWidth, length);
-      this.mapSpan(image, levelWidth, a, b, (value) => {
+      mapSpan(image, levelWidth, a, b, (value) => {
         if (value === leaf) return replacement;
         if (value < 0 && this.nodes[~value + NODE_LEVEL_LEAF] === leaf) {
           Atomics.store(this.nodes, ~value + NODE_LEVEL_LEAF, replacement);
@@ -501,11 +495,11 @@ export class FibWriter extends FibReader {
           Atomics.store(this.nodes, nodeValues(node, image.bounds.length, half) + i, ~updated);
           return node;
         }
-        this.mapSpan(image, width, key, key, () => childLeaf);
+        mapSpan(image, width, key, key, () => childLeaf);
       } else {
         if (!inserting) return node;
         const created = this.updateLevel(NO_NODE, value, level + 1, target, levels, w, edit, inserting);
-        this.mapSpan(image, width, key, key, () => ~created);
+        mapSpan(image, width, key, key, () => ~created);
       }
     }
     if (image.bounds.length === 1 && image.values[0] === 0) {
@@ -549,36 +543,6 @@ export class FibWriter extends FibReader {
   private releaseNode(node: number, half: boolean): void {
     this.nodePool.release(node, nodeWords(this.nodes[node + NODE_COUNT] as number, half));
   }
-
-  /**
-   * Rewrites the values of keys [a, b] of a node image through `map`, splitting ranges at a and
-   * b + 1, then merges neighbouring ranges that ended up with the same leaf.
-   */
-  private mapSpan(image: NodeImage, width: number, a: number, b: number, map: (value: number) => number): void {
-    const end = 2 ** width;
-    const bounds: number[] = [];
-    const values: number[] = [];
-    const push = (bound: number, value: number): void => {
-      if (values.length > 0 && value >= 0 && values[values.length - 1] === value) return;
-      bounds.push(bound);
-      values.push(value);
-    };
-    const n = image.bounds.length;
-    for (let i = 0; i < n; i++) {
-      const lo = image.bounds[i] as number;
-      const hi = i + 1 < n ? (image.bounds[i + 1] as number) - 1 : end - 1;
-      const value = image.values[i] as number;
-      if (hi < a || lo > b) {
-        push(lo, value);
-        continue;
-      }
-      if (lo < a) push(lo, value);
-      push(Math.max(lo, a), map(value));
-      if (hi > b) push(b + 1, value);
-    }
-    image.bounds = bounds;
-    image.values = values;
-  }
 }
 
 function checkIid(iid: number): number {
@@ -588,37 +552,4 @@ function checkIid(iid: number): number {
 
 function fourWords(prefix: NumericPrefix): number[] {
   return [0, 1, 2, 3].map((i) => (prefix.words[i] ?? 0) >>> 0);
-}
-
-function levelOf(v6: boolean, length: number): readonly [number, number] {
-  const levels = v6 ? LEVELS_V6 : LEVELS_V4;
-  const found = levels.find(([start, width]) => length > start && length <= start + width);
-  if (found === undefined) throw new FibInputError('prefix', `internal: no level for /${length}`);
-  return found;
-}
-
-/** Bits [start, start + width) of the address; every level starts 16 bits into a word. */
-function levelKey(w: number[], start: number, width: number): number {
-  const i = (start - ROOT_BITS) / 32;
-  if (width === 16) return (w[i] as number) & 0xffff;
-  return (((w[i] as number) << 16) | ((w[i + 1] as number) >>> 16)) >>> 0;
-}
-
-/** The key span [a, b] that a prefix of `length` covers inside the level. */
-function levelSpan(w: number[], start: number, width: number, length: number): [number, number] {
-  const size = 2 ** (start + width - length);
-  const key = levelKey(w, start, width);
-  const a = key - (key % size);
-  return [a, a + size - 1];
-}
-
-function rangeIndex(bounds: number[], key: number): number {
-  let lo = 0;
-  let hi = bounds.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if ((bounds[mid] as number) <= key) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
