@@ -1,5 +1,5 @@
 // Codec micro-benchmark: messages/s for decode and encode of a typical Map-Register (the
-// lisp-wire.md §14.1 register: one IPv4 EID, one RLOC, SHA-256 auth, xTR-ID trailer) and of
+// register of test/fixtures/spec-examples.ts, example 14.1: one IPv4 EID, one RLOC, SHA-256 auth, xTR-ID trailer) and of
 // other common messages. Reports the median and min–max over rounds.
 //
 //   node dist/scripts/bench-wire.js [--rounds N] [--seconds S] [--json]

@@ -260,7 +260,7 @@ test('pull mode: registrations go to the hashed Map-Server set, lookups to the h
   nodes.forEach((n) => n.start());
   const converged = await net.untilAsync(() => siteKeys(nodes[1]).length === 3 && siteKeys(nodes[2]).length === 3, 5_000);
   t.true(converged >= 0, nodes.map((n) => siteKeys(n).join(' ')).join(' | '));
-  // The site caches lispers' own nodes showed (lispers-decent-README "Pull").
+  // The site caches lispers' own nodes showed (test/vectors/lispers-decent-README.md, "Pull").
   t.deepEqual(siteKeys(nodes[0]), []);
   t.deepEqual(siteKeys(nodes[1]), ["[0]'nexus-n2'", "[0]'nexus-n3'", '[0]2.2.2.2/32']);
   t.deepEqual(siteKeys(nodes[2]), ["[0]'nexus-n1'", '[0]1.1.1.1/32', '[0]3.3.3.3/32']);

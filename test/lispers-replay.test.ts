@@ -7,7 +7,7 @@ import { loadVector } from './helpers/vectors';
 // that listens like a fourth member: unicast Map-Registers, head-end replicated copies (IID
 // 0xFFFFFF), lispers' unauthenticated (S,G) joins with the padded Multicast-Info LCAF, and its
 // RLE Map-Notifys. decent must end up with the site cache lispers' own nodes reported
-// (lispers-decent-README "What the nodes' tables showed").
+// (test/vectors/lispers-decent-README.md, "What the nodes' tables showed").
 test('a decent Map-Server fed lispers.net traffic builds the same site cache as lispers', (t) => {
   const net = new SimNet();
   const cfg = simConfig({ name: 'decent', rloc: '192.168.77.99', eids: ['9.9.9.9/32'], seeds: [], lispers: true });

@@ -7,7 +7,7 @@ import { LinkType, parsePcap, PcapError, readPcapHeader } from '../src/pcap/read
 import { buildUdpFrame, encodePcap, encodeUdpPcap } from '../src/pcap/writer';
 import { loadVector, vectorFiles, vectorPath } from './helpers/vectors';
 
-/** Frame counts from lispers-decent-README.md and oor-README.md (checked with capinfos). */
+/** Frame counts from test/vectors/lispers-decent-README.md and oor-README.md (checked with capinfos). */
 const FRAMES: Readonly<Record<string, number>> = {
   'lispers-decent-her-full.pcap': 504,
   'lispers-decent-her-n1-lo.pcap': 16,

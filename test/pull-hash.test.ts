@@ -9,7 +9,8 @@ test('hash strings follow RFC 9962 §5 (and lispers for names)', (t) => {
   t.is(hashString(parseEid('(0.0.0.0/0, 233.252.1.1/32)')), '[0]233.252.1.1/32-0.0.0.0/0');
 });
 
-// lisp-decent.md §3.3: computed test vectors for both hash variants.
+// Test vectors for both hash variants (RFC 9962 §5: SHA-256 mod modulus; lispers.net: HMAC-SHA-256
+// keyed "lisp-decent", 48 bits), computed once and checked against lispers.net's pull-mode capture.
 const VECTORS: [string, number, number, number, number][] = [
   ['[1000]fd::2222/128', 0, 0, 0, 4],
   ['[0]10.1.0.0/16', 0, 4, 1, 5],
@@ -24,7 +25,7 @@ for (const [s, rfc4, rfc8, ln4, ln8] of VECTORS) {
 }
 
 test('lispers pull capture: the same Map-Servers lispers chose (modulus 3)', (t) => {
-  // lispers-decent-README "pull-full": index 0 = n1, 1 = n2, 2 = n3.
+  // test/vectors/lispers-decent-README.md, "pull-full": index 0 = n1, 1 = n2, 2 = n3.
   const cfg = { modulus: 3, dnsSuffix: 'map-server.decent', hash: 'lispers' as const, lookupLengths: [], dnsRefreshMs: 30_000 };
   const want: Record<string, string> = {
     '1.1.1.1/32': '2', '2.2.2.2/32': '1', '3.3.3.3/32': '2', "'nexus-n1'": '2', "'nexus-n2'": '1', "'nexus-n3'": '1',

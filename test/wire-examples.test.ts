@@ -43,7 +43,7 @@ test('14.1 Map-Register: fields, trailer and both MAC coverages', (t) => {
   t.is(verifyControl(hex(ex.ex14_1), 'test'), 'ok');
   t.is(verifyControl(hex(ex.ex14_1), 'wrong'), 'bad');
 
-  // Re-signing the zeroed message reproduces the published MAC (lisp-wire.md §13).
+  // Re-signing the zeroed message reproduces the published MAC (RFC 9301 §5.6: the MAC over the message with Authentication Data zeroed).
   const resigned = signControl(encodeControl({ ...m, authData: new Uint8Array(32) }), 'test');
   t.is(resigned.toString('hex'), ex.ex14_1);
 

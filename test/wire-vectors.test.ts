@@ -133,7 +133,7 @@ test('lispers: every authenticated Map-Register verifies with decent-password, a
         continue;
       }
       if (message.algorithm === 0) {
-        // Group registers, Map-Notifies and -Acks: alg 0, no MAC (lispers-decent-README).
+        // Group registers, Map-Notifies and -Acks: alg 0, no MAC (test/vectors/lispers-decent-README.md).
         t.is(message.authData.length, 0, where);
         t.is(good, 'none', where);
         t.is(wrong, 'none', where);

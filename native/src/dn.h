@@ -1,7 +1,7 @@
 /* dn.h - decent native I/O: shared layout of the batch pools and the C entry points.
  *
  * A pool is one big byte buffer cut into fixed slots plus an Int32Array of descriptors,
- * DN_DESC_STRIDE int32 per slot, shared with JavaScript (src/native/pool.ts mirrors
+ * DN_DESC_STRIDE int32 per slot, shared with JavaScript (src/native/layout.ts mirrors
  * these indexes; keep the two in sync). Nothing here allocates per packet: every array
  * below is sized once when a TUN or UDP handle is opened.
  */
@@ -64,7 +64,7 @@ enum {
     DN_OFF_FRAG = 1u << 9 /* IPv4: outer DF=0, the kernel may fragment (default DF=1) */
 };
 
-/* stats slots (Float64Array shared with TS, see src/native/stats.ts) */
+/* stats slots (Float64Array shared with TS, see STAT_NAMES in src/native/layout.ts) */
 enum {
     ST_TUN_READS, ST_TUN_READ_BYTES, ST_TUN_WRITES, ST_TUN_WRITE_PKTS, ST_TUN_COALESCED,
     ST_TUN_ERRORS, ST_CSUM_BAD, ST_UDP_SEND_CALLS, ST_UDP_SENT_MSGS, ST_UDP_SENT_DGRAMS,

@@ -161,7 +161,7 @@ function infoLines(m: InfoRequest | InfoReply, indent: string, lines: string[]):
 
 function ttlText(ttl: number): string {
   if (ttl === 0xffffffff) return 'ttl max';
-  // lispers.net sets the high bit to mean seconds (lispers-net-notes Q11).
+  // lispers.net sets the high bit of a Record TTL to mean seconds instead of minutes.
   if (ttl >= 0x80000000) return `ttl ${ttl - 0x80000000}s`;
   return `ttl ${ttl}m`;
 }

@@ -102,7 +102,7 @@ export function parseEid(text: string, defaultIid = 0): Eid {
 }
 
 export interface WireEidOptions {
-  /** lispers' padded Multicast-Info layout (lispers-net-notes.md Q5). */
+  /** lispers.net's Multicast-Info LCAF layout, with two pad bytes after Length (see wire/address.ts). */
   lispersPad?: boolean;
 }
 
@@ -118,7 +118,7 @@ export function eidToWire(e: Eid, opts: WireEidOptions = {}): { eid: Address; ei
     case 'ipv6':
       return wrap({ kind: 'ipv6', ip: e.address }, e.maskLen);
     case 'name':
-      // Name EIDs carry mask-len 0 (lisp-wire.md §3).
+      // Name EIDs (AFI 17, distinguished names) carry mask-len 0: a name has no prefix.
       return wrap({ kind: 'name', name: e.name }, 0);
     case 'group': {
       const fam = isIPv4(e.group) ? 'ipv4' : 'ipv6';

@@ -296,7 +296,7 @@ export class FibReader {
   }
 
   /**
-   * Chooses the RLOC for a flow [RFC 9300 §5 / lisp-wire §5]: among RLOCs that are up, have R=1
+   * Chooses the RLOC for a flow [RFC 9300 §5.3, RFC 9301 §5.4 priority/weight]: among RLOCs that are up, have R=1
    * and priority < 255, those of the lowest priority; among them, weight-proportionally by
    * `flowHash` (equal split if all their weights are 0; zero-weight RLOCs are skipped when others
    * have weight). The same hash always gives the same RLOC, and a flow only moves when its own

@@ -1,5 +1,5 @@
 // Layout constants shared with native/src/dn.h. Keep both in sync: the addon checks
-// DESC_STRIDE, ADDR_STRIDE and STATS_COUNT against these at load time (see pool.ts).
+// DESC_STRIDE, ADDR_STRIDE and STATS_COUNT against these at load time (see addon.ts).
 
 /** Int32 fields of one slot descriptor. */
 export const D = {

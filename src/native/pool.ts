@@ -1,6 +1,7 @@
 // Preallocated batch pools: one Buffer cut into fixed slots plus Int32Array descriptors,
 // shared with the addon. One pool per direction; a batch reuses the same memory every time,
-// so the hot path allocates nothing (see ARCHITECTURE.md, "allocate once, copy never").
+// so the hot path allocates nothing: buffers are allocated once, at start, and packets are
+// written where they will be sent from.
 import { ADDR_STRIDE, D, DESC_STRIDE } from './layout';
 import { readAddress } from './address';
 

@@ -152,8 +152,8 @@ function decodeRle(body: Reader, rsvd2: number, extras: Extras, what: string): R
     const level = body.u8(`${what} RLE level`);
     const address = decodeAddress(body, `${what} RLE entry`);
     const entry: { level: number; address: Address; name?: string; rsvd?: number } = { level, address };
-    // lispers appends `AFI 17 + name` after an entry; unambiguous because an entry starts with
-    // reserved zero bits, never with 0x0011 (lisp-wire.md §4, type 13).
+    // lispers.net appends `AFI 17 + name` after an RLE entry (RFC 8060's Replication List, LCAF
+    // type 13, has no name); unambiguous because an entry starts with reserved zero bits, never 0x0011.
     if (body.end - body.pos >= 2 && body.buf[body.pos] === 0 && body.buf[body.pos + 1] === AFI_NAME) {
       body.pos += 2;
       entry.name = readName(body, `${what} RLE entry name`);
@@ -272,7 +272,8 @@ function decodeMulticastInfo(r: Reader, bodyStart: number, length: number, rsvd2
       rfcError = e;
     }
   }
-  // lispers quirk Q5: two zero pad bytes after Length, not counted by it (lisp-wire.md §4, type 9).
+  // lispers.net writes the Multicast-Info LCAF (RFC 8060, type 9) with two zero pad bytes after
+  // Length that Length does not count.
   if (length + 2 <= left && r.buf[bodyStart] === 0 && r.buf[bodyStart + 1] === 0) {
     try {
       const mc = decodeMulticastInfoBody(r, bodyStart + 2, bodyStart + 2 + length, rsvd2, extras, what);

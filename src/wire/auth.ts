@@ -1,5 +1,6 @@
-// Authentication of Map-Register, Map-Notify and Map-Notify-Ack (RFC 9301 §5.6, §12.5;
-// lisp-wire.md §13; lispers-net-notes.md Q2).
+// Authentication of Map-Register, Map-Notify and Map-Notify-Ack (RFC 9301 §5.6, §5.7, §12.5).
+// RFC 9301 computes the MAC over the message from the Type field with the Authentication Data
+// zeroed; lispers.net runs it over the whole UDP payload. Both verify; we sign the whole payload.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AUTH_DATA_OFFSET, AUTH_LENGTH_OFFSET, TYPE_MAP_NOTIFY, TYPE_MAP_NOTIFY_ACK, TYPE_MAP_REGISTER, encodeControl } from './control';
 import { Reader } from './reader';
@@ -99,8 +100,8 @@ export function encodeSigned(m: MapRegister | MapNotify, password: string | Uint
 }
 
 /**
- * Verifies an encoded Map-Register / Map-Notify(-Ack). Accepts either coverage (lisp-wire.md §13:
- * whole payload first, then the RFC-literal range) and either MAC length. Returns 'none' for
+ * Verifies an encoded Map-Register / Map-Notify(-Ack). Accepts either coverage (the whole
+ * payload first, then the RFC-literal range of RFC 9301 §5.6) and either MAC length. Returns 'none' for
  * messages that carry no authentication (other types, or algorithm 0 with length 0): whether
  * those are acceptable is policy, not codec.
  */

@@ -2,7 +2,7 @@
 // (src/wire/index.ts re-exports them). Plain `export const`s, so the data plane's per-packet
 // loops read a property of this module, not a re-export getter.
 
-/** UDP port of LISP control messages (RFC 9301 §5.1). */
+/** UDP port of LISP control messages (RFC 9301 §5). */
 export const LISP_CONTROL_PORT = 4342;
 /** UDP destination port of LISP-encapsulated data (RFC 9300 §5.3). */
 export const LISP_DATA_PORT = 4341;

@@ -24,12 +24,12 @@ const TYPE_NAMES: Record<number, string> = {
   6: 'Map-Referral', 7: 'Info-Request/Reply', 8: 'Encapsulated Control Message', 15: 'Shared Extension',
 };
 
-/** Human name of a control message type code (lisp-wire.md §2). */
+/** Human name of a control message type code (RFC 9301 §5.1; 7 is Info-Request/Reply). */
 export function controlTypeName(code: number): string {
   return TYPE_NAMES[code] ?? `unassigned type ${code}`;
 }
 
-// First-word masks (lisp-wire.md §6).
+// First-word flag masks of each message (RFC 9301 §5.2, §5.4, §5.6, §5.7).
 const RQ_A = 0x08000000, RQ_M = 0x04000000, RQ_P = 0x02000000, RQ_S = 0x01000000;
 const RQ_p = 0x00800000, RQ_s = 0x00400000, RQ_L = 0x00004000, RQ_D = 0x00002000;
 const RQ_RESERVED = 0x003f8000;
@@ -193,7 +193,7 @@ function decodeMapNotify(r: Reader, w0: number, type: 'map-notify' | 'map-notify
   };
   if (w0 & NT_RESERVED) m.reservedBits = w0 & NT_RESERVED;
   // lispers copies the Map-Register's xTR-ID/site-ID trailer (and, in acks, records it does not
-  // count) after the last record: kept as `trailing` (lispers-net-notes.md Q7, Q8).
+  // count) after the last record: kept as `trailing` so the message re-encodes byte for byte.
   const trailing = trailingOf(r);
   if (trailing) m.trailing = trailing;
   return m;

@@ -1,5 +1,5 @@
 // The inner IPv4/IPv6 + UDP header that carries a control message inside an ECM (RFC 9301 §5.8)
-// or inside a LISP data packet (head-end replication, lisp-decent.md §2.3).
+// or inside a LISP data packet (head-end replication to the group's members, RFC 9962 §4.2).
 import { WireError } from './errors';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip';
 import { finishChecksum, onesSum, udpChecksum } from './checksum';
