@@ -15,6 +15,8 @@ import { recordTtlToMs } from './ttl';
 
 /** Negative map-cache entries live a minute (RFC 9301 §8: the TTL of negative replies). */
 export const NEGATIVE_TTL_MS = 60_000;
+/** Site-cache changes within this window make one EID-space publication to the data plane. */
+const EID_SPACE_DEBOUNCE_MS = 50;
 
 interface PendingLig {
   resolve(r: LigResult): void;
@@ -26,10 +28,13 @@ interface PendingLig {
 export class Itr {
   private readonly pendingLigs = new Map<bigint, PendingLig>();
   private lastEidSpace = '';
+  private publishTimer: unknown;
 
   constructor(private readonly ctx: NodeContext, private readonly probing: Probing) {}
 
   stop(): void {
+    if (this.publishTimer !== undefined) this.ctx.env.clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
     for (const p of this.pendingLigs.values()) {
       this.ctx.env.clearTimeout(p.timer);
       p.reject(new Error('control plane stopped'));
@@ -78,7 +83,7 @@ export class Itr {
 
   /** After any site-cache change, entries resolved from it follow at once. */
   followSiteCache(): void {
-    this.publishEidSpace();
+    this.publishEidSpaceSoon();
     for (const mc of this.ctx.mapCache.all()) {
       if (mc.source !== 'local-mr') continue;
       const entry = this.ctx.siteCache.lookup(mc.eid);
@@ -94,6 +99,19 @@ export class Itr {
       }
       this.resolveLocally(mc.eid);
     }
+  }
+
+  /**
+   * A burst of registrations (a member with many EIDs, a group forming) makes one publication:
+   * building the list is O(EIDs), so one per registration would be O(EIDs²) (issue: a member
+   * registering 100k EIDs took a node's API down for minutes).
+   */
+  private publishEidSpaceSoon(): void {
+    if (this.publishTimer !== undefined) return;
+    this.publishTimer = this.ctx.env.setTimeout(() => {
+      this.publishTimer = undefined;
+      this.publishEidSpace();
+    }, EID_SPACE_DEBOUNCE_MS);
   }
 
   /** The unicast EID space others registered: what the data plane routes into the TUN. */
