@@ -77,7 +77,8 @@ function simRun(n: number, budgetS: number): SimRun {
   g.net.advance(5_000);
   const perMessageS = convergeCpuS / Math.max(1, g.traffic.messages);
   const messageBudget = Math.max(10 * n, Math.floor(budgetS / Math.max(perMessageS, 1e-7)));
-  const join = measureJoin(g, { settleMs: 10_000, messageBudget });
+  const joined = measureJoin(g, { settleMs: 10_000, messageBudget });
+  const join: ChangeCost = { propagatedMs: joined.propagatedMs, overBudget: joined.overBudget, cpuMs: joined.cpuMs, traffic: joined.traffic };
   if (join.overBudget) return { nodes: n, convergedMs: g.convergedMs, convergeCpuS, convergeMessages: g.traffic.messages, join, leave: null, stopped: 'join' };
   const leave = measureLeave(g, { settleMs: 10_000, messageBudget });
   return { nodes: n, convergedMs: g.convergedMs, convergeCpuS, convergeMessages: g.traffic.messages, join, leave, stopped: leave.overBudget ? 'leave' : null };

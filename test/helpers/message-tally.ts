@@ -32,7 +32,7 @@ export interface TallySnapshot {
 }
 
 const CONTROL_TYPES: Record<number, string> = {
-  1: 'map-request', 2: 'map-reply', 3: 'map-register', 4: 'map-notify', 5: 'map-notify-ack', 8: 'ecm',
+  1: 'map-request', 2: 'map-reply', 3: 'map-register', 4: 'map-notify', 5: 'map-notify-ack', 7: 'info', 8: 'ecm',
 };
 
 /**
