@@ -1,4 +1,4 @@
-// AFI-encoded addresses and LCAFs (RFC 9301 §5, RFC 8060, lisp-wire.md §3–4).
+// AFI-encoded addresses (RFC 9301 §5, IANA address family numbers) and LCAFs (RFC 8060).
 import {
   AFI_IPV4, AFI_IPV6, AFI_LCAF, AFI_NAME, AFI_NONE,
   LCAF_AFI_LIST, LCAF_GEO, LCAF_INSTANCE_ID, LCAF_JSON, LCAF_MULTICAST_INFO, LCAF_NAT_TRAVERSAL, LCAF_RLE, LCAF_SECURITY_KEY,

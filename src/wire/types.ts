@@ -5,7 +5,7 @@
 // a field that only carries a non-default quirk or reserved value is present only when it is not
 // zero/false; `decode(encode(m))` then equals `m` for messages built without them.
 
-/** An address as it appears after an AFI (RFC 9301 §5, lisp-wire.md §3). */
+/** An address as it appears after an AFI (RFC 9301 §5; LCAFs, RFC 8060). */
 export type Address =
   | NoAddress
   | Ipv4Address
