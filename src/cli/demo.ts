@@ -1,6 +1,7 @@
 // `decent demo`: the seed's "LISP-Decent in Action", end to end on this machine.
 import { toJson } from '../api/json';
 import { runDemo } from '../testbed/demo';
+import { runPullDemo } from '../testbed/demo-pull';
 import { flagOption, type Command } from './command';
 import { table } from './table';
 
@@ -23,13 +24,19 @@ export const demoCommand: Command = {
     '--control-only skips the data plane (no TUN, no pings); roaming is then measured on the',
     "site cache. --json prints one JSON object at the end.",
     '',
+    '--pull shows pull mode instead: dnsmasq in a namespace publishes two Map-Server sets',
+    '(0.ms.decent.demo, 1.ms.decent.demo) of two nodes each; four nodes register each EID to',
+    'both servers of its hashed set, ping every EID through the overlay, then n1 is killed and',
+    'the pings go again (lookups fail over to the other server of the set). Needs dnsmasq.',
+    '',
     'Exit status: 0 when every check held, 1 otherwise.',
   ].join('\n'),
   options: [
     { name: 'json', type: 'boolean', description: 'print one JSON object with the results' },
     { name: 'control-only', type: 'boolean', description: 'run without data planes (no TUN, no pings)' },
+    { name: 'pull', type: 'boolean', description: 'pull mode on a real DNS server (dnsmasq), with failover' },
   ],
-  examples: ['demo', 'demo --json', 'demo --control-only'],
+  examples: ['demo', 'demo --json', 'demo --control-only', 'demo --pull'],
   async run(args, io) {
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
       io.err('decent demo: needs root (network namespaces): run it with sudo\n');
@@ -37,6 +44,20 @@ export const demoCommand: Command = {
     }
     const json = flagOption(args, 'json');
     const started = Date.now();
+    if (flagOption(args, 'pull')) {
+      const p = await runPullDemo((line) => io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`));
+      if (json) {
+        io.out(`${toJson(p)}\n`);
+        return p.ok ? 0 : 1;
+      }
+      io.out(`\nMap-Server sets in DNS\n${table(['name', 'addresses'], Object.entries(p.sets).map(([k, v]) => [k, v.join(', ')]))}`);
+      io.out(`\nsite caches\n${table(['node', 'EIDs'], Object.entries(p.site_cache).map(([k, v]) => [k, v.join(', ') || '-']))}`);
+      io.out(`\npings\n${table(['pair', 'ok'], Object.entries(p.pings).map(([k, v]) => [k, v ? 'yes' : 'NO']))}`);
+      io.out(`\npings with n1 dead\n${table(['pair', 'ok'], Object.entries(p.failover_pings).map(([k, v]) => [k, v ? 'yes' : 'NO']))}`);
+      io.out(`\nregistered in ${p.registered_ms ?? '-'} ms; ${p.ok ? 'all checks held' : 'FAILED'}\n`);
+      for (const x of p.problems) io.out(`  problem: ${x}\n`);
+      return p.ok ? 0 : 1;
+    }
     const r = await runDemo({
       dataplane: !flagOption(args, 'control-only'),
       progress: (line) => io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`),
