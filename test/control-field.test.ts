@@ -16,6 +16,19 @@ function group(net: SimNet, n: number, opts: { probeMs?: number; ttlMs?: number 
   });
 }
 
+/** Two members with probing; n1 resolved n2's EID, then n2 died and n1 marked its RLOC down. */
+function peerMarkedDown(): { net: SimNet; n1: ControlNode } {
+  const net = new SimNet();
+  const [n1, n2] = group(net, 2, { probeMs: 1_000 });
+  n1.start();
+  n2.start();
+  net.until(() => n1.siteCache.size === 3, 5_000);
+  n1.resolve(parseEid('10.99.2.1/32'));
+  net.kill(n2);
+  net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === false, 10_000);
+  return { net, n1 };
+}
+
 function register(o: { eid: string; rlocs: string[]; xtrId: bigint; siteId?: bigint; algorithm?: 1 | 2; wantMapNotify?: boolean }): Buffer {
   const m: MapRegister = {
     type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: o.wantMapNotify ?? false,
@@ -43,14 +56,7 @@ test('a member restarted on the same RLOC (new xTR-ID) gets every registration a
 });
 
 test('an RLOC marked down is up again as soon as its member registers again (no probe round needed)', (t) => {
-  const net = new SimNet();
-  const nodes = group(net, 2, { probeMs: 1_000 });
-  nodes.forEach((n) => n.start());
-  const [n1, n2] = nodes;
-  net.until(() => n1.siteCache.size === 3, 5_000);
-  n1.resolve(parseEid('10.99.2.1/32'));
-  net.kill(n2);
-  net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === false, 10_000);
+  const { net, n1 } = peerMarkedDown();
   t.false(n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up);
   const back = net.addNode({ ...simConfig({ name: 'n2', rloc: '10.0.0.2', eids: ['10.99.2.0/24'], seeds: ['10.0.0.1'] }), xtrId: 0x2222n });
   back.start();
@@ -133,14 +139,7 @@ test('an ECM Map-Request with inner source port 0 or a multicast ITR-RLOC is a c
 });
 
 test('an RLOC-probe reply counts only with the nonce of a probe we sent to that RLOC', (t) => {
-  const net = new SimNet();
-  const nodes = group(net, 2, { probeMs: 1_000 });
-  nodes.forEach((n) => n.start());
-  const [n1, n2] = nodes;
-  net.until(() => n1.siteCache.size === 3, 5_000);
-  n1.resolve(parseEid('10.99.2.1/32'));
-  net.kill(n2);
-  net.until(() => n1.mapCache.get('[0]10.99.2.0/24')?.rlocs[0]?.up === false, 10_000);
+  const { net, n1 } = peerMarkedDown();
   const forged = encodeControl({
     type: 'map-reply', probe: true, echoNonceCapable: false, security: false, nonce: 12345n,
     records: [{ ttl: 1, ...eidToWire(parseEid('10.99.2.0/24')), action: 0, authoritative: true, mapVersion: 0, locators: [unicastLocator('10.0.0.2')] }],
