@@ -123,3 +123,29 @@ test('dataplane.udp-gso: on by default, false keeps the TUN offloads (issue 14)'
   t.is(off.raw.dataplane?.offloads, true);
   t.deepEqual(problems(`${GOOD}dataplane:\n  udp-gso: sometimes\n`).length, 1);
 });
+
+test('dataplane.encryption: required by default, the key exchange follows it; crypto.key-file gives the X25519 key', (t) => {
+  const on = parseConfigText(`${GOOD}dataplane:\n  tun: decent0\n`, 'n1.yaml', {});
+  t.is(on.dataplane?.encryption, 'required');
+  t.is(on.control.crypto?.mode, 'required');
+  t.deepEqual(on.control.crypto?.suites, [6, 5]);
+  t.is(on.control.crypto?.rekeyMs, 3_600_000);
+  t.is(on.control.crypto?.privateKey?.length, 32);
+  // a fresh key per load when no file names one
+  t.notDeepEqual(parseConfigText(`${GOOD}dataplane:\n  tun: decent0\n`, 'n1.yaml', {}).control.crypto?.privateKey, on.control.crypto?.privateKey);
+  const pref = parseConfigText(`${GOOD}dataplane:\n  encryption: preferred\ncrypto:\n  suites: [5]\n  rekey: 10m\n`, 'n1.yaml', {});
+  t.is(pref.dataplane?.encryption, 'preferred');
+  t.like(pref.control.crypto, { mode: 'preferred', suites: [5], rekeyMs: 600_000 });
+  t.is(parseConfigText(GOOD, 'n1.yaml', {}).control.crypto?.mode, 'off', 'a control-only node registers no key');
+  t.regex(problems(`${GOOD}dataplane:\n  encryption: maybe\n`)[0] ?? '', /dataplane\.encryption/);
+  t.regex(problems(`${GOOD}crypto:\n  suites: [2]\n`)[0] ?? '', /crypto\.suites/);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-cfg-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const key = Buffer.alloc(32, 7);
+  fs.writeFileSync(path.join(dir, 'x25519.key'), `${key.toString('hex')}\n`);
+  fs.writeFileSync(path.join(dir, 'n1.yaml'), `${GOOD}dataplane:\n  tun: decent0\ncrypto:\n  key-file: x25519.key\n`);
+  t.deepEqual(Buffer.from(loadConfig(path.join(dir, 'n1.yaml'), {}).control.crypto?.privateKey ?? []), key);
+  fs.writeFileSync(path.join(dir, 'x25519.key'), 'short\n');
+  t.throws(() => loadConfig(path.join(dir, 'n1.yaml'), {}), { message: /crypto\.key-file: .* 32-byte X25519 private key/ });
+});

@@ -13,6 +13,7 @@ import { renderMetrics } from './metrics';
 import { RawResponse, type ApiRoutes } from './server';
 import type { CountersAnswer, LookupAnswer, LookupSummary, MapCacheRow } from './types';
 import { UI_HTML } from './ui';
+import type { KeyStat } from '../dataplane/crypto';
 
 /** What the routes need of the control plane (src/control/thread.ts's ControlThread). */
 export interface ControlApi {
@@ -28,6 +29,8 @@ export interface DataPlaneApi {
   entryCounters(): Record<string, { packets: number; bytes: number }>;
   /** The static map-cache (static mode): shown with the learned entries. */
   staticEntries(): MapCacheEntry[];
+  /** LISP-crypto per peer RLOC and key-id (src/dataplane/crypto.ts); absent in doubles without a key table. */
+  keyStats?(): KeyStat[];
 }
 
 export interface NodeApi {
@@ -88,6 +91,8 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
       },
       '/api/database': () => control.query('database'),
       '/api/peers': () => control.query('peer-rows'),
+      // per peer RLOC and key-id: suite, send key, IV counter, packets sealed/opened, drops (RFC 8061)
+      '/api/crypto': () => dataPlane?.keyStats?.() ?? [],
       '/api/counters': async (): Promise<CountersAnswer> => ({
         control: await control.query('counters'), dataplane: dataPlane?.counters() ?? {}, api: node.apiCounters(),
       }),

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Netmask } from 'netmask';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
+import { generateKeyPair, privateKeyBytes } from '../crypto';
 import type { DataPlaneConfig } from '../dataplane/types';
 import { parseEid } from '../mapping/eid';
 import { configSchema, type ConfigFile } from './schema';
@@ -103,6 +104,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     siteId: BigInt(c['site-id']),
     lispers: c.decent['lispers-compat'],
     nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },
+    // The key exchange runs where a data plane can use its keys; a control-only node registers no key.
+    crypto: {
+      mode: c.dataplane?.encryption ?? 'off', privateKey: readCryptoKey(c, file), suites: c.crypto.suites, rekeyMs: c.crypto.rekey,
+    },
   };
   const iid = c.decent['instance-id'];
   const dataplane: DataPlaneConfig | undefined = c.dataplane && {
@@ -110,6 +115,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
     rlocs: control.rlocs, routes: (c.dataplane.routes ?? []).map((e) => parseEid(e, iid)),
     staticMapCache: c.dataplane['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
+    encryption: c.dataplane.encryption,
   };
   return {
     file, raw: c, control, dataplane, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),
@@ -133,6 +139,25 @@ function readKey(c: ConfigFile, file: string, env: NodeJS.ProcessEnv): string {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError([`${file}: auth.key-file: cannot read ${keyFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
+}
+
+/**
+ * The long-term X25519 private key (crypto.key-file: 32 bytes as 64 hex digits or base64), or a
+ * fresh one: generated here, not in the control worker, so a worker restart keeps it.
+ */
+function readCryptoKey(c: ConfigFile, file: string): Uint8Array {
+  const keyFile = c.crypto['key-file'];
+  if (keyFile === undefined) return privateKeyBytes(generateKeyPair());
+  const p = path.resolve(path.dirname(file), keyFile);
+  let text: string;
+  try {
+    text = fs.readFileSync(p, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError([`${file}: crypto.key-file: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  if (!key || key.length !== 32) throw new ConfigError([`${file}: crypto.key-file: ${p} must hold a 32-byte X25519 private key (64 hex digits or base64)`]);
+  return new Uint8Array(key);
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

@@ -112,7 +112,20 @@ export const configSchema = z.strictObject({
     /** EID prefixes routed into the TUN; default: every EID learned from the group. */
     routes: z.array(eidText).optional(),
     'static-map-cache': z.array(z.strictObject({ eid: eidText, rlocs: z.array(ipAddress).min(1) })).default([]),
+    /**
+     * LISP-crypto (RFC 8061): required = nothing in clear between members (no key, no traffic);
+     * preferred = encrypt where a key exchange succeeded, clear otherwise (mixed groups); off.
+     */
+    encryption: z.enum(['required', 'preferred', 'off']).default('required'),
   }).optional(),
+  crypto: z.strictObject({
+    /** Our long-term X25519 private key (32 bytes: 64 hex digits or base64); absent = a new one per start. */
+    'key-file': z.string().min(1).optional(),
+    /** Cipher suites offered and accepted, best first (RFC 8061 §5: 6 ChaCha20-Poly1305, 5 AES-128-GCM). */
+    suites: z.array(z.union([z.literal(5), z.literal(6)])).min(1).default([6, 5]),
+    /** Rekey after this long (RFC 8061 §6 leaves the period to the implementation). */
+    rekey: duration.default(3_600_000),
+  }).default({ suites: [6, 5], rekey: 3_600_000 }),
   api: z.strictObject({
     /** Unix socket for the CLI; default /run/decent/<name>.sock. */
     socket: z.string().min(1).optional(),

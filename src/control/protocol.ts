@@ -5,6 +5,7 @@ import type { Eid } from '../mapping/eid';
 import type { MapCacheEvent, MapCacheEntry } from './map-cache';
 import type { SiteEntry } from './site-cache';
 import type { WireError } from './errors';
+import type { KeyEvent } from '../crypto';
 
 export interface WorkerOptions {
   readonly config: ControlConfig;
@@ -39,6 +40,8 @@ export type FromWorker =
   | { readonly t: 'eid-space'; readonly eids: readonly Eid[] }
   /** The group members' RLOCs (push mode): the data plane accepts data only from these (null: from anyone). */
   | { readonly t: 'member-rlocs'; readonly rlocs: readonly string[] | null }
+  /** A LISP-crypto key installed or removed (keys.ts): the data plane's key table follows. Carries key material: never logged. */
+  | { readonly t: 'crypto-keys'; readonly event: KeyEvent }
   | { readonly t: 'reply'; readonly id: number; readonly ok: true; readonly data: unknown }
   | { readonly t: 'reply'; readonly id: number; readonly ok: false; readonly error: WireError }
   /** The worker cannot run (e.g. UDP 4342 in use) and exits right after this. */

@@ -14,6 +14,7 @@ import type { Eid } from '../mapping/eid';
 import { ControlPlaneError, fromWireError } from './errors';
 import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
+import type { KeyEvent } from '../crypto';
 import type { FromWorker, Query, ToWorker, WorkerOptions } from './protocol';
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
@@ -33,6 +34,8 @@ export interface ControlThreadEvents {
   rlocs: [readonly string[]];
   'eid-space': [readonly Eid[]];
   'member-rlocs': [readonly string[] | null];
+  /** A LISP-crypto key to install in or remove from the data plane's key table. */
+  'crypto-keys': [KeyEvent];
   ready: [readonly string[]];
   log: [LogLevel, string, Record<string, unknown> | undefined];
   restart: [Error];
@@ -179,6 +182,9 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
         return;
       case 'eid-space':
         this.emit('eid-space', m.eids);
+        return;
+      case 'crypto-keys':
+        this.emit('crypto-keys', m.event);
         return;
       case 'member-rlocs':
         this.emit('member-rlocs', m.rlocs);

@@ -93,6 +93,8 @@ function main(): void {
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
     eidSpaceChanged: (eids) => send({ t: 'eid-space', eids }),
     memberRlocsChanged: (rlocs) => send({ t: 'member-rlocs', rlocs }),
+    // Structured clone copies the key bytes; the worker's own copies are wiped by keys.ts.
+    cryptoKeysChanged: (event) => send({ t: 'crypto-keys', event }),
     log,
   };
 

@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/load';
 import { eidKey } from '../mapping/eid';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
+import type { KeyEvent } from '../crypto';
 import { IcmpReachability } from './icmp-reachability';
 import { checkApiSocket, checkTunAbsent } from './preflight';
 import type { Level, Logger } from './log';
@@ -60,6 +61,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
     control.on('member-rlocs', (r) => dataPlane?.setMemberRlocs(r));
+    control.on('crypto-keys', (e) => applyKeyEvent(dataPlane, e, log));
   }
   let icmp: IcmpReachability | undefined;
   const icmpMs = cfg.raw.timers['icmp-interval'];
@@ -119,6 +121,24 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
       log('info', 'node', 'stopped', { withdraw });
     },
   };
+}
+
+/**
+ * One key event from the control worker into the data plane's key table (RFC 8061 §6 keys per
+ * RLOC pair). Structured clone gave us our own copy of the key bytes: wiped once the table has
+ * taken them. A key the table refuses (full, a suite it does not run) is logged without its bytes.
+ */
+function applyKeyEvent(dataPlane: DataPlane | undefined, e: KeyEvent, log: Logger): void {
+  const encryptKey = Buffer.from(e.encryptKey.buffer, e.encryptKey.byteOffset, e.encryptKey.byteLength);
+  const icvKey = Buffer.from(e.icvKey.buffer, e.icvKey.byteOffset, e.icvKey.byteLength);
+  try {
+    const err = dataPlane?.applyKeyEvent({ ...e, encryptKey, icvKey });
+    if (err) log('warn', 'dataplane', 'LISP-crypto key not installed', { peer: e.peerRloc, direction: e.direction, keyId: e.keyId, suite: e.suite, error: err });
+    else log('debug', 'dataplane', `LISP-crypto key ${e.action === 'install' ? 'installed' : 'removed'}`, { peer: e.peerRloc, direction: e.direction, keyId: e.keyId, suite: e.suite });
+  } finally {
+    encryptKey.fill(0);
+    icvKey.fill(0);
+  }
 }
 
 function readToken(file: string | undefined, configFile: string): string | undefined {

@@ -55,7 +55,10 @@ export function reloadConfig(node: Reconfigurable, started: LoadedConfig, log: L
   }
   const waiting = restartOnlyChanges(started.raw, next.raw);
   if (waiting.length) log('warn', 'node', `SIGHUP: changes to ${waiting.join(', ')} take effect after a restart`);
-  node.control.reconfigure(next.control);
+  // The key exchange keeps its key pair until a restart (crypto and dataplane are restart-only);
+  // a worker restarted later must come back with the same key, not the one this load generated.
+  const inForce: LoadedConfig = { ...next, control: { ...next.control, crypto: started.control.crypto } };
+  node.control.reconfigure(inForce.control);
   log('info', 'node', 'SIGHUP: configuration reloaded');
-  return next;
+  return inForce;
 }
