@@ -52,6 +52,9 @@ test.serial('full demo: pings through the overlay succeed on the first try, and 
   t.true(r.ok, r.problems.join('\n'));
   t.deepEqual(Object.keys(r.pings).sort(), ['n1->n2', 'n1->n3', 'n2->n1', 'n2->n3', 'n3->n1', 'n3->n2']);
   for (const [pair, p] of Object.entries(r.pings)) t.true(p.ok, `${pair} first ping`);
+  // encrypted by default: every pair had its LISP-crypto send keys before the first ping
+  t.is(r.encryption, 'required');
+  t.not(r.keys_ms, null);
   t.not(r.roam_ms, null);
   t.log(`converged_ms=${r.converged_ms} roam_ms=${r.roam_ms} rtts=${Object.values(r.pings).map((p) => p.rtt_ms).join(',')}`);
   // n1 resolved n2 on the first ping and now forwards to n2's new RLOC.

@@ -144,6 +144,8 @@ export class BenchBed {
       `  offloads: ${offloads}`,
       `  routes: [${far}]`,
       `  static-map-cache: [{ eid: ${far}, rlocs: [${farRloc}] }]`,
+      // static mode has no key exchange; this variant measures decent unencrypted
+      '  encryption: off',
       `api: { socket: ${path.join(this.dir, `${name}.sock`)} }`,
       'log: { level: warn }',
       '',

@@ -21,6 +21,10 @@ export const demoCommand: Command = {
     'again, prints the site caches and map-caches, and removes everything it created (also',
     'on Ctrl-C or failure).',
     '',
+    'The overlay is encrypted (LISP-crypto, RFC 8061, dataplane.encryption: required, the',
+    'default): before pinging, the demo waits until every node has agreed keys with both',
+    'others and says how long that took.',
+    '',
     '--control-only skips the data plane (no TUN, no pings); roaming is then measured on the',
     "site cache. --json prints one JSON object at the end.",
     '',
@@ -75,6 +79,7 @@ export const demoCommand: Command = {
     if (Object.keys(r.pings).length) {
       io.out(`\npings\n${table(['pair', 'ok', 'rtt'], Object.entries(r.pings).map(([k, p]) => [k, p.ok ? 'yes' : 'NO', p.rtt_ms !== null ? `${p.rtt_ms} ms` : '-']))}`);
     }
+    if (r.encryption !== null) io.out(`\noverlay encryption (LISP-crypto, RFC 8061): ${r.encryption === 'off' ? 'off' : `${r.encryption}, keys agreed ${r.keys_ms ?? '-'} ms after start`}\n`);
     io.out(`\nconverged in ${r.converged_ms ?? '-'} ms; roaming took ${r.roam_ms ?? '-'} ms; ${r.ok ? 'all checks held' : 'FAILED'}\n`);
     for (const p of r.problems) io.out(`  problem: ${p}\n`);
     return r.ok ? 0 : 1;

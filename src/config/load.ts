@@ -182,5 +182,8 @@ function hostBitWarnings(c: ConfigFile, file: string): string[] {
   c.eids.forEach((e, i) => check(`eids.${i}`, e));
   c.policy['allowed-prefixes'].forEach((e, i) => check(`policy.allowed-prefixes.${i}`, e));
   (c.dataplane?.routes ?? []).forEach((e, i) => check(`dataplane.routes.${i}`, e));
+  if (c.dataplane && c.dataplane['static-map-cache'].length && c.dataplane.encryption === 'required') {
+    out.push(`${file}: dataplane.static-map-cache: static peers exchange no LISP-crypto keys, and with dataplane.encryption: required nothing is sent to them; set encryption: preferred or off for a static setup`);
+  }
   return out;
 }

@@ -362,12 +362,26 @@ export class KeyExchange {
       for (const r of mc.rlocs) if (!ctx.rlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
     }
     const registeredAll = this.registeredKeys();
+    // Members that registered a key get an exchange as soon as their registration is here, not
+    // at their first packet: under `required` a packet to a peer without keys is dropped, so the
+    // first one would be lost (and a ping that sends one would fail). The probe names an EID the
+    // member registered, which its ETR answers for.
+    for (const entry of ctx.siteCache.all()) {
+      if (entry.key === ctx.groupKey) continue;
+      for (const reg of entry.registrations.values()) {
+        if (!reg.authenticated) continue;
+        for (const l of reg.locators) {
+          const ip = locatorIp(l.address);
+          if (ip !== undefined && registeredAll.has(ip) && !ctx.rlocs.includes(ip) && !peers.has(ip)) peers.set(ip, entry.eid);
+        }
+      }
+    }
     const none = new Set<string>();
     for (const p of [...this.pairs.values()]) {
       if (p.encap.size === 0 && p.pending === undefined && p.decap.size > 0) continue; // ETR-only pair
       const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
-      if (!peers.has(p.peer) || keyGone) this.wipe(p, keyGone ? 'peer registered another key' : 'peer left the map-cache');
+      if (!peers.has(p.peer) || keyGone) this.wipe(p, keyGone ? 'peer registered another key' : 'peer left the map-cache and the site cache');
     }
     for (const [peer, eid] of peers) {
       const local = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peer));

@@ -17,6 +17,8 @@ export interface DemoOptions {
   readonly roamTimeoutMs?: number;
   /** Write a pcap of the bridge (the whole underlay) to this file. */
   readonly captureFile?: string;
+  /** The nodes' `dataplane.encryption` (default: the config default, `required`). */
+  readonly encryption?: 'required' | 'preferred' | 'off';
 }
 
 export interface DemoResult {
@@ -26,6 +28,9 @@ export interface DemoResult {
   map_cache: Record<string, { eid: string; rlocs: string[] }[]>;
   pings: Record<string, { ok: boolean; rtt_ms: number | null }>;
   roam_ms: number | null;
+  /** With the data plane: the encryption mode, and how long after start every node had send keys to both others (null: never). */
+  encryption: string | null;
+  keys_ms: number | null;
   problems: string[];
 }
 
@@ -33,7 +38,7 @@ const GROUP = '224.1.1.1';
 const KEY = 'decent-password';
 const SPEC = [1, 2, 3].map((i) => ({ name: `n${i}`, eid: `10.0.0.${i}`, nameEid: `nexus-n${i}` }));
 
-function configText(i: number, dir: string, dataplane: boolean, seed: string): string {
+function configText(i: number, dir: string, dataplane: boolean, seed: string, encryption?: string): string {
   const s = SPEC[i];
   return [
     `name: ${s.name}`,
@@ -52,7 +57,7 @@ function configText(i: number, dir: string, dataplane: boolean, seed: string): s
     '  register-interval: 10s',
     '  registration-ttl: 30s',
     '  rloc-poll: 100ms',
-    ...(dataplane ? ['dataplane:', `  tun: decent0`, '  mtu: 1400'] : []),
+    ...(dataplane ? ['dataplane:', `  tun: decent0`, '  mtu: 1400', ...(encryption ? [`  encryption: ${encryption}`] : [])] : []),
     'api:',
     `  socket: ${path.join(dir, `${s.name}.sock`)}`,
     '',
@@ -60,7 +65,7 @@ function configText(i: number, dir: string, dataplane: boolean, seed: string): s
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const result: DemoResult = { ok: false, converged_ms: null, site_cache: {}, map_cache: {}, pings: {}, roam_ms: null, problems: [] };
+  const result: DemoResult = { ok: false, converged_ms: null, site_cache: {}, map_cache: {}, pings: {}, roam_ms: null, encryption: null, keys_ms: null, problems: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-demo-'));
   const children: ChildProcess[] = [];
   let capture: ChildProcess | undefined;
@@ -100,7 +105,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const t0 = Date.now();
     for (const n of nodes) {
       const cfg = path.join(dir, `${SPEC[n.index].name}.yaml`);
-      fs.writeFileSync(cfg, configText(n.index, dir, opts.dataplane, nodes[(n.index + 1) % nodes.length].address));
+      fs.writeFileSync(cfg, configText(n.index, dir, opts.dataplane, nodes[(n.index + 1) % nodes.length].address, opts.encryption));
       if (opts.dataplane) n.ns.ip(['addr', 'add', `${SPEC[n.index].eid}/32`, 'dev', 'lo']);
       const child = n.ns.spawn([process.execPath, bin, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (d: Buffer) => logs[n.index].push(d.toString()));
@@ -134,6 +139,33 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       await sleep(20);
     }
     opts.progress(result.converged_ms !== null ? `converged in ${result.converged_ms} ms` : 'did not converge');
+
+    const encrypted = opts.dataplane && (opts.encryption ?? 'required') !== 'off';
+    if (opts.dataplane) result.encryption = opts.encryption ?? 'required';
+    if (encrypted) {
+      // Members exchange LISP-crypto keys as soon as they see each other's registrations (RFC 8061
+      // keys bound to the group key); under `required` nothing crosses before them.
+      const keysBy = Date.now() + (opts.convergeTimeoutMs ?? 15_000);
+      const suites = new Set<number>();
+      for (;;) {
+        const have = await Promise.all(nodes.map((n) => apiRequest<{ direction: string; peerRloc: string; sending: boolean; suite: number }[]>(sock(n.index), 'GET', '/api/crypto', 2000)
+          .then((ks) => nodes.every((m) => m === n || ks.some((k) => k.direction === 'encap' && k.sending && k.peerRloc === m.address && suites.add(k.suite))), () => false)));
+        if (have.every(Boolean)) {
+          result.keys_ms = Date.now() - t0;
+          break;
+        }
+        if (Date.now() > keysBy) {
+          result.problems.push('the nodes did not agree on LISP-crypto keys');
+          break;
+        }
+        await sleep(50);
+      }
+      opts.progress(result.keys_ms !== null
+        ? `LISP-crypto keys agreed between every pair in ${result.keys_ms} ms: the overlay is encrypted (${result.encryption}; cipher suite ${[...suites].join(', ')})`
+        : 'LISP-crypto keys missing');
+    } else if (opts.dataplane) {
+      opts.progress('encryption is off: overlay packets cross the underlay in clear');
+    }
 
     if (opts.dataplane) {
       opts.progress('pinging every EID from every node through the overlay');
@@ -183,7 +215,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
     const pingsOk = Object.values(result.pings).every((p) => p.ok);
     if (!pingsOk) result.problems.push('a ping through the overlay failed');
-    result.ok = result.converged_ms !== null && result.roam_ms !== null && pingsOk;
+    result.ok = result.converged_ms !== null && result.roam_ms !== null && pingsOk && (!encrypted || result.keys_ms !== null);
     if (!result.ok) {
       for (let i = 0; i < 3; i++) result.problems.push(`${SPEC[i].name} log tail: ${logs[i].join('').split('\n').slice(-5).join(' | ')}`);
     }
