@@ -70,6 +70,9 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     }));
   }
   const c = parsed.data;
+  // Push mode binds keys to the group's registrations; pull mode has none to check them against,
+  // so its default is RFC 8061's plain exchange where it succeeds (see README, Encryption).
+  const encryption = c.dataplane ? c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'preferred' : 'required') : 'off';
   const key = readKey(c, file, env);
   const xtrId = c['xtr-id'] === 'auto' ? randomBytes(8).readBigUInt64BE(0) : BigInt(`0x${c['xtr-id'].replace(/^0x/, '')}`);
   const control: ControlConfig = {
@@ -106,7 +109,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },
     // The key exchange runs where a data plane can use its keys; a control-only node registers no key.
     crypto: {
-      mode: c.dataplane?.encryption ?? 'off', privateKey: readCryptoKey(c, file), suites: c.crypto.suites, rekeyMs: c.crypto.rekey,
+      mode: encryption, privateKey: readCryptoKey(c, file), suites: c.crypto.suites, rekeyMs: c.crypto.rekey,
     },
   };
   const iid = c.decent['instance-id'];
@@ -115,7 +118,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     // Unprefixed EIDs belong to the node's instance-id, like the ones in `eids`.
     rlocs: control.rlocs, routes: (c.dataplane.routes ?? []).map((e) => parseEid(e, iid)),
     staticMapCache: c.dataplane['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
-    encryption: c.dataplane.encryption,
+    encryption,
   };
   return {
     file, raw: c, control, dataplane, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),
@@ -182,7 +185,7 @@ function hostBitWarnings(c: ConfigFile, file: string): string[] {
   c.eids.forEach((e, i) => check(`eids.${i}`, e));
   c.policy['allowed-prefixes'].forEach((e, i) => check(`policy.allowed-prefixes.${i}`, e));
   (c.dataplane?.routes ?? []).forEach((e, i) => check(`dataplane.routes.${i}`, e));
-  if (c.dataplane && c.dataplane['static-map-cache'].length && c.dataplane.encryption === 'required') {
+  if (c.dataplane && c.dataplane['static-map-cache'].length && (c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'preferred' : 'required')) === 'required') {
     out.push(`${file}: dataplane.static-map-cache: static peers exchange no LISP-crypto keys, and with dataplane.encryption: required nothing is sent to them; set encryption: preferred or off for a static setup`);
   }
   return out;

@@ -115,8 +115,10 @@ export const configSchema = z.strictObject({
     /**
      * LISP-crypto (RFC 8061): required = nothing in clear between members (no key, no traffic);
      * preferred = encrypt where a key exchange succeeded, clear otherwise (mixed groups); off.
+     * Default: required in push mode; preferred in pull mode, which has no group registrations to
+     * bind keys to (load.ts).
      */
-    encryption: z.enum(['required', 'preferred', 'off']).default('required'),
+    encryption: z.enum(['required', 'preferred', 'off']).optional(),
   }).optional(),
   crypto: z.strictObject({
     /** Our long-term X25519 private key (32 bytes: 64 hex digits or base64); absent = a new one per start. */
