@@ -69,7 +69,7 @@ export interface NodeContext {
   /** The group entry's RLE changed. */
   groupChanged(): void;
   /** A member registered to the group under an xTR-ID we did not hold (new, or restarted). */
-  memberJoined(rloc: string, via: Via): void;
+  memberJoined(rloc: string): void;
   /** Proof that an RLOC is reachable (an authenticated registration from it). */
   rlocReachable(rloc: string): void;
 }

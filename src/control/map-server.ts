@@ -102,7 +102,7 @@ export class MapServer {
     if (accepted && verdict === 'ok' && via !== 'local') ctx.rlocReachable(src);
     if (anyChange) ctx.siteCacheChanged();
     if (groupChanged) ctx.groupChanged();
-    if (newMember) ctx.memberJoined(src, via);
+    if (newMember) ctx.memberJoined(src);
   }
 
   /** Refusals, newest last (bounded): shown to the operator as conflicts. */
@@ -134,13 +134,13 @@ export class MapServer {
    * An unsolicited Map-Notify carrying `record` to `dst`, retransmitted with backoff until it is
    * acknowledged (RFC 9301 §5.7). A newer notify to the same member supersedes a pending one.
    */
-  notify(dst: string, record: EidRecord, anotherPage = false): void {
+  notify(dst: string, record: EidRecord): void {
     const { ctx } = this;
     const { auth, timers } = ctx.config;
     const nonce = randomNonce();
     const bytes = signWith({ type: 'map-notify', nonce, keyId: auth.keyId, algorithm: auth.algorithm, authData: new Uint8Array(0), records: [record] }, auth);
     for (const [n, p] of this.pendingNotifies) {
-      if (p.dst === dst && !anotherPage) {
+      if (p.dst === dst) {
         ctx.env.clearTimeout(p.timer);
         this.pendingNotifies.delete(n);
       }

@@ -180,8 +180,8 @@ export class ControlNode implements NodeContext {
     this.mapping.groupChanged();
   }
 
-  memberJoined(rloc: string, via: Via): void {
-    this.mapping.memberJoined(rloc, via);
+  memberJoined(rloc: string): void {
+    this.mapping.memberJoined(rloc);
   }
 
   rlocReachable(rloc: string): void {

@@ -4,7 +4,6 @@
 import type { Eid } from '../../mapping/eid';
 import type { MapCacheEntry } from '../../mapping/entry';
 import type { MapReply } from '../../wire';
-import type { Via } from '../context';
 
 export interface MappingSystem {
   readonly mode: 'push' | 'pull';
@@ -23,7 +22,7 @@ export interface MappingSystem {
   /** Members named by a Map-Notify's group entry. */
   membersNotified(ips: readonly string[]): void;
   /** A member joined (or restarted with a new xTR-ID): it gets our registrations at once. */
-  memberJoined(rloc: string, via: Via): void;
+  memberJoined(rloc: string): void;
   /** The group entry in our site cache changed. */
   groupChanged(): void;
   /** Drops expired map-cache entries (each expiry scan). */

@@ -4,13 +4,13 @@
 // unicast to the seeds while bootstrapping (§4.4). When the group entry's member list changes, our
 // Map-Server notifies every member, so a node that joined through one seed learns the others.
 import { isIPv4 } from 'node:net';
-import { encodeInnerUdp, type EidRecord, type RleEntry } from '../../wire';
+import { encodeInnerUdp, type EidRecord } from '../../wire';
 import { eidToWire, type Eid } from '../../mapping/eid';
 import type { MapCacheEntry } from '../../mapping/entry';
-import type { NodeContext, Via } from '../context';
+import type { NodeContext } from '../context';
 import type { Etr } from '../etr';
 import type { Itr } from '../itr';
-import { locatorIp, rleEntries, rleLocator } from '../locators';
+import { locatorIp, rleEntries } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import { msToRecordTtl } from '../ttl';
@@ -26,14 +26,6 @@ const NOTIFY_DEBOUNCE_MS = 30;
 const NOTIFIED_MEMBER_MS = 10_000;
 /** The IP TTL lispers.net gives group-addressed Map-Registers. */
 const GROUP_IP_TTL = 32;
-/** Members that joined this recently are named to every later joiner (concurrent joins). */
-const RECENT_JOIN_MS = 30_000;
-/** RLE entries per Map-Notify page, so that a page stays below a 1,500-byte path MTU. */
-const RLE_PAGE_V4 = 100;
-const RLE_PAGE_V6 = 50;
-/** What a new member is told besides our registrations. */
-type MemberList = 'none' | 'recent' | 'full';
-const LIST_RANK: Record<MemberList, number> = { none: 0, recent: 1, full: 2 };
 /** Rounds (start, bootstrap retries, periodic) before silence from the group is reported. */
 const DIAGNOSE_AFTER_ROUNDS = 4;
 
@@ -49,11 +41,9 @@ export class PushMappingSystem implements MappingSystem {
   /** Registration rounds sent, and the diagnostics already logged. */
   private rounds = 0;
   private readonly reported = new Set<string>();
-  /** Members to send our registrations (and which member list) at the next flush. */
-  private readonly pendingSends = new Map<string, MemberList>();
-  private sendTimer: unknown;
-  /** Members that joined recently, and when: the list a joiner through another seed may lack. */
-  private readonly recentJoins = new Map<string, number>();
+  /** Members that joined since the last flush, and the timer that flushes them. */
+  private readonly joined = new Set<string>();
+  private joinTimer: unknown;
   private notifyTimer: unknown;
   private bootstrapTimer: unknown;
 
@@ -79,9 +69,8 @@ export class PushMappingSystem implements MappingSystem {
   }
 
   stop(): void {
-    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
-    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = undefined;
-    this.pendingSends.clear();
+    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.joinTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
+    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.joinTimer = undefined;
   }
 
   register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true): void {
@@ -138,35 +127,46 @@ export class PushMappingSystem implements MappingSystem {
 
   /**
    * A registration from a member under an xTR-ID we did not hold: a new member, or one restarted
-   * on the same RLOC, whose site cache is empty. It gets our registrations at once (not at our next
-   * periodic round) and, since it may know only its seed, a list of members: the whole group entry
-   * (paged) if it registered to us directly (we are its seed), else only the members that joined
-   * recently, which it may not have heard of yet. Everyone else learns it from its own replicated
-   * registrations, so a join costs O(N) messages in the group, not a notify from every member to
-   * every member (O(N²)).
+   * on the same RLOC, whose site cache is empty. For the others nothing changed in the member list,
+   * so without this it would wait for our next periodic round (up to a minute).
    */
-  memberJoined(rloc: string, via: Via): void {
+  memberJoined(rloc: string): void {
     if (this.ctx.rlocs.includes(rloc) || !this.ctx.running) return;
-    const now = this.ctx.env.now();
-    if (now - this.ctx.startedAt < RECENT_JOIN_MS) {
-      // We are joining ourselves: every member is new to us, and none needs a list from us.
-      this.sendSoon(rloc, via === 'udp' || this.ctx.config.lispers ? 'full' : 'none');
+    if (this.ctx.config.group.replication === 'multicast' && this.ctx.env.sendMulticast) {
+      // One multicast round reaches it like everyone else.
+      this.registerSoon(`member ${rloc} joined`);
       return;
     }
-    this.sendSoon(rloc, via === 'udp' || this.ctx.config.lispers ? 'full' : 'recent');
-    this.recentJoins.set(rloc, now);
+    this.joined.add(rloc);
+    if (this.joinTimer !== undefined) return;
+    this.joinTimer = this.ctx.env.setTimeout(() => {
+      this.joinTimer = undefined;
+      const to = [...this.joined];
+      this.joined.clear();
+      if (!this.ctx.running) return;
+      // It may know only its seed: the group entry tells it every member (its RLE need not have
+      // changed, so the others would not notify it).
+      this.notifyMembers(to);
+      // Only to the members that joined: the others have our registrations already.
+      const inner = this.etr.buildRegisters({ ttlMs: this.ctx.config.timers.registrationTtlMs, eids: this.ctx.config.eids, withGroup: true, wantMapNotify: false });
+      for (const bytes of inner) {
+        const packet = this.groupPacket(bytes);
+        for (const rloc of to) {
+          this.ctx.env.sendEncapsulated(rloc, packet);
+          this.ctx.count('her.sent');
+        }
+      }
+      this.ctx.env.log('debug', 'registered to joining members', { to });
+    }, REGISTER_DEBOUNCE_MS);
   }
 
-  /**
-   * The group entry's RLE changed. Members we did not replicate to yet get our registrations. With
-   * lispers.net peers the Map-Server notifies every member of the new list, as lispers.net does.
-   */
+  /** The group entry's RLE changed: notify every member (debounced) so they learn each other. */
   groupChanged(): void {
     this.membersMaybeChanged();
-    if (!this.ctx.config.lispers || this.notifyTimer !== undefined || !this.ctx.running) return;
+    if (this.notifyTimer !== undefined || !this.ctx.running) return;
     this.notifyTimer = this.ctx.env.setTimeout(() => {
       this.notifyTimer = undefined;
-      for (const dst of this.membersFromSiteCache()) this.notifyGroup(dst, 'full');
+      this.notifyMembers();
     }, NOTIFY_DEBOUNCE_MS);
   }
 
@@ -229,41 +229,11 @@ export class PushMappingSystem implements MappingSystem {
     return out;
   }
 
-  /** New members get our registrations at once (only they: the others have them). */
+  /** New members get our registrations at once, rather than at the next 60 s round. */
   private membersMaybeChanged(): void {
     const fresh = this.replicationTargets().filter((ip) => !this.lastTargets.has(ip));
     this.refreshGroupMapCache();
-    for (const ip of fresh) this.sendSoon(ip, 'none');
-  }
-
-  /** Queues our registrations (and a member list) for `rloc`; one flush serves a burst of joins. */
-  private sendSoon(rloc: string, list: MemberList): void {
-    if (this.ctx.config.group.replication === 'multicast' && this.ctx.env.sendMulticast) {
-      // One multicast round reaches it like everyone else.
-      this.registerSoon(`member ${rloc} joined`);
-      return;
-    }
-    const queued = this.pendingSends.get(rloc);
-    if (queued === undefined || LIST_RANK[list] > LIST_RANK[queued]) this.pendingSends.set(rloc, list);
-    if (this.sendTimer !== undefined || !this.ctx.running) return;
-    this.sendTimer = this.ctx.env.setTimeout(() => {
-      this.sendTimer = undefined;
-      const sends = [...this.pendingSends];
-      this.pendingSends.clear();
-      if (!this.ctx.running) return;
-      const { config } = this.ctx;
-      const packets = this.etr.buildRegisters({ ttlMs: config.timers.registrationTtlMs, eids: config.eids, withGroup: true, wantMapNotify: false })
-        .map((b) => this.groupPacket(b));
-      for (const [rloc, list] of sends) {
-        if (list !== 'none') this.notifyGroup(rloc, list);
-        for (const p of packets) {
-          this.ctx.env.sendEncapsulated(rloc, p);
-          this.ctx.count('her.sent');
-        }
-        this.lastTargets.add(rloc);
-      }
-      this.ctx.env.log('debug', 'registered to new members', { to: sends.map(([r]) => r) });
-    }, REGISTER_DEBOUNCE_MS);
+    if (fresh.length) this.registerSoon(`new members ${fresh.join(', ')}`);
   }
 
   /** Schedules a registration round soon; several triggers in a burst make one round. */
@@ -276,31 +246,16 @@ export class PushMappingSystem implements MappingSystem {
     }, REGISTER_DEBOUNCE_MS);
   }
 
-  /**
-   * Our Map-Server tells `dst` the group's members: all of them, or those that joined in the last
-   * RECENT_JOIN_MS. Decent-to-decent the list is paged so no Map-Notify exceeds the path MTU; each
-   * page is a group record whose RLE holds part of the members (receivers add what they learn).
-   * lispers.net gets the whole merged RLE in one record, as its own Map-Server sends it.
-   */
-  private notifyGroup(dst: string, list: 'full' | 'recent'): void {
+  /** Our Map-Server tells the members (default: every member) the group entry (its merged RLE). */
+  private notifyMembers(only?: readonly string[]): void {
     const { ctx } = this;
-    if (ctx.rlocs.includes(dst)) return;
     const entry = ctx.siteCache.get(ctx.groupKey);
     if (!entry) return;
-    const now = ctx.env.now();
-    for (const [ip, at] of this.recentJoins) if (now - at > RECENT_JOIN_MS) this.recentJoins.delete(ip);
-    const all = entry.locators.flatMap((l) => [...(rleEntries(l.address) ?? [])]);
-    const ipOf = (e: RleEntry): string | undefined => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? e.address.ip : undefined);
-    const members = list === 'full' ? all : all.filter((e) => { const ip = ipOf(e); return ip !== undefined && ip !== dst && this.recentJoins.has(ip); });
-    if (members.length === 0) return;
-    const pageSize = ctx.config.lispers ? members.length : isIPv4(ctx.config.group.address) ? RLE_PAGE_V4 : RLE_PAGE_V6;
-    for (let i = 0; i < members.length; i += pageSize) {
-      const record: EidRecord = {
-        ttl: msToRecordTtl(ctx.config.timers.registrationTtlMs), ...eidToWire(ctx.groupEid, { lispersPad: ctx.config.lispers }),
-        action: 0, authoritative: false, mapVersion: 0, locators: [rleLocator(members.slice(i, i + pageSize), false, ctx.config.lispers)],
-      };
-      this.mapServer.notify(dst, record, i > 0);
-    }
+    const record: EidRecord = {
+      ttl: msToRecordTtl(ctx.config.timers.registrationTtlMs), ...eidToWire(ctx.groupEid, { lispersPad: ctx.config.lispers }),
+      action: 0, authoritative: false, mapVersion: 0, locators: entry.locators,
+    };
+    for (const dst of only ?? this.membersFromSiteCache()) if (!ctx.rlocs.includes(dst)) this.mapServer.notify(dst, record);
   }
 
   /** The (0/0,G) map-cache entry: its members are the replication list (RFC 9962 §4). */
