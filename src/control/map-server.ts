@@ -48,6 +48,8 @@ export class MapServer {
     if (via !== 'local' && verdict === 'ok') {
       const replay = this.replay.check(m.xtrId, m.nonce, ctx.env.now());
       if (replay === 'duplicate') {
+        // Seen before: a retransmission whose ack was lost (acked again) or a replay; no effect.
+        ctx.count('register.rejected.replay');
         if (m.wantMapNotify) this.ackRegister(m, src);
         return;
       }
