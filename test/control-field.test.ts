@@ -242,3 +242,15 @@ test('a flood from a non-member is cut before decoding and HMAC; members keep be
   net.advance(61_000);
   t.true((n1.counters.get('register.accepted') ?? 0) > accepted);
 });
+
+test('ten members started one after another (150 ms apart, all seeding from one) converge', (t) => {
+  // The guard an incremental-membership change must pass: a join announced only by the joiner's
+  // own registrations and its seed's snapshot left members that started early missing later ones.
+  const net = new SimNet();
+  const nodes = Array.from({ length: 10 }, (_, i) => net.addNode(simConfig({
+    name: `n${i + 1}`, rloc: `10.84.0.${i + 1}`, eids: [`10.${i + 1}.0.0/16`], seeds: [i === 0 ? '10.84.0.2' : '10.84.0.1'], ttlMs: 6_000, registerIntervalMs: 2_000,
+  })));
+  [3, 7, 1, 9, 0, 5, 2, 8, 4, 6].forEach((k, j) => net.schedule(() => nodes[k].start(), j * 150));
+  const took = net.until(() => nodes.every((n) => n.siteCache.size === 11), 60_000);
+  t.true(took >= 0, `site cache sizes ${nodes.map((n) => n.siteCache.size).join(', ')}, want 11`);
+});
