@@ -125,6 +125,10 @@ test.serial('running nodes encrypt by default: ping and TCP cross sealed, the un
   t.is(c1.dataplane.cryptoDropClear + c2.dataplane.cryptoDropClear, 0, 'no clear data arrived');
   t.log(`n1 held back ${c1.dataplane.cryptoDropNoKey} + n2 ${c2.dataplane.cryptoDropNoKey} packets before keys; n1 sealed ${tx1?.encrypted}`);
 
+  // decent show peers names the send key and what crossed sealed
+  const shown = spawnSync(process.execPath, [bin, 'show', 'peers', '--socket', sock(0)], { encoding: 'utf8' }).stdout;
+  t.regex(shown, /suite 6 key [123], \d{3,} sealed \/ \d+ opened/, shown);
+
   await stopAll(children);
   await stopAll([cap]);
   const bytes = fs.readFileSync(pcap);

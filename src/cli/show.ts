@@ -45,7 +45,8 @@ export const showCommand: Command = {
     '  database    own EIDs and RLOCs',
     '  peers       the group members: name, RLOCs, EIDs, last registration, state (registered,',
     '              notified: named by a Map-Notify only, seed-not-registered: a seed that never',
-    '              registered to us), reachability of their RLOCs (up, down, unknown)',
+    '              registered to us), reachability of their RLOCs (up, down, unknown), and',
+    '              encryption: the LISP-crypto send key (suite, key-id), packets sealed/opened',
     '  stats       a summary of the counters; --all lists every counter'
   ].join('\n'),
   options: [
@@ -73,12 +74,26 @@ export const showCommand: Command = {
       io.out(`${toJson(data, 2)}\n`);
       return 0;
     }
-    io.out(what === 'stats' && !flagOption(args, 'all') ? statsSummary(data as CountersAnswer) : render(what, data));
+    // peers: the LISP-crypto state per RLOC from the data plane (empty without one, or with encryption off)
+    const keys = what === 'peers' ? await apiRequest<KeyRow[]>(socket, 'GET', '/api/crypto').catch((): KeyRow[] => []) : [];
+    io.out(what === 'stats' && !flagOption(args, 'all') ? statsSummary(data as CountersAnswer) : render(what, data, keys));
     return 0;
   },
 };
 
-function render(what: What, data: unknown): string {
+interface KeyRow { direction: string; peerRloc: string; keyId: number; suite: number; sending: boolean; encrypted: number; decrypted: number }
+
+/** One peer's LISP-crypto column: the send key's suite and key-id, packets sealed to and opened from its RLOCs. */
+function cryptoCell(rlocs: readonly string[], keys: readonly KeyRow[]): string {
+  const mine = keys.filter((k) => rlocs.includes(k.peerRloc));
+  const send = mine.find((k) => k.direction === 'encap' && k.sending);
+  if (!send) return 'no key';
+  const sealed = mine.filter((k) => k.direction === 'encap').reduce((n, k) => n + k.encrypted, 0);
+  const opened = mine.filter((k) => k.direction === 'decap').reduce((n, k) => n + k.decrypted, 0);
+  return `suite ${send.suite} key ${send.keyId}, ${sealed} sealed / ${opened} opened`;
+}
+
+function render(what: What, data: unknown, keys: readonly KeyRow[] = []): string {
   const now = Date.now();
   switch (what) {
     case 'site-cache': {
@@ -106,9 +121,10 @@ function render(what: What, data: unknown): string {
         const short = list.map((e) => e.replace(/^\[0\]/, ''));
         return short.length > 4 ? `${short.slice(0, 3).join(', ')} +${short.length - 3} more` : short.join(', ') || '-';
       };
-      return table(['name', 'RLOCs', 'EIDs', 'registered', 'state', 'reachability'], rows.map((p) => [
+      // the encryption column once the data plane holds keys (none: no data plane, encryption off, or none agreed yet)
+      return table(['name', 'RLOCs', 'EIDs', 'registered', 'state', 'reachability', ...(keys.length ? ['encryption'] : [])], rows.map((p) => [
         p.name ?? '-', p.rlocs.join(', '), eids(p.eids), p.lastRegistered === null ? '-' : `${ago(p.lastRegistered, now)} ago`,
-        p.state, p.reachability,
+        p.state, p.reachability, ...(keys.length ? [cryptoCell(p.rlocs, keys)] : []),
       ]));
     }
     case 'stats': {
