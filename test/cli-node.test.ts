@@ -60,6 +60,9 @@ test.serial('show, lig and stats against running nodes', async (t) => {
   t.true(stats.control['register.accepted'] > 0);
   t.true(stats.control['her.received'] > 0);
   t.is(stats.control['register.rejected.auth'], 0);
+  const conflicts = await decent(['show', 'conflicts', '--socket', sock(1)]);
+  t.is(conflicts.code, 0, conflicts.stderr);
+  t.is(conflicts.stdout, 'no refused registrations\n');
   const db = await decent(['show', 'database', '--socket', sock(1)]);
   t.regex(db.stdout, /\[0\]10\.1\.0\.0\/16\s+10\.77\.0\.11/);
 

@@ -91,6 +91,7 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
       },
       '/api/database': () => control.query('database'),
       '/api/peers': () => control.query('peer-rows'),
+      '/api/conflicts': () => control.query('conflicts'),
       // per peer RLOC and key-id: suite, send key, IV counter, packets sealed/opened, drops (RFC 8061)
       '/api/crypto': () => dataPlane?.keyStats?.() ?? [],
       '/api/counters': async (): Promise<CountersAnswer> => ({

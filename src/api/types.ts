@@ -2,9 +2,9 @@
 // only through these (and src/api/client.ts), never through control or data-plane modules.
 import type { MapCacheEntry } from '../mapping/entry';
 import type { LigResult } from '../control/node';
-import type { PeerRow, SiteCacheRow } from '../control/protocol';
+import type { ConflictRow, PeerRow, SiteCacheRow } from '../control/protocol';
 
-export type { PeerRow, SiteCacheRow };
+export type { ConflictRow, PeerRow, SiteCacheRow };
 
 /** `GET /api/map-cache`: the ITR's entries with the data plane's traffic counters. */
 export type MapCacheRow = MapCacheEntry & { readonly packets: number; readonly bytes: number };

@@ -1,8 +1,8 @@
-// `decent show site-cache|map-cache|database|peers|stats`: tables from a running node's API.
+// `decent show site-cache|map-cache|database|peers|stats|conflicts`: tables from a running node's API.
 import { apiRequest, ApiClientError } from '../api/client';
 import { toJson } from '../api/json';
 import { actionName } from '../wire';
-import type { CountersAnswer, DatabaseRow, MapCacheRow, PeerRow, SiteCacheRow } from '../api/types';
+import type { ConflictRow, CountersAnswer, DatabaseRow, MapCacheRow, PeerRow, SiteCacheRow } from '../api/types';
 import { UsageError, flagOption, stringOption, type Command, type OptionDef } from './command';
 import { ago, table } from './table';
 
@@ -26,13 +26,13 @@ export function socketPath(given: string | undefined): string {
   return '/run/decent/decent.sock';
 }
 
-const WHAT = ['site-cache', 'map-cache', 'database', 'peers', 'stats'] as const;
+const WHAT = ['site-cache', 'map-cache', 'database', 'peers', 'stats', 'conflicts'] as const;
 type What = (typeof WHAT)[number];
 
 export const showCommand: Command = {
   name: 'show',
   summary: 'show a running node\'s site cache, map-cache, database, peers or stats',
-  operands: 'site-cache|map-cache|database|peers|stats',
+  operands: 'site-cache|map-cache|database|peers|stats|conflicts',
   minOperands: 1,
   maxOperands: 1,
   description: [
@@ -47,7 +47,8 @@ export const showCommand: Command = {
     '              notified: named by a Map-Notify only, seed-not-registered: a seed that never',
     '              registered to us), reachability of their RLOCs (up, down, unknown), and',
     '              encryption: the LISP-crypto send key (suite, key-id), packets sealed/opened',
-    '  stats       a summary of the counters; --all lists every counter'
+    '  stats       a summary of the counters; --all lists every counter',
+    '  conflicts   registrations refused: an EID another member owns, or a limit (newest last)'
   ].join('\n'),
   options: [
     SOCKET_OPTION,
@@ -126,6 +127,11 @@ function render(what: What, data: unknown, keys: readonly KeyRow[] = []): string
         p.name ?? '-', p.rlocs.join(', '), eids(p.eids), p.lastRegistered === null ? '-' : `${ago(p.lastRegistered, now)} ago`,
         p.state, p.reachability, ...(keys.length ? [cryptoCell(p.rlocs, keys)] : []),
       ]));
+    }
+    case 'conflicts': {
+      const rows = data as ConflictRow[];
+      if (rows.length === 0) return 'no refused registrations\n';
+      return table(['when', 'from', 'xTR-ID', 'why'], rows.map((r) => [`${ago(r.at, now)} ago`, r.from, r.xtrId, r.message]));
     }
     case 'stats': {
       const c = data as CountersAnswer;

@@ -308,6 +308,11 @@ export class ControlNode implements NodeContext {
     return this.mapping.peers();
   }
 
+  /** Registrations our Map-Server refused (EIDs owned by another member, limits), newest last. */
+  conflicts(): { at: number; from: string; xtrId: string; message: string }[] {
+    return [...this.mapServer.refusals];
+  }
+
   /** What is wrong, for the operator (`decent show`, the web UI, the log). */
   diagnostics(): string[] {
     return this.mapping.diagnostics();

@@ -18,7 +18,15 @@ export interface WorkerOptions {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'peer-rows' | 'counters' | 'status';
+export type Query = 'site-cache' | 'map-cache' | 'database' | 'peers' | 'peer-rows' | 'counters' | 'status' | 'conflicts';
+
+/** A registration our Map-Server refused: an EID owned by another member, or a limit. */
+export interface ConflictRow {
+  readonly at: number;
+  readonly from: string;
+  readonly xtrId: string;
+  readonly message: string;
+}
 
 export type ToWorker =
   /** A batch of head-end replicated packets (instance-id 0xFFFFFF) from the data plane; answered with 'encapsulated-done'. */

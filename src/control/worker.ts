@@ -221,6 +221,7 @@ function main(): void {
             case 'database': return n.database();
             case 'peers': return n.peers();
             case 'peer-rows': return peerRows(n);
+            case 'conflicts': return n.conflicts();
             case 'counters': return {
               ...Object.fromEntries(n.counters), ...guard.counters(),
               'send.replication.dropped': Object.values(dataGuard.drops).reduce((a, b) => a + b, 0),
