@@ -72,7 +72,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const c = parsed.data;
   // Push mode binds keys to the group's registrations; pull mode has none to check them against,
   // so its default is RFC 8061's plain exchange where it succeeds (see README, Encryption).
-  const encryption = c.dataplane ? c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'preferred' : 'required') : 'off';
+  const encryption = c.dataplane ? c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'off' : 'required') : 'off';
   const key = readKey(c, file, env);
   const xtrId = c['xtr-id'] === 'auto' ? randomBytes(8).readBigUInt64BE(0) : BigInt(`0x${c['xtr-id'].replace(/^0x/, '')}`);
   const control: ControlConfig = {
@@ -185,7 +185,7 @@ function hostBitWarnings(c: ConfigFile, file: string): string[] {
   c.eids.forEach((e, i) => check(`eids.${i}`, e));
   c.policy['allowed-prefixes'].forEach((e, i) => check(`policy.allowed-prefixes.${i}`, e));
   (c.dataplane?.routes ?? []).forEach((e, i) => check(`dataplane.routes.${i}`, e));
-  if (c.dataplane && c.dataplane['static-map-cache'].length && (c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'preferred' : 'required')) === 'required') {
+  if (c.dataplane && c.dataplane['static-map-cache'].length && (c.dataplane.encryption ?? (c.decent.mode === 'pull' ? 'off' : 'required')) === 'required') {
     out.push(`${file}: dataplane.static-map-cache: static peers exchange no LISP-crypto keys, and with dataplane.encryption: required nothing is sent to them; set encryption: preferred or off for a static setup`);
   }
   return out;
