@@ -107,7 +107,16 @@ export async function fuzzLive(o: { seconds: number; rate: number; httpRate: num
       await sleep(100);
     }
     const n1 = bed.nodes[0].ns;
-    n1.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-I', eid(1), eid(2)], { timeoutMs: 10_000 });
+    // The overlay is encrypted by default: the first packets wait for the key exchange.
+    for (const until = Date.now() + 20_000; ;) {
+      try {
+        n1.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-I', eid(1), eid(2)], { timeoutMs: 10_000 });
+        break;
+      } catch (e) {
+        if (Date.now() > until) throw e;
+        await sleep(250);
+      }
+    }
     const status0 = await api<{ pid: number; restarts: number }>(sock(1), '/api/status');
     const counters0 = await api<{ control: Record<string, number>; dataplane: Record<string, number> }>(sock(1), '/api/counters');
     const rssStart = rssMb(status0.pid);
