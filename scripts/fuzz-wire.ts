@@ -12,6 +12,7 @@ import { lispDatagrams } from '../src/pcap/lisp';
 import { readPcapFile } from '../src/pcap/reader';
 import { positiveInt, scriptArgs } from './lib/args';
 import { builtMessages, specExamples } from './lib/corpus';
+import { Xorshift32 } from './lib/xorshift';
 
 const USAGE = `usage: fuzz-wire [--iterations N] [--seed S] [--vectors DIR] [--quiet]
 Runs N (default 1000000) mutated and random inputs through the LISP wire decoders.
@@ -26,18 +27,10 @@ const args = scriptArgs(USAGE, {
   quiet: { type: 'boolean', default: false },
 });
 const iterations = positiveInt('iterations', args.iterations);
-let seed = positiveInt('seed', args.seed) >>> 0;
-
-/** xorshift32: reproducible from the printed seed. */
-function rand(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed;
-}
-const below = (n: number): number => rand() % n;
+const seed = positiveInt('seed', args.seed) >>> 0;
+/** Reproducible from the printed seed. */
+const rng = new Xorshift32(seed);
+const below = (n: number): number => rng.below(n);
 
 /** Every LISP datagram of the captured vectors, when they are there (the fuzzer runs without them). */
 function loadVectorPayloads(dir: string): Buffer[] {

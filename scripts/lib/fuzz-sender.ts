@@ -13,6 +13,7 @@ import { eidToWire, parseEid } from '../../src/mapping/eid';
 import { lispDatagrams } from '../../src/pcap/lisp';
 import { readPcapFile } from '../../src/pcap/reader';
 import { encodeData, encodeInnerUdp, encodeSigned, type MapRegister } from '../../src/wire';
+import { Xorshift32 } from './xorshift';
 
 export interface SenderSpec {
   readonly target: string;
@@ -30,16 +31,9 @@ export interface SenderSpec {
   readonly vectors: string;
 }
 
-let seed = 1;
-function rand(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed;
-}
-const below = (n: number): number => rand() % n;
+let rng = new Xorshift32(1);
+const rand = (): number => rng.next();
+const below = (n: number): number => rng.below(n);
 
 function mutate(src: Uint8Array): Buffer {
   const b = Buffer.from(src);
@@ -112,7 +106,7 @@ function corpus(dir: string): { data: Uint8Array[]; control: Uint8Array[] } {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as SenderSpec;
-  seed = (spec.seed >>> 0) || 1;
+  rng = new Xorshift32(spec.seed);
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, r));
   sock.setSendBufferSize(4 << 20);

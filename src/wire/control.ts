@@ -2,6 +2,7 @@
 // Map-Notify-Ack and the Encapsulated Control Message.
 import { decodeAddress, encodeAddress } from './address';
 import { WireError } from './errors';
+import { decodeAuthHeader } from './auth-header';
 import { decodeInfo, encodeInfo, TYPE_INFO } from './info';
 import { decodeInnerUdpAt, encodeInnerUdp } from './inner';
 import { Reader } from './reader';
@@ -136,14 +137,7 @@ function decodeMapReply(r: Reader, w0: number): MapReply {
 interface AuthPart { nonce: bigint; keyId: number; algorithm: number; authData: Uint8Array; records: EidRecord[] }
 
 function decodeAuthAndRecords(r: Reader, w0: number, what: string): AuthPart {
-  const nonce = r.u64(`${what} nonce`);
-  const keyId = r.u8(`${what} key-id`);
-  const algorithm = r.u8(`${what} algorithm`);
-  const authLen = r.u16(`${what} authentication length`);
-  if (authLen > r.remaining) {
-    throw new WireError(`${what} authentication length ${authLen} exceeds the ${r.remaining} bytes left`, r.pos - 2);
-  }
-  const authData = r.bytes(authLen, `${what} authentication data`);
+  const { nonce, keyId, algorithm, authData } = decodeAuthHeader(r, what);
   const count = w0 & 0xff;
   const records: EidRecord[] = new Array<EidRecord>(count);
   for (let i = 0; i < count; i++) records[i] = decodeEidRecord(r, i);

@@ -2,6 +2,7 @@
 // the forms lispers.net puts on the wire (draft-farinacci-lisp-lispers-net-nat; the layouts are in
 // test/vectors/next/lispers-nat-README.md).
 import { decodeAddress, decodeNatTraversalBody, encodeAddress, headerExtras } from './address';
+import { decodeAuthHeader } from './auth-header';
 import { AFI_LCAF, LCAF_NAT_TRAVERSAL } from './afi';
 import { WireError } from './errors';
 import { Reader } from './reader';
@@ -19,15 +20,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export function decodeInfo(r: Reader, w0: number): InfoRequest | InfoReply {
   const reply = (w0 & INFO_R) !== 0;
   const what = reply ? 'Info-Reply' : 'Info-Request';
-  const nonce = r.u64(`${what} nonce`);
   // The header is the Map-Register's (§5.1 "as in Map-Register"): key-id, algorithm, auth length.
-  const keyId = r.u8(`${what} key-id`);
-  const algorithm = r.u8(`${what} algorithm`);
-  const authLen = r.u16(`${what} authentication length`);
-  if (authLen > r.remaining) {
-    throw new WireError(`${what} authentication length ${authLen} exceeds the ${r.remaining} bytes left`, r.pos - 2);
-  }
-  const authData = r.bytes(authLen, `${what} authentication data`);
+  const { nonce, keyId, algorithm, authData } = decodeAuthHeader(r, what);
   const ttl = r.u32(`${what} TTL`);
   const eidRsvd = r.u8(`${what} EID reserved byte`);
   const eidMaskLen = r.u8(`${what} EID mask-len`);
