@@ -99,7 +99,7 @@ test.serial('pull mode over dnsmasq: registration to every address of a set, loo
     const failed: string[] = [];
     for (const b of bed.nodes) {
       if (a === b) continue;
-      if (!(await ping(a.ns, eidsOf(a.index + 1)[0], eidsOf(b.index + 1)[0], 5))) failed.push(`n${a.index + 1}->n${b.index + 1}`);
+      if (!(await ping(a.ns, eidsOf(a.index + 1)[0], eidsOf(b.index + 1)[0], 12))) failed.push(`n${a.index + 1}->n${b.index + 1}`);
     }
     return failed;
   }));
