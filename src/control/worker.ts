@@ -3,7 +3,6 @@
 import * as dgram from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
-import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseEid } from '../mapping/eid';
 import { CONTROL_PORT, ControlNode, DATA_PORT, type ControlEnv, type LogLevel } from './node';
@@ -14,21 +13,9 @@ import { randomInt } from 'node:crypto';
 import { toWireError } from './errors';
 import { LogLimiter } from './log-limit';
 import { SendGuard } from './send-guard';
+import { interfaceAddresses, interfaceProblems } from './interfaces';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/** Addresses of the named interfaces, IPv4 first (the order RLOCs are registered in). */
-export function interfaceAddresses(names: readonly string[]): string[] {
-  const all = os.networkInterfaces();
-  const out: string[] = [];
-  for (const name of names) {
-    for (const a of all[name] ?? []) {
-      if (a.internal || (a.family === 'IPv6' && a.address.startsWith('fe80'))) continue;
-      out.push(a.address);
-    }
-  }
-  return out.sort((a, b) => Number(!isIPv4(a)) - Number(!isIPv4(b)));
-}
 
 function main(): void {
   const port = parentPort;
@@ -103,6 +90,7 @@ function main(): void {
   const bound = (): void => {
     if (--pendingBinds > 0) return;
     const rlocs = opts.rlocInterfaces.length ? interfaceAddresses(opts.rlocInterfaces) : [...opts.config.rlocs];
+    for (const problem of interfaceProblems(opts.rlocInterfaces)) env.log('warn', problem);
     node = new ControlNode({ ...opts.config, rlocs: rlocs.length ? rlocs : opts.config.rlocs }, env);
     node.start();
     send({ t: 'ready', rlocs: node.rlocs });
