@@ -254,3 +254,23 @@ test('ten members started one after another (150 ms apart, all seeding from one)
   const took = net.until(() => nodes.every((n) => n.siteCache.size === 11), 60_000);
   t.true(took >= 0, `site cache sizes ${nodes.map((n) => n.siteCache.size).join(', ')}, want 11`);
 });
+
+test('the member whose registration was refused is told who owns the EID (once a minute)', (t) => {
+  const net = new SimNet();
+  const owner = net.addNode(simConfig({ name: 'owner', rloc: '10.0.0.1', eids: ['10.99.9.0/24'], seeds: [] }));
+  const dup = net.addNode(simConfig({ name: 'dup', rloc: '10.0.0.2', eids: ['10.99.9.0/24'], seeds: ['10.0.0.1'] }));
+  const warnings: string[] = [];
+  const env = dup.env;
+  const log = env.log;
+  env.log = (level, msg) => {
+    if (level === 'warn') warnings.push(msg);
+    log(level, msg);
+  };
+  owner.start();
+  net.advance(100);
+  dup.start();
+  net.advance(3_000);
+  t.true((owner.counters.get('register.rejected.owned') ?? 0) > 0);
+  t.true(warnings.some((w) => w.startsWith('EID 10.99.9.0/24 is owned by 10.0.0.1')), warnings.join(' | '));
+  t.is(dup.counters.get('register.refused.owned'), 1, 'told once, not at every refused register');
+});

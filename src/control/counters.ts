@@ -9,7 +9,7 @@ export const COUNTER_NAMES = [
   'her.sent', 'her.received', 'her.rejected', 'control.malformed', 'control.unexpected', 'request.rate-limited', 'smr.sent',
   'register.retransmitted', 'register.acked', 'register.rejected.owned', 'register.rejected.limit',
   'request.rejected.address', 'probe.reply.unmatched', 'register.rejected.replay', 'register.rejected.stale',
-  'request.rejected.amplification', 'requesters.evicted', 'smr.capped', 'control.rate-limited',
+  'request.rejected.amplification', 'requesters.evicted', 'smr.capped', 'control.rate-limited', 'register.refused.owned',
   'info.request.sent', 'info.request.received', 'info.reply.sent', 'info.reply.received', 'info.reply.unmatched',
   'info.rate-limited',
   // LISP-crypto exchanges (keys.ts)

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { encodeControl, verifyControl, type EidRecord, type LocatorRecord, type MapNotify } from '../wire';
 import { eidKey, eidToWire, routableEid, type Eid } from '../mapping/eid';
 import type { NodeContext } from './context';
-import { rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
+import { locatorIp, rleEntries, rleEntry, rleLocator, unicastLocator } from './locators';
 import { signWith } from './messages';
 import { TimestampNonces } from './replay';
 import { authAdmits } from './policy';
@@ -67,6 +67,19 @@ export class Etr {
   }
 
   /**
+   * A Map-Server tells us that one of our EIDs is held by another member (it refused our
+   * registration): say so, with the holder's RLOCs, on our side too.
+   */
+  private ownEidElsewhere(eid: Eid, locators: readonly LocatorRecord[], from: string): void {
+    const key = eidKey(eid);
+    if (!this.ctx.config.eids.some((e) => eidKey(e) === key)) return;
+    const theirs = locators.map((l) => locatorIp(l.address)).filter((ip): ip is string => ip !== undefined && !this.ctx.rlocs.includes(ip));
+    if (theirs.length === 0) return;
+    this.ctx.count('register.refused.owned');
+    this.ctx.env.log('warn', `EID ${key.replace(/^\[\d+\]/, '')} is owned by ${theirs.join(', ')} (Map-Server ${from} refused our registration): give this node another EID, or list the site in policy.multihomed-sites`);
+  }
+
+  /**
    * A Map-Notify to us: the acknowledgement of an M=1 register (RFC 9301 §5.7), or a Map-Server
    * telling us the group's member list (RFC 9962 §4): we learn the members and always ack.
    */
@@ -87,6 +100,7 @@ export class Etr {
     const members: string[] = [];
     for (const rec of m.records) {
       const eid = routableEid(rec);
+      if (eid && verdict === 'ok') this.ownEidElsewhere(eid, rec.locators, src);
       if (!eid || eidKey(eid) !== ctx.groupKey) continue;
       for (const l of rec.locators) {
         for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') members.push(e.address.ip);

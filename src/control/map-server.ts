@@ -2,7 +2,7 @@
 // merges them per xTR-ID into the site cache, acknowledges M=1 registers, and sends Map-Notifys
 // (retransmitted until acknowledged, RFC 9301 §5.7) when the mapping system asks it to.
 import { AuthAlgorithm, verifyControl, type EidRecord, type MapNotify, type MapRegister } from '../wire';
-import { eidKey, routableEid } from '../mapping/eid';
+import { type Eid, eidKey, eidToWire, routableEid } from '../mapping/eid';
 import type { NodeContext, Via } from './context';
 import { randomNonce, signWith } from './messages';
 import { authAdmits, eidAllowed } from './policy';
@@ -13,6 +13,8 @@ import { recordTtlToMs } from './ttl';
 
 /** Refused registrations kept for the operator's view. */
 const MAX_REFUSALS_KEPT = 64;
+/** How often one registrant is told the owner of one EID. */
+const TELL_OWNER_INTERVAL_MS = 60_000;
 
 interface PendingNotify {
   readonly dst: string;
@@ -88,6 +90,7 @@ export class MapServer {
       if (refusal) {
         ctx.count(refusal.reason === 'owned' ? 'register.rejected.owned' : 'register.rejected.limit');
         this.refused(src, m.xtrId, refusal.message);
+        if (refusal.reason === 'owned' && verdict === 'ok' && via !== 'local') this.tellOwner(src, eid);
         continue;
       }
       if (outcome === 'deregistered') ctx.count('register.deregistered');
@@ -109,6 +112,27 @@ export class MapServer {
 
   /** Refusals, newest last (bounded): shown to the operator as conflicts. */
   readonly refusals: { at: number; from: string; xtrId: string; message: string }[] = [];
+
+  /**
+   * The refused member is told who holds the EID: a Map-Notify with the owner's mapping, which its
+   * ETR recognises as one of its own EIDs under other RLOCs and logs. Authenticated registrants
+   * only, at most once a minute per registrant and EID, so refusals cannot be turned into a flood.
+   */
+  private tellOwner(src: string, eid: Eid): void {
+    const { ctx } = this;
+    const key = `${src}|${eidKey(eid)}`;
+    const now = ctx.env.now();
+    if (now - (this.told.get(key) ?? -Infinity) < TELL_OWNER_INTERVAL_MS) return;
+    if (this.told.size >= MAX_REFUSALS_KEPT * 16) this.told.clear();
+    this.told.set(key, now);
+    const entry = ctx.siteCache.lookup(eid);
+    if (!entry) return;
+    this.notify(src, {
+      ttl: 1, ...eidToWire(entry.eid, { lispersPad: ctx.config.lispers }), action: 0, authoritative: false, mapVersion: 0, locators: entry.locators,
+    }, true);
+  }
+
+  private readonly told = new Map<string, number>();
 
   private refused(src: string, xtrId: bigint | undefined, message: string): void {
     const xtr = xtrId === undefined ? '-' : `0x${xtrId.toString(16)}`;
@@ -134,15 +158,16 @@ export class MapServer {
 
   /**
    * An unsolicited Map-Notify carrying `record` to `dst`, retransmitted with backoff until it is
-   * acknowledged (RFC 9301 §5.7). A newer notify to the same member supersedes a pending one.
+   * acknowledged (RFC 9301 §5.7). A newer notify to the same member supersedes a pending one,
+   * unless it goes `alongside` (it carries something else).
    */
-  notify(dst: string, record: EidRecord): void {
+  notify(dst: string, record: EidRecord, alongside = false): void {
     const { ctx } = this;
     const { auth, timers } = ctx.config;
     const nonce = randomNonce();
     const bytes = signWith({ type: 'map-notify', nonce, keyId: auth.keyId, algorithm: auth.algorithm, authData: new Uint8Array(0), records: [record] }, auth);
     for (const [n, p] of this.pendingNotifies) {
-      if (p.dst === dst) {
+      if (p.dst === dst && !alongside) {
         ctx.env.clearTimeout(p.timer);
         this.pendingNotifies.delete(n);
       }
