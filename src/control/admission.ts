@@ -4,6 +4,7 @@
 // and all of them together share one more.
 import type { NodeContext } from './context';
 import { locatorIp, rleEntries } from './locators';
+import { TokenBucket } from '../limits/token-bucket';
 
 /** Per unknown source: a burst of 50 messages, refilled at 20/s. */
 const SOURCE_BURST = 50;
@@ -14,14 +15,9 @@ const UNKNOWN_REFILL_PER_S = 500;
 /** Unknown sources tracked at once; full buckets are forgotten first. */
 const SOURCES_MAX = 4096;
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export class Admission {
-  private readonly sources = new Map<string, Bucket>();
-  private readonly unknown: Bucket = { tokens: UNKNOWN_BURST, at: 0 };
+  private readonly sources = new Map<string, TokenBucket>();
+  private readonly unknown = new TokenBucket(UNKNOWN_BURST, UNKNOWN_REFILL_PER_S);
   private members = new Set<string>();
 
   constructor(private readonly ctx: NodeContext) {}
@@ -48,17 +44,17 @@ export class Admission {
   admit(src: string): boolean {
     if (this.members.has(src)) return true;
     const now = this.ctx.env.now();
-    if (!take(this.unknown, now, UNKNOWN_BURST, UNKNOWN_REFILL_PER_S)) {
+    if (!this.unknown.take(now)) {
       this.ctx.count('control.rate-limited');
       return false;
     }
     let b = this.sources.get(src);
     if (!b) {
       if (this.sources.size >= SOURCES_MAX) this.evict(now);
-      b = { tokens: SOURCE_BURST, at: now };
+      b = new TokenBucket(SOURCE_BURST, SOURCE_REFILL_PER_S, now);
       this.sources.set(src, b);
     }
-    if (!take(b, now, SOURCE_BURST, SOURCE_REFILL_PER_S)) {
+    if (!b.take(now)) {
       this.ctx.count('control.rate-limited');
       return false;
     }
@@ -66,15 +62,7 @@ export class Admission {
   }
 
   private evict(now: number): void {
-    for (const [k, v] of this.sources) if (v.tokens + ((now - v.at) / 1000) * SOURCE_REFILL_PER_S >= SOURCE_BURST) this.sources.delete(k);
+    for (const [k, v] of this.sources) if (v.isFull(now)) this.sources.delete(k);
     if (this.sources.size >= SOURCES_MAX) this.sources.delete(this.sources.keys().next().value as string);
   }
-}
-
-function take(b: Bucket, now: number, burst: number, refillPerS: number): boolean {
-  b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * refillPerS);
-  b.at = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
 }

@@ -9,6 +9,7 @@ import { locatorIp, unicastLocator } from './locators';
 import { mapRequest, negativeRecord, randomNonce } from './messages';
 import { coversForPolicy } from './policy';
 import { CONTROL_PORT } from './ports';
+import { TokenBucket } from '../limits/token-bucket';
 import type { KeyExchange } from './keys';
 import type { SecurityKeyLcaf } from '../wire';
 
@@ -53,8 +54,8 @@ export interface RequestOrigin {
 }
 
 export class MapResolver {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly global = { tokens: GLOBAL_BURST, at: 0 };
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly global = new TokenBucket(GLOBAL_BURST, GLOBAL_REFILL_PER_S);
   /** ITR-RLOCs that sent us Map-Requests: last request time, last SMR time. */
   private readonly requesters = new Map<string, { lastRequest: number; lastSmr: number }>();
 
@@ -63,20 +64,17 @@ export class MapResolver {
 
   private admit(src: string): boolean {
     const now = this.ctx.env.now();
-    const g = this.global;
-    g.tokens = Math.min(GLOBAL_BURST, g.tokens + ((now - g.at) / 1000) * GLOBAL_REFILL_PER_S);
-    g.at = now;
-    if (g.tokens < 1) return false;
-    const b = this.buckets.get(src) ?? { tokens: REQUEST_BURST, at: now };
-    b.tokens = Math.min(REQUEST_BURST, b.tokens + ((now - b.at) / 1000) * REQUEST_REFILL_PER_S);
-    b.at = now;
-    this.buckets.set(src, b);
-    if (this.buckets.size > REQUEST_BUCKETS_MAX) {
-      for (const [k, v] of this.buckets) if (v.tokens >= REQUEST_BURST) this.buckets.delete(k);
+    if (!this.global.has(now)) return false;
+    let b = this.buckets.get(src);
+    if (!b) {
+      b = new TokenBucket(REQUEST_BURST, REQUEST_REFILL_PER_S, now);
+      this.buckets.set(src, b);
     }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    g.tokens -= 1;
+    if (this.buckets.size > REQUEST_BUCKETS_MAX) {
+      for (const [k, v] of this.buckets) if (v.isFull(now)) this.buckets.delete(k);
+    }
+    if (!b.take(now)) return false;
+    this.global.take(now);
     return true;
   }
 

@@ -14,6 +14,7 @@ import type { NodeContext } from './context';
 import { ipAddress } from './locators';
 import { randomNonce } from './messages';
 import { CONTROL_PORT } from './ports';
+import { TokenBucket } from '../limits/token-bucket';
 
 export interface NatConfig {
   /** Info-Request period to the seeds: NAT detection and keepalive of the binding; 0 = off. */
@@ -47,8 +48,7 @@ interface Pending { readonly seed: string; readonly local: string; readonly sent
 export class NatTraversal {
   private readonly pending = new Map<bigint, Pending>();
   private timer: unknown;
-  private tokens = BURST;
-  private refilledAt = 0;
+  private readonly replies = new TokenBucket(BURST, REPLIES_PER_SECOND);
   private state: NatStatus = { rtrs: [] };
 
   constructor(private readonly node: NodeContext) {}
@@ -62,7 +62,6 @@ export class NatTraversal {
   }
 
   start(): void {
-    this.refilledAt = this.node.env.now();
     if (this.config.keepaliveMs <= 0) return;
     const round = (): void => {
       this.sendRequests();
@@ -167,11 +166,6 @@ export class NatTraversal {
   }
 
   private takeToken(): boolean {
-    const now = this.node.env.now();
-    this.tokens = Math.min(BURST, this.tokens + ((now - this.refilledAt) * REPLIES_PER_SECOND) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.replies.take(this.node.env.now());
   }
 }

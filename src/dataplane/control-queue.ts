@@ -4,6 +4,7 @@
 // the queue and the excess is dropped and counted here, before it costs the worker anything; each
 // outer source has its own budget first, so one flooding address cannot fill the queue.
 import type { DataPlaneCounters } from './counters';
+import { TokenBucket } from '../limits/token-bucket';
 
 /** Packets waiting for the worker (beyond it: dropped, counted in dropControlQueueFull). */
 export const CONTROL_QUEUE_PACKETS = 1024;
@@ -20,11 +21,6 @@ export const SOURCE_BURST = 200;
 export const SOURCE_REFILL_PER_S = 100;
 export const SOURCES_MAX = 1024;
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 /** Takes a batch; false when the consumer is busy (the batch stays queued). */
 export type ControlConsumer = (packets: readonly Uint8Array[], sources: readonly string[]) => boolean;
 
@@ -32,8 +28,8 @@ export class ControlQueue {
   private packets: Uint8Array[] = [];
   private sources: string[] = [];
   private bytes = 0;
-  private readonly sourceBuckets = new Map<string, Bucket>();
-  private readonly shared: Bucket = { tokens: SOURCE_BURST, at: 0 };
+  private readonly sourceBuckets = new Map<string, TokenBucket>();
+  private readonly shared = new TokenBucket(SOURCE_BURST, SOURCE_REFILL_PER_S);
 
   constructor(
     private readonly c: DataPlaneCounters,
@@ -49,20 +45,16 @@ export class ControlQueue {
     let b = this.sourceBuckets.get(src);
     if (!b) {
       if (this.sourceBuckets.size >= SOURCES_MAX) {
-        for (const [k, v] of this.sourceBuckets) if (v.tokens + ((now - v.at) / 1000) * SOURCE_REFILL_PER_S >= SOURCE_BURST) this.sourceBuckets.delete(k);
+        for (const [k, v] of this.sourceBuckets) if (v.isFull(now)) this.sourceBuckets.delete(k);
       }
       if (this.sourceBuckets.size >= SOURCES_MAX) {
         b = this.shared;
       } else {
-        b = { tokens: SOURCE_BURST, at: now };
+        b = new TokenBucket(SOURCE_BURST, SOURCE_REFILL_PER_S, now);
         this.sourceBuckets.set(src, b);
       }
     }
-    b.tokens = Math.min(SOURCE_BURST, b.tokens + ((now - b.at) / 1000) * SOURCE_REFILL_PER_S);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return b.take(now);
   }
 
   get length(): number {
