@@ -19,6 +19,7 @@ export class Admission {
   private readonly sources = new Map<string, TokenBucket>();
   private readonly unknown = new TokenBucket(UNKNOWN_BURST, UNKNOWN_REFILL_PER_S);
   private members = new Set<string>();
+  private registered = new Set<string>();
 
   constructor(private readonly ctx: NodeContext) {}
 
@@ -32,12 +33,14 @@ export class Admission {
         for (const r of rleEntries(l.address) ?? []) if (r.address.kind === 'ipv4' || r.address.kind === 'ipv6') next.add(r.address.ip);
       }
     }
+    this.registered = new Set(next);
     for (const s of this.ctx.config.group.seeds) next.add(s);
     this.members = next;
   }
 
-  isMember(ip: string): boolean {
-    return this.members.has(ip);
+  /** An RLOC of an authenticated registration in our site cache (seeds not counted). */
+  isRegistered(ip: string): boolean {
+    return this.registered.has(ip);
   }
 
   /** Whether a message from `src` may be decoded now; a refusal is counted. */

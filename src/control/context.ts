@@ -70,6 +70,8 @@ export interface NodeContext {
   groupChanged(): void;
   /** A member registered to the group under an xTR-ID we did not hold (new, or restarted). */
   memberJoined(rloc: string): void;
+  /** Whether `ip` is an RLOC registered in our site cache (it has proven reachability, RFC 9301 §9). */
+  isRegisteredRloc(ip: string): boolean;
   /** Proof that an RLOC is reachable (an authenticated registration from it). */
   rlocReachable(rloc: string): void;
 }

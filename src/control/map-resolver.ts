@@ -114,7 +114,7 @@ export class MapResolver {
       type: 'map-reply', probe: m.probe, echoNonceCapable: false, security: false, nonce: m.nonce, records: records.slice(0, n),
     });
     let bytes = encodeControl(reply(records.length));
-    if (origin.requestBytes > 0 && !this.proven(dst)) {
+    if (origin.requestBytes > 0 && !ctx.isRegisteredRloc(dst)) {
       const budget = UNPROVEN_AMPLIFICATION * origin.requestBytes;
       for (let n = records.length - 1; bytes.length > budget && n >= 1; n--) bytes = encodeControl(reply(n));
       if (bytes.length > budget) {
@@ -126,16 +126,6 @@ export class MapResolver {
     ctx.count('reply.sent');
     if (records.some((r) => r.locators.length === 0)) ctx.count('reply.negative.sent');
   }
-
-  /** An RLOC registered in our site cache has proven itself (an authenticated registration). */
-  private proven(ip: string): boolean {
-    if (ip !== this.provenAt.ip || this.ctx.env.now() - this.provenAt.at > 1000) {
-      this.provenAt = { ip, at: this.ctx.env.now(), proven: this.ctx.siteCache.all().some((e) => e.locators.some((l) => locatorIp(l.address) === ip)) };
-    }
-    return this.provenAt.proven;
-  }
-
-  private provenAt = { ip: '', at: -Infinity, proven: false };
 
   private rememberRequester(dst: string): void {
     const now = this.ctx.env.now();

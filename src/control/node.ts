@@ -184,6 +184,10 @@ export class ControlNode implements NodeContext {
     this.mapping.memberJoined(rloc);
   }
 
+  isRegisteredRloc(ip: string): boolean {
+    return this.admission.isRegistered(ip);
+  }
+
   rlocReachable(rloc: string): void {
     this.probing.answered(rloc);
   }
