@@ -42,3 +42,30 @@ test('pull mode: a dead Map-Server of the set costs each lookup at most one retr
     t.log(`run ${run}: ${done.join(', ')} ms; ${toDead} to the dead one; ${net.now - start} ms in all`);
   }
 });
+
+test('pull mode: when the dead Map-Server\'s down period ends, concurrent lookups send it one trial request, not one each', async (t) => {
+  for (let run = 0; run < 4; run++) {
+    const net = new SimNet();
+    net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
+    const a = pullNode(net, 1, ['10.1.0.0/16']);
+    const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16', '10.8.0.0/16', '10.9.0.0/16'];
+    const b = pullNode(net, 2, targets);
+    const itr = pullNode(net, 3, ['10.3.0.0/16']);
+    for (const n of [a, b, itr]) n.start();
+    t.true(await net.untilAsync(() => a.siteCache.size === 8 && b.siteCache.size === 8, 5_000) >= 0);
+    net.kill(a);
+    // Two lookups at once, so one of them surely asks the dead one first and it is marked down.
+    for (const eid of targets.slice(0, 2)) itr.resolve(parseEid(eid.replace('.0.0/16', '.0.1/32')));
+    t.true(await net.untilAsync(() => targets.slice(0, 2).every((e) => itr.mapCache.get(`[0]${e}`)?.negative === false), 3 * RESOLUTION_TIMEOUT_MS) >= 0);
+    // The down period (30 s) ends; then four lookups start together.
+    net.advance(31_000);
+    itr.mapCache.clear();
+    const wireBefore = net.wire.length;
+    const rest = targets.slice(2);
+    for (const eid of rest) itr.resolve(parseEid(eid.replace('.0.0/16', '.0.1/32')));
+    const took = await net.untilAsync(() => rest.every((e) => itr.mapCache.get(`[0]${e}`)?.negative === false), 3 * RESOLUTION_TIMEOUT_MS);
+    t.true(took >= 0 && took <= RESOLUTION_TIMEOUT_MS + 100, `run ${run}: all four resolved in ${took} ms`);
+    const toDead = net.wire.slice(wireBefore).filter((w) => w.to === '10.7.0.1' && messageType(w.port, w.bytes) === 'ecm').length;
+    t.true(toDead <= 1, `run ${run}: ${toDead} Map-Requests went to the dead Map-Server after its down period`);
+  }
+});

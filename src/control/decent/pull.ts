@@ -197,6 +197,10 @@ export class PullMappingSystem implements MappingSystem {
     // All of them down: ask anyway, one may be back.
     const choices = up.length ? up : untried;
     const resolver = choices[this.resolverTurn++ % choices.length];
+    // A resolver that was marked down gets one trial request at a time: until it answers (the mark
+    // is cleared) or times out (marked down again), concurrent lookups go to the others, so a dead
+    // set member costs one retry per down period, not one per lookup in flight when it expired.
+    if (this.resolverDownUntil.has(resolver)) this.resolverDownUntil.set(resolver, now + RESOLUTION_TIMEOUT_MS);
     const nonce = randomNonce();
     const pending: PendingResolution = { key, resolver, tried: new Set([...tried, resolver]), timer: undefined };
     pending.timer = env.setTimeout(() => {
