@@ -159,6 +159,16 @@ test.serial('the control worker killed under traffic: forwarding continues, the 
     await new Promise((r) => setTimeout(r, 100));
     status = await apiRequest<{ restarts: number }>(ov.sock(1), 'GET', '/api/status', 1000).catch(() => status);
   }
+  // The new worker starts with an empty site cache: the peer must count it as a new member (a fresh
+  // xTR-ID on the same RLOC) and send its registrations at once, not at its next 60 s round.
+  const restartedAt = Date.now();
+  let peerKnown = false;
+  while (!peerKnown && Date.now() - restartedAt < 3000) {
+    const rows = await apiRequest<{ eid: string }[]>(ov.sock(1), 'GET', '/api/site-cache', 1000).catch(() => []);
+    peerKnown = rows.some((r) => r.eid.includes(`${ov.eid(2)}/32`));
+    if (!peerKnown) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.true(peerKnown, `n2's EID back in the restarted worker's site cache within 3 s (${Date.now() - restartedAt} ms)`);
   const { sent, answered } = await series;
   t.is(status.restarts, 1, 'the worker was restarted once');
   const lost = sent - answered.size;
@@ -168,7 +178,7 @@ test.serial('the control worker killed under traffic: forwarding continues, the 
   let tail = 0;
   for (let s = sent - 50; s < sent; s++) if (answered.has(s + 1)) tail++;
   t.is(tail, 50);
-  // the restarted worker answers and has rebuilt its own entries (the peer's come with its next register)
+  // the restarted worker answers and has rebuilt its own entries and the peer's
   const site = await apiRequest<unknown[]>(ov.sock(1), 'GET', '/api/site-cache', 2000);
   t.true(site.length >= 2);
   // SIGTERM after a crash stops cleanly and removes the TUN

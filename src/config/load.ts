@@ -104,6 +104,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
       mapReplyTtlMin: Math.max(1, Math.round(c.timers['map-reply-ttl'] / 60_000)),
     },
     xtrId,
+    xtrIdAuto: c['xtr-id'] === 'auto',
     siteId: BigInt(c['site-id']),
     lispers: c.decent['lispers-compat'],
     nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },

@@ -90,6 +90,8 @@ export interface ControlConfig {
   /** Defaults: DEFAULT_LIMITS. */
   readonly limits?: LimitsConfig;
   readonly xtrId: bigint;
+  /** `xtr-id: auto`: a restarted control worker takes a fresh xTR-ID (thread.ts). */
+  readonly xtrIdAuto?: boolean;
   readonly siteId: bigint;
   /** Produce lispers.net's wire forms (padded Multicast-Info, named RLEs, AFI-List RLOCs). */
   readonly lispers: boolean;

@@ -7,6 +7,7 @@
 // MAX_CRASHES within CRASH_WINDOW_MS is fatal ('fatal' event: the daemon stops and exits non-zero
 // so systemd restarts the whole process). A worker that cannot bind UDP 4342 posts a 'fatal'
 // message and exits: the start fails with that error.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -160,6 +161,12 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;
+      // The new worker has an empty site cache. With `xtr-id: auto` it registers under a fresh
+      // xTR-ID, so members count it as a restarted member (same RLOC, new xTR-ID) and send their
+      // registrations at once instead of at their next round.
+      if (this.options.config.xtrIdAuto) {
+        this.options = { ...this.options, config: { ...this.options.config, xtrId: randomBytes(8).readBigUInt64BE(0) } };
+      }
       this.start().catch((e: Error) => {
         if (this.stopping) return;
         if (e instanceof ControlPlaneError && e.code === 'CONTROL_BIND') {
