@@ -17,7 +17,7 @@ async function stubNode(t: { teardown(fn: () => Promise<void> | void): void }, r
     const url = new URL(req.url ?? '/', 'http://stub');
     const asked = parseEid(url.searchParams.get('eid') ?? '0.0.0.0/0');
     const body = url.pathname === '/api/lookup'
-      ? { from: '192.0.2.9', rttMs: 1.5, resolver: '192.0.2.9', totalMs: 2, reply: { type: 'map-reply', nonce: '0x1', records }, summary: records.map((r) => lookupSummary(r, asked)) }
+      ? { from: '192.0.2.9', rttMs: 1.5, resolver: '192.0.2.9', unanswered: [], totalMs: 2, reply: { type: 'map-reply', nonce: '0x1', records }, summary: records.map((r) => lookupSummary(r, asked)) }
       : mapCache;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));

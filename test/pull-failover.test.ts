@@ -69,3 +69,35 @@ test('pull mode: when the dead Map-Server\'s down period ends, concurrent lookup
     t.true(toDead <= 1, `run ${run}: ${toDead} Map-Requests went to the dead Map-Server after its down period`);
   }
 });
+
+test('pull mode: decent lig without --to asks the EID\'s Map-Server set from DNS, the next address when one does not answer', async (t) => {
+  const net = new SimNet();
+  net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
+  const a = pullNode(net, 1, ['10.1.0.0/16']);
+  const b = pullNode(net, 2, ['10.2.0.0/16']);
+  const itr = pullNode(net, 3, ['10.3.0.0/16']);
+  for (const n of [a, b, itr]) n.start();
+  t.true(await net.untilAsync(() => a.siteCache.size === 3 && b.siteCache.size === 3, 5_000) >= 0);
+  const lig = async (): Promise<Awaited<ReturnType<typeof itr.lig>>> => {
+    const p = itr.lig(parseEid('10.2.0.1/32'), undefined, RESOLUTION_TIMEOUT_MS);
+    await net.untilAsync(() => false, 2 * RESOLUTION_TIMEOUT_MS + 100);
+    return p;
+  };
+  const before = await lig();
+  t.deepEqual(before.reply.records.map((r) => r.locators.length > 0), [true], 'a positive answer');
+  t.deepEqual(before.unanswered, []);
+  t.true(['10.7.0.1', '10.7.0.2'].includes(before.resolver), `asked ${before.resolver}, a member of the set`);
+  // Our own set: the node answers from its own site cache.
+  const own = a.lig(parseEid('10.2.0.1/32'), undefined, RESOLUTION_TIMEOUT_MS);
+  await net.untilAsync(() => false, 100);
+  t.is((await own).resolver, '10.7.0.1');
+  net.kill(a);
+  const after = await lig();
+  t.is(after.from, '10.7.0.2');
+  t.deepEqual(after.unanswered, ['10.7.0.1'], 'the dead one was asked first (sorted order) and gave no answer');
+  net.kill(b);
+  const none = itr.lig(parseEid('10.2.0.1/32'), undefined, RESOLUTION_TIMEOUT_MS);
+  await net.untilAsync(() => false, 2 * RESOLUTION_TIMEOUT_MS + 100);
+  const e = await t.throwsAsync(none);
+  t.regex(e?.message ?? '', /no Map-Reply from any Map-Resolver of the EID's set \(10\.7\.0\.1, 10\.7\.0\.2\)/);
+});

@@ -18,7 +18,7 @@ import type { KeyStat } from '../dataplane/crypto';
 /** What the routes need of the control plane (src/control/thread.ts's ControlThread). */
 export interface ControlApi {
   query<T = unknown>(what: Query): Promise<T>;
-  lig(eid: string, resolver: string, timeoutMs: number): Promise<LigResult>;
+  lig(eid: string, resolver: string | undefined, timeoutMs: number): Promise<LigResult>;
   clearMapCache(): Promise<void>;
   readonly restarts: number;
 }
@@ -100,14 +100,14 @@ export function nodeRoutes(node: NodeApi): ApiRoutes {
       '/api/lookup': async (q): Promise<LookupAnswer> => {
         const eid = eidParam(q);
         const timeoutMs = timeoutParam(q);
-        const status = await control.query<{ rlocs: string[] }>('status');
-        const resolver = q.get('resolver') ?? status.rlocs[0];
-        if (!resolver) throw new ApiError(409, 'this node has no RLOC to ask from');
-        if (!isIP(resolver)) throw new ApiError(400, `resolver= takes an IPv4 or IPv6 address, got '${resolver}'`);
+        // Without resolver=, the mapping system picks (push: our own Map-Resolver; pull: the EID's
+        // Map-Server set from DNS, each address in turn when one does not answer).
+        const resolver = q.get('resolver') ?? undefined;
+        if (resolver !== undefined && !isIP(resolver)) throw new ApiError(400, `resolver= takes an IPv4 or IPv6 address, got '${resolver}'`);
         const started = process.hrtime.bigint();
         const r = await control.lig(eidKey(eid), resolver, timeoutMs);
         const summary = r.reply.records.map((rec) => lookupSummary(rec, eid));
-        return { ...r, summary, resolver, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
+        return { ...r, summary, totalMs: Number(process.hrtime.bigint() - started) / 1e6 };
       },
     },
     post: {

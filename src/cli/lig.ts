@@ -14,8 +14,10 @@ export const ligCommand: Command = {
   maxOperands: 1,
   description: [
     "The running node sends an ECM-encapsulated Map-Request (RFC 9301 §5.8) for EID to a",
-    'Map-Resolver — its own by default, or the member given with --to — and prints the',
-    'Map-Reply and the time it took. EID: an address or prefix (10.1.2.3, [1000]10.0.0.0/8),',
+    'Map-Resolver and prints the Map-Reply and the time it took. The Map-Resolver: the member',
+    "given with --to; else in push mode the node's own, in pull mode the EID's Map-Server set",
+    "from DNS (RFC 9962 §5), asking the next address of the set when one gives no answer in time.",
+    'EID: an address or prefix (10.1.2.3, [1000]10.0.0.0/8),',
     "a name ('nexus-n1') or a group ((0.0.0.0/0, 224.1.1.1/32)).",
     '',
     'A negative reply prints its action by name (RFC 9301 §5.4: no-action, natively-forward,',
@@ -26,7 +28,7 @@ export const ligCommand: Command = {
   ].join('\n'),
   options: [
     SOCKET_OPTION,
-    { name: 'to', type: 'string', placeholder: 'RLOC', description: 'ask this Map-Resolver instead of our own' },
+    { name: 'to', type: 'string', placeholder: 'RLOC', description: 'ask this Map-Resolver instead of the default' },
     { name: 'timeout', type: 'string', placeholder: 'MS', description: 'how long to wait (default 2000)' },
     { name: 'json', type: 'boolean', description: 'print JSON' },
   ],
@@ -52,6 +54,7 @@ export const ligCommand: Command = {
       return 0;
     }
     io.out(`Map-Reply from ${r.from} for ${args.positionals[0]} in ${r.rttMs.toFixed(1)} ms (asked ${r.resolver})\n`);
+    if (r.unanswered.length) io.out(`  no answer in time from ${r.unanswered.join(', ')} before\n`);
     r.reply.records.forEach((rec, i) => {
       const eidText = formatAddress(rec.eid, rec.eid.kind === 'name' ? undefined : rec.eidMaskLen);
       if (rec.locators.length === 0) {

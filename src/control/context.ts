@@ -46,6 +46,10 @@ export interface LigResult {
   readonly reply: MapReply;
   readonly rttMs: number;
   readonly from: string;
+  /** The Map-Resolver that was asked (the last one, when the mapping system picked several in turn). */
+  readonly resolver: string;
+  /** Map-Resolvers asked before it that gave no answer in time. */
+  readonly unanswered: readonly string[];
 }
 
 export interface NodeContext {

@@ -23,6 +23,7 @@ interface PendingLig {
   reject(e: Error): void;
   sentAt: number;
   timer: unknown;
+  readonly resolver: string;
 }
 
 export class Itr {
@@ -137,7 +138,7 @@ export class Itr {
         this.pendingLigs.delete(nonce);
         reject(new LigTimeoutError(`no Map-Reply from ${resolver} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pendingLigs.set(nonce, { resolve, reject, sentAt: this.ctx.env.now(), timer });
+      this.pendingLigs.set(nonce, { resolve, reject, sentAt: this.ctx.env.now(), timer, resolver });
       this.sendMapRequest(eid, resolver, nonce);
     });
   }
@@ -157,6 +158,6 @@ export class Itr {
     if (!p) return;
     this.pendingLigs.delete(m.nonce);
     this.ctx.env.clearTimeout(p.timer);
-    p.resolve({ reply: m, rttMs: this.ctx.env.now() - p.sentAt, from: src });
+    p.resolve({ reply: m, rttMs: this.ctx.env.now() - p.sentAt, from: src, resolver: p.resolver, unanswered: [] });
   }
 }

@@ -9,6 +9,7 @@ import { WireError, decodeControl, decodeData, decodeInnerUdp, type ControlMessa
 import type { ControlConfig } from './config';
 import type { ControlEnv, LigResult, NodeContext, Via } from './context';
 import { COUNTER_NAMES, type CounterName } from './counters';
+import { LigTimeoutError } from './errors';
 import { PullMappingSystem } from './decent/pull';
 import { PushMappingSystem } from './decent/push';
 import type { MappingSystem } from './decent/mapping-system';
@@ -291,8 +292,29 @@ export class ControlNode implements NodeContext {
     return this.mapping.resolve(eid);
   }
 
-  lig(eid: Eid, resolver: string, timeoutMs = 2000): Promise<LigResult> {
-    return this.itr.lig(eid, resolver, timeoutMs);
+  /**
+   * An operator's lookup. Without a resolver: the ones the mapping system names (pull mode: the
+   * EID's Map-Server set, each in turn after a timeout), else our own RLOC.
+   */
+  async lig(eid: Eid, resolver: string | undefined, timeoutMs = 2000): Promise<LigResult> {
+    if (resolver) return this.itr.lig(eid, resolver, timeoutMs);
+    const chosen = await this.mapping.resolversFor(eid);
+    const candidates = chosen.length ? chosen : this.rlocList.slice(0, 1);
+    if (candidates.length === 0) throw new Error('no RLOC to ask from');
+    const unanswered: string[] = [];
+    for (const [i, r] of candidates.entries()) {
+      try {
+        return { ...(await this.itr.lig(eid, r, timeoutMs)), unanswered };
+      } catch (e) {
+        if (!(e instanceof LigTimeoutError)) throw e;
+        unanswered.push(r);
+        if (i === candidates.length - 1 && unanswered.length > 1) {
+          throw new LigTimeoutError(`no Map-Reply from any Map-Resolver of the EID's set (${unanswered.join(', ')}) within ${timeoutMs} ms each`);
+        }
+        if (i === candidates.length - 1) throw e;
+      }
+    }
+    throw new Error('no Map-Resolver to ask');
   }
 
   /** Another sign of life from an RLOC (an ICMP echo reply): counts like a probe reply. */

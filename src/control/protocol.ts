@@ -35,7 +35,7 @@ export type ToWorker =
   | { readonly t: 'rloc-alive'; readonly rloc: string }
   | { readonly t: 'reconfigure'; readonly config: ControlConfig }
   | { readonly t: 'query'; readonly id: number; readonly what: Query }
-  | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string; readonly timeoutMs: number }
+  | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string | undefined; readonly timeoutMs: number }
   | { readonly t: 'clear-map-cache'; readonly id: number }
   | { readonly t: 'stop'; readonly id: number; readonly withdraw: boolean }
   /** Tests of the restart path: the worker throws an uncaught exception. */

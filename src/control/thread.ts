@@ -19,7 +19,7 @@ import type { KeyEvent } from '../crypto';
 import type { FromWorker, Query, ToWorker, WorkerOptions } from './protocol';
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
-type Request = { t: 'query'; what: Query } | { t: 'lig'; eid: string; resolver: string; timeoutMs: number } | { t: 'clear-map-cache' } | { t: 'stop'; withdraw: boolean };
+type Request = { t: 'query'; what: Query } | { t: 'lig'; eid: string; resolver: string | undefined; timeoutMs: number } | { t: 'clear-map-cache' } | { t: 'stop'; withdraw: boolean };
 
 /** First restart delay; doubled per crash within the window, up to MAX_BACKOFF_MS. */
 export const FIRST_BACKOFF_MS = 200;
@@ -244,7 +244,8 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
     return this.request<T>({ t: 'query', what });
   }
 
-  lig(eid: string, resolver: string, timeoutMs = 2000): Promise<LigResult> {
+  /** `resolver` undefined: the mapping system's choice (ControlNode.lig). */
+  lig(eid: string, resolver: string | undefined, timeoutMs = 2000): Promise<LigResult> {
     return this.request<LigResult>({ t: 'lig', eid, resolver, timeoutMs });
   }
 

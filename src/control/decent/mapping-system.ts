@@ -27,6 +27,11 @@ export interface MappingSystem {
   groupChanged(): void;
   /** Drops expired map-cache entries (each expiry scan). */
   expireMapCache(now: number): void;
+  /**
+   * The Map-Resolvers an operator's lookup (`decent lig` without --to) asks for `eid`, in order;
+   * empty: our own RLOC (push mode: every member's Map-Server holds the whole group).
+   */
+  resolversFor(eid: Eid): Promise<string[]>;
   /** The members we replicate to (operator view). */
   peers(): string[];
   /** What is wrong, in words an operator acts on (empty when nothing is). */

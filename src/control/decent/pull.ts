@@ -108,6 +108,19 @@ export class PullMappingSystem implements MappingSystem {
     return [];
   }
 
+  /**
+   * The EID's Map-Server set from DNS (RFC 9962 §5), the addresses not marked down first; our own
+   * RLOC when we are in that set.
+   */
+  async resolversFor(eid: Eid): Promise<string[]> {
+    const servers = await this.mapServers(mapServerName(lookupKey(eid, this.pull.lookupLengths), this.pull));
+    const own = servers.find((s) => this.ctx.rlocs.includes(s));
+    if (own) return [own];
+    const now = this.ctx.env.now();
+    const isDown = (s: string): boolean => (this.resolverDownUntil.get(s) ?? 0) > now;
+    return [...servers.filter((s) => !isDown(s)), ...servers.filter(isDown)];
+  }
+
   /** Addresses of a Map-Server set's DNS name, reused for dnsRefreshMs (RFC 9962 §5: re-resolve periodically). */
   private async mapServers(name: string): Promise<string[]> {
     const { env } = this.ctx;

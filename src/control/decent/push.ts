@@ -176,6 +176,10 @@ export class PushMappingSystem implements MappingSystem {
     if (this.replicationTargets().length !== before) this.refreshGroupMapCache();
   }
 
+  resolversFor(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
   peers(): string[] {
     return this.replicationTargets();
   }
