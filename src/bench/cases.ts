@@ -1,6 +1,6 @@
 // The measurements of one variant in one round: iperf3 TCP (1 and 4 streams), iperf3 UDP with
 // 1400-byte payloads, 64-byte packets/s, and ICMP echo RTT. Each returns its figure plus the
-// CPU window over it, so the runner can charge decent's CPU to the traffic it carried.
+// CPU window over it, so the runner can charge the tunnel's CPU to the traffic it carried.
 import { type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { run } from '../testbed/netns';
@@ -21,8 +21,8 @@ export interface CaseResult {
   wallSeconds: number;
   /** CPU % of one CPU used by processes other than the benchmark's during the case. */
   otherCpuPct: number;
-  /** CPU seconds of each decent process (xTR A, xTR B) during the case. */
-  decentCpuSeconds: number[];
+  /** CPU seconds of each tunnel process (decent or wireguard-go; xTR A, xTR B) during the case. */
+  tunnelCpuSeconds: number[];
 }
 
 const BLAST = path.join(__dirname, 'blast.js');
@@ -52,13 +52,13 @@ async function stop(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-/** Runs `body` inside a CPU window that watches decent and every child of the bed. */
-async function windowed<T>(bed: BenchBed, body: () => Promise<T>): Promise<{ r: T; w: ReturnType<CpuWindow['finish']>; decent: number[] }> {
-  const decent = bed.decentPids();
+/** Runs `body` inside a CPU window that watches the tunnel processes and every child of the bed. */
+async function windowed<T>(bed: BenchBed, body: () => Promise<T>): Promise<{ r: T; w: ReturnType<CpuWindow['finish']>; tunnel: number[] }> {
+  const tunnels = bed.tunnelPids();
   const w = new CpuWindow(() => bed.children.pids());
   const r = await body();
   const fin = w.finish();
-  return { r, w: fin, decent: decent.map((p) => fin.perPid.get(p) ?? 0) };
+  return { r, w: fin, tunnel: tunnels.map((p) => fin.perPid.get(p) ?? 0) };
 }
 
 interface IperfEnd {
@@ -83,26 +83,26 @@ async function iperf(bed: BenchBed, args: string[]): Promise<IperfEnd> {
 }
 
 export async function tcp(bed: BenchBed, streams: number, secs: number): Promise<CaseResult> {
-  const { r, w, decent } = await windowed(bed, () => iperf(bed, ['-t', String(secs), '-P', String(streams)]));
+  const { r, w, tunnel } = await windowed(bed, () => iperf(bed, ['-t', String(secs), '-P', String(streams)]));
   const rx = r.end.sum_received ?? { bits_per_second: 0, bytes: 0 };
   return {
     value: rx.bits_per_second / 1e6, retrans: r.end.sum_sent?.retransmits ?? 0,
-    wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent,
+    wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, tunnelCpuSeconds: tunnel,
   };
 }
 
 export async function udp(bed: BenchBed, secs: number): Promise<CaseResult> {
-  const { r, w, decent } = await windowed(bed, () => iperf(bed, ['-u', '-b', '0', '-l', '1400', '-t', String(secs)]));
+  const { r, w, tunnel } = await windowed(bed, () => iperf(bed, ['-u', '-b', '0', '-l', '1400', '-t', String(secs)]));
   // The receiver's side: what crossed the tunnel, not what the sender managed to write.
   const rx = r.end.sum_received ?? { bits_per_second: 0, bytes: 0 };
   return {
     value: rx.bits_per_second / 1e6, packets: rx.bytes / 1400, lossPct: r.end.sum?.lost_percent ?? 0,
-    wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent,
+    wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, tunnelCpuSeconds: tunnel,
   };
 }
 
 export async function pps64(bed: BenchBed, secs: number): Promise<CaseResult> {
-  const { r, w, decent } = await windowed(bed, async () => {
+  const { r, w, tunnel } = await windowed(bed, async () => {
     const sink = bed.children.track(bed.hostB.spawn([process.execPath, BLAST, 'recv', HOST_B, '9000', String(secs)]));
     const out = collect(sink);
     await waitFor(sink, 'listening', 'packet sink');
@@ -111,21 +111,24 @@ export async function pps64(bed: BenchBed, secs: number): Promise<CaseResult> {
     await tx.done;
     return JSON.parse((await out).trim().split('\n').pop() ?? '{}') as { received?: number; pps?: number };
   });
-  return { value: r.pps ?? 0, packets: r.received ?? 0, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent };
+  return { value: r.pps ?? 0, packets: r.received ?? 0, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, tunnelCpuSeconds: tunnel };
 }
 
 export async function ping(bed: BenchBed, count: number): Promise<CaseResult> {
-  const { r, w, decent } = await windowed(bed, () => Promise.resolve(pingRtts(bed.hostA, HOST_B, count)));
+  const { r, w, tunnel } = await windowed(bed, () => Promise.resolve(pingRtts(bed.hostA, HOST_B, count)));
   if (r.length === 0) throw new Error(`no echo reply from ${HOST_B}`);
   const s = [...r].sort((a, b) => a - b);
   const m = s.length >> 1;
   const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  return { value: median, packets: r.length, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, decentCpuSeconds: decent };
+  return { value: median, packets: r.length, wallSeconds: w.wallSeconds, otherCpuPct: w.otherCpuPct, tunnelCpuSeconds: tunnel };
 }
 
-/** Waits until an echo crosses the testbed (decent has a static map-cache, so this is quick). */
-export async function reachable(bed: BenchBed): Promise<void> {
-  const deadline = Date.now() + 10_000;
+/**
+ * Waits until an echo crosses the testbed: quick with a static map-cache; an encrypted group
+ * first registers, resolves and agrees keys (nothing crosses before, encryption is required).
+ */
+export async function reachable(bed: BenchBed, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
   for (;;) {
     if (pingRtts(bed.hostA, HOST_B, 1, 0, 0.5).length > 0) return;
     if (Date.now() > deadline) throw new Error(`${HOST_A} cannot reach ${HOST_B} through the testbed`);

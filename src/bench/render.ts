@@ -7,6 +7,8 @@ import type { Variant } from './testbed';
 const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const LABEL: Record<Variant, string> = {
   veth: 'plain veth routing', vxlan: 'kernel VXLAN', decent: 'decent', 'decent-nooffload': 'decent, offloads off',
+  'decent-encrypted': 'decent, suite 6 ChaCha20-Poly1305', 'decent-encrypted-aes': 'decent, suite 5 AES-128-GCM',
+  'wireguard-go': 'wireguard-go',
 };
 
 function cell(s: Summary | null | undefined, d = 0): string {
@@ -32,6 +34,30 @@ function mainTable(r: BenchResult): { headers: string[]; rows: string[][] } {
   };
 }
 
+/** Encryption (issue 15): each tunnel against decent unencrypted, per round, and the targets. */
+function encryptionTable(r: BenchResult): { headers: string[]; rows: string[][] } | undefined {
+  const vs = variants(r).filter(([v]) => v === 'decent' || v.startsWith('decent-encrypted') || v === 'wireguard-go');
+  if (!vs.some(([v]) => v !== 'decent')) return undefined;
+  const ratio = (v: Variant, k: 'tcp' | 'pps' | 'cpu_per_gbps'): string => (v === 'decent' ? '1' : cell(r.vs_decent[v]?.[k], 2));
+  return {
+    headers: ['variant', 'inner MTU', 'TCP 1 stream Mbit/s', '× decent', '64 B packets/s', '× decent', 'CPU % per Gbit/s (both xTRs)', '× decent'],
+    rows: vs.map(([v, s]) => [LABEL[v], String(s.inner_mtu), cell(s.detail.tcp1), ratio(v, 'tcp'), cell(s.detail.pps), ratio(v, 'pps'),
+      cell(s.cpu?.pct_per_gbps_tcp_both, 1), ratio(v, 'cpu_per_gbps')]),
+  };
+}
+
+function encryptionNotes(r: BenchResult): string[] {
+  const out: string[] = [];
+  for (const v of ['decent-encrypted', 'decent-encrypted-aes'] as const) {
+    const x = r.vs_decent[v];
+    if (!x) continue;
+    const wg = r.encrypted_vs_wireguard_tcp[v];
+    out.push(`${LABEL[v]}: TCP ${cell(x.tcp, 2)} of decent unencrypted (target ≥ 0.6)`
+      + `${wg ? `, ${cell(wg, 2)} of wireguard-go (target ≥ 2)` : ''}; 64-byte packets/s ${cell(x.pps, 2)} (target ≥ 0.8); per round, median (min–max)`);
+  }
+  return out;
+}
+
 const pair = (xs: (number | null)[] | undefined, d: number): string => (xs ?? []).map((x) => (x === null ? '–' : fmt(x, d))).join(' / ');
 const num = (x: number | null, d: number, suffix = ''): string => (x === null ? 'n/a' : `${fmt(x, d)}${suffix}`);
 
@@ -44,10 +70,11 @@ function notes(r: BenchResult): string[] {
   ];
   for (const [v, s] of variants(r)) {
     if (!s.cpu) continue;
-    lines.push(`${LABEL[v]} CPU per process (xTR A / xTR B): ${pair(s.cpu.pct_per_gbps_tcp, 0)} % of a CPU per Gbit/s of TCP; `
+    lines.push(`${LABEL[v]} (inner MTU ${s.inner_mtu}) CPU per process (xTR A / xTR B): ${pair(s.cpu.pct_per_gbps_tcp, 0)} % of a CPU per Gbit/s of TCP; `
       + `${pair(s.cpu.us_per_packet_64, 2)} µs per 64-byte packet; ${pair(s.cpu.us_per_packet_1400, 2)} µs per 1400-byte packet; `
       + `RSS ${num(s.rss_mb ?? null, 0, ' MB')}`);
   }
+  lines.push(...encryptionNotes(r));
   if (r.fib_lookups_per_s) {
     lines.push(`FIB lookups/s (${fmt(r.fib_lookups_per_s.prefixes)} IPv4 prefixes): ${fmt(r.fib_lookups_per_s.lookup4 / 1e6, 1)} M single, ${fmt(r.fib_lookups_per_s.lookup4Batch / 1e6, 1)} M batched`);
   }
@@ -59,28 +86,39 @@ function notes(r: BenchResult): string[] {
   lines.push(`machine: Linux ${m.kernel}, ${m.cpus} × ${m.cpu_model}, Node ${m.node}; load average ${m.loadavg_start[0]} at start, ${m.loadavg_end[0]} at end; `
     + `busiest background load during a case: ${fmt(r.max_other_cpu_pct)} % of a CPU; ${r.flagged_runs.length} of ${r.samples.length} runs flagged (others > 10 % of a CPU)`);
   lines.push(`${r.settings.rounds} interleaved round(s); TCP ${r.settings.tcp_secs} s, UDP ${r.settings.udp_secs} s, 64-byte ${r.settings.pps_secs} s, ${r.settings.pings} pings; `
-    + `inner MTU ${r.settings.eid_mtu} for every variant; median (min–max) over rounds`);
+    + `inner MTU ${r.settings.eid_mtu} unless a variant's tunnel leaves less (encrypted decent, wireguard-go); median (min–max) over rounds`);
   return lines;
 }
 
-export function renderText(r: BenchResult): string {
-  const { headers, rows } = mainTable(r);
+function textTable({ headers, rows }: { headers: string[]; rows: string[][] }): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '', ...notes(r), ''].join('\n');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ''];
+}
+
+function markdownTable({ headers, rows }: { headers: string[]; rows: string[][] }): string[] {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((x) => `| ${x.join(' | ')} |`),
+    '',
+  ];
+}
+
+export function renderText(r: BenchResult): string {
+  const enc = encryptionTable(r);
+  return [...textTable(mainTable(r)), ...(enc ? textTable(enc) : []), ...notes(r), ''].join('\n');
 }
 
 export function renderMarkdown(r: BenchResult): string {
-  const { headers, rows } = mainTable(r);
+  const enc = encryptionTable(r);
   return [
     `# decent bench — ${r.date.slice(0, 10)}`,
     '',
     '![throughput and packet rate](bench.svg)',
     '',
-    `| ${headers.join(' | ')} |`,
-    `|${headers.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...rows.map((x) => `| ${x.join(' | ')} |`),
-    '',
+    ...markdownTable(mainTable(r)),
+    ...(enc ? markdownTable(enc) : []),
     ...notes(r).map((l) => `- ${l}`),
     '',
     'Testbed: EID host A — xTR A — veth underlay (MTU 1500) — xTR B — EID host B, network namespaces on one machine. '

@@ -6,8 +6,14 @@ import type { BenchResult } from './run';
 import type { Summary } from './stats';
 import type { Variant } from './testbed';
 
-const COLOR: Record<Variant, string> = { veth: '#9aa5b1', vxlan: '#4c78a8', decent: '#e45756', 'decent-nooffload': '#f2a39f' };
-const LABEL: Record<Variant, string> = { veth: 'plain veth', vxlan: 'kernel VXLAN', decent: 'decent', 'decent-nooffload': 'decent (offloads off)' };
+const COLOR: Record<Variant, string> = {
+  veth: '#9aa5b1', vxlan: '#4c78a8', decent: '#e45756', 'decent-nooffload': '#f2a39f',
+  'decent-encrypted': '#b279a2', 'decent-encrypted-aes': '#d6a5c9', 'wireguard-go': '#54a24b',
+};
+const LABEL: Record<Variant, string> = {
+  veth: 'plain veth', vxlan: 'kernel VXLAN', decent: 'decent', 'decent-nooffload': 'decent (offloads off)',
+  'decent-encrypted': 'decent, ChaCha20-Poly1305', 'decent-encrypted-aes': 'decent, AES-128-GCM', 'wireguard-go': 'wireguard-go',
+};
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -62,20 +68,24 @@ export function renderSvg(r: BenchResult): string {
   });
   const tput = [group('tcp1', 'TCP, 1 stream'), group('tcp4', 'TCP, 4 streams'), group('udp', 'UDP, 1400 B')].filter((g) => g.bars.length);
   const pps = [group('pps', '64-byte UDP')].filter((g) => g.bars.length);
-  const W = 900, H = 420, top = 70, h = 260;
+  const rows = Math.ceil(variants.length / 4);
+  const W = 900, H = 400 + 20 * rows, top = 70, h = 260;
   const tw = pps.length ? 520 : 800;
   const body = [
     ...panel({ x: 70, w: tw, title: 'Throughput', unit: 'Mbit/s', groups: tput }, top, h),
     ...(pps.length ? panel({ x: 70 + tw + 90, w: W - tw - 180, title: 'Packet rate', unit: 'packets/s', groups: pps }, top, h) : []),
   ];
-  const legend = variants.map((v, i) => `<rect x="${70 + i * 190}" y="${H - 40}" width="14" height="14" fill="${COLOR[v]}"/>`
-    + `<text x="${90 + i * 190}" y="${H - 28}" font-size="12">${esc(LABEL[v])}</text>`);
+  // four legend entries per row
+  const legend = variants.map((v, i) => {
+    const lx = 70 + (i % 4) * 200, ly = H - 20 * rows - 10 + Math.floor(i / 4) * 20;
+    return `<rect x="${lx}" y="${ly}" width="14" height="14" fill="${COLOR[v]}"/><text x="${lx + 20}" y="${ly + 12}" font-size="12">${esc(LABEL[v])}</text>`;
+  });
   const m = r.machine;
   const sub = `${r.settings.rounds} interleaved round(s), median with min–max; Linux ${m.kernel}, ${m.cpus} CPUs, load ${m.loadavg_start[0]}; ${r.date.slice(0, 10)}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">decent vs plain veth and kernel VXLAN (netns testbed)</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">decent vs plain veth, kernel VXLAN${variants.includes('wireguard-go') ? ' and wireguard-go' : ''} (netns testbed)</text>`,
     `<text x="${W / 2}" y="40" text-anchor="middle" font-size="11" fill="#555">${esc(sub)}</text>`,
     ...body,
     ...legend,

@@ -7,13 +7,14 @@ import { renderMarkdown, renderText } from '../bench/render';
 import { runBench, type BenchOptions } from '../bench/run';
 import { renderSvg } from '../bench/svg';
 import { VARIANTS, type Variant } from '../bench/testbed';
+import { wireguardAvailable } from '../bench/wireguard';
 import { flagOption, stringOption, UsageError, type Command } from './command';
 
 const MICRO = ['micro', 'fib', 'codec'];
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'benchmark decent against plain veth routing and kernel VXLAN in network namespaces',
+  summary: 'benchmark decent (clear and encrypted) against plain veth routing, kernel VXLAN and wireguard-go in network namespaces',
   operands: '',
   minOperands: 0,
   maxOperands: 0,
@@ -21,7 +22,9 @@ export const benchCommand: Command = {
     'Needs root, iperf3 and python3. Builds EID host A — xTR A — veth underlay (MTU 1500) — xTR B',
     '— EID host B in network namespaces and measures, in interleaved rounds so the ratios hold on',
     'a noisy machine: plain veth routing (the ceiling), kernel VXLAN over the same veth, decent',
-    "(`decent run` with a static map-cache) with offloads on and off. Cases: iperf3 TCP with 1 and",
+    "(`decent run` with a static map-cache) with offloads on and off, decent encrypted (a group of two",
+    'with LISP-crypto required: suite 6 ChaCha20-Poly1305, suite 5 AES-128-GCM) and wireguard-go',
+    '(userspace WireGuard; needs wireguard-go and wireguard-tools). Cases: iperf3 TCP with 1 and',
     '4 streams, iperf3 UDP with 1400-byte payloads, 64-byte packets/s (a sendmmsg/recvmmsg',
     'generator: iperf3 cannot send fast enough), ping RTT; the CPU of each decent process per',
     'Gbit/s and per packet, its RSS; then FIB lookups/s and codec messages/s (micro-benchmarks,',
@@ -38,12 +41,17 @@ export const benchCommand: Command = {
     { name: 'out', type: 'string', placeholder: 'DIR', description: 'write bench.json, bench.md and bench.svg to DIR' },
     { name: 'only', type: 'string', placeholder: 'LIST', description: 'run only these variants / cases (comma list)' },
   ],
-  examples: ['bench --quick', 'bench --rounds 5 --out docs/bench', 'bench --only decent,vxlan,tcp1 --json'],
+  examples: ['bench --quick', 'bench --rounds 5 --out docs/bench', 'bench --only decent,vxlan,tcp1 --json',
+    'bench --only decent,decent-encrypted,decent-encrypted-aes,wireguard-go,tcp1,pps --rounds 5'],
   async run(args, io) {
     const o = options(args.options.get('quick') === true, stringOption(args, 'rounds'), stringOption(args, 'only'));
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
       io.err('decent bench: needs root (network namespaces): run it with sudo\n');
       return 1;
+    }
+    if (o.variants.includes('wireguard-go') && !wireguardAvailable()) {
+      io.err('decent bench: wireguard-go or wg is not installed (apt-get install wireguard-go wireguard-tools): the wireguard-go variant is left out\n');
+      o.variants = o.variants.filter((v) => v !== 'wireguard-go');
     }
     const missing = ['iperf3', 'python3'].filter((t) => !onPath(t));
     if (missing.length && o.cases.length) {
@@ -74,7 +82,7 @@ function onPath(tool: string): boolean {
 
 function options(quick: boolean, rounds: string | undefined, only: string | undefined): Omit<BenchOptions, 'progress'> {
   const o: Omit<BenchOptions, 'progress'> = quick
-    ? { rounds: 1, quick, variants: ['veth', 'vxlan', 'decent'], cases: ['tcp1', 'pps', 'ping'], micro: false, tcpSecs: 3, udpSecs: 3, ppsSecs: 2, pings: 10 }
+    ? { rounds: 1, quick, variants: ['veth', 'vxlan', 'decent', 'decent-encrypted'], cases: ['tcp1', 'pps', 'ping'], micro: false, tcpSecs: 3, udpSecs: 3, ppsSecs: 2, pings: 10 }
     : { rounds: 3, quick, variants: [...VARIANTS], cases: [...CASES], micro: true, tcpSecs: 10, udpSecs: 5, ppsSecs: 5, pings: 50 };
   if (rounds !== undefined) {
     if (!/^[1-9]\d*$/.test(rounds)) throw new UsageError(`--rounds must be a positive integer, got '${rounds}'`);
