@@ -9,23 +9,30 @@
  *         one join and one leave with their messages and bytes, per node, and the largest message.
  *         A CPU budget per run stops today's O(N²)/O(N³) costs from running for hours.
  *
+ *   pull: N `decent run` nodes in pull mode, --sets Map-Server sets published by dnsmasq (RFC 9962
+ *         §5): registration time, every node looks up every other node's EID through hash → DNS
+ *         → set, then one set member dies and the lookups for its set count their retries.
+ *
  * Each size runs --rounds times; the table gives medians and min–max.
  *
  * Usage: npm run bench:scale -- --mode real --nodes 10,25,50 [--rounds 3] [--dataplane]
  *        npm run bench:scale -- --mode sim --nodes 100,200,1000 [--budget 120] [--json]
+ *        npm run bench:scale -- --mode pull --nodes 50 --sets 8
  */
 import { startGroup, measureJoin, measureLeave, type ChangeCost } from '../test/helpers/sim-group';
 import { netnsAvailable } from '../src/testbed/netns';
 import { positiveInt, scriptArgs } from './lib/args';
+import { abortPull, runPull, type PullResult } from './lib/scale-pull';
 import { abortReal, runReal, type RealResult } from './lib/scale-real';
 import { summarize } from './lib/stats';
 
-const USAGE = `usage: node dist/scripts/bench-scale.js --mode real|sim --nodes N[,N…] [options]
+const USAGE = `usage: node dist/scripts/bench-scale.js --mode real|sim|pull --nodes N[,N…] [options]
   --rounds R      repetitions per size (default 3)
   --dataplane     real mode: run each node's data plane (TUN) too
   --interval D    real mode: register interval (default 10s); --ttl D registration TTL (default 30s)
   --steady S      real mode: seconds of steady state sampled (default 20)
   --budget S      sim mode: CPU seconds one run may use before it is stopped (default 120)
+  --sets S        pull mode: Map-Server sets (the pull modulus; default 8, at least 2 nodes each)
   --json          one JSON object per run on stdout, then the summary
 `;
 
@@ -38,6 +45,7 @@ const args = scriptArgs(USAGE, {
   ttl: { type: 'string', default: '30s' },
   steady: { type: 'string', default: '20' },
   budget: { type: 'string', default: '120' },
+  sets: { type: 'string', default: '8' },
   json: { type: 'boolean', default: false },
 });
 
@@ -115,6 +123,32 @@ function realTable(runs: readonly RealResult[]): string {
   return rows.join('\n');
 }
 
+function pullTable(runs: readonly PullResult[]): string {
+  const rows = ['| N, sets | registered at every set member | lookups answered | lookup RTT | all lookups (wall) | after a set member died: answered | retries per lookup (max) | CPU/node, start to end | RSS/node |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const n of sizes) {
+    const rs = runs.filter((r) => r.nodes === n);
+    rows.push(`| ${n}, ${rs[0]?.sets ?? '-'} | ${fmt(rs.map((r) => (r.registeredMs === null ? null : r.registeredMs / 1000)), 1, ' s')} | ` +
+      `${rs.map((r) => `${r.lookups.answered}/${r.lookups.asked}`).join(', ')} | ${fmt(rs.map((r) => r.lookups.medianMs), 1, ' ms')} | ` +
+      `${fmt(rs.map((r) => r.lookups.wallMs / 1000), 1, ' s')} | ${rs.map((r) => `${r.failover.answered}/${r.failover.asked}`).join(', ')} | ` +
+      `${rs.map((r) => r.failover.maxRetries).join(', ')} | ${fmt(rs.map((r) => r.cpuPctPerNode), 1, ' %')} | ${fmt(rs.map((r) => r.rssMbPerNode), 0, ' MB')} |`);
+  }
+  return rows.join('\n');
+}
+
+async function runPullMode(): Promise<void> {
+  const runs: PullResult[] = [];
+  for (const n of sizes) {
+    for (let r = 0; r < rounds; r++) {
+      progress(`pull ${n} nodes, round ${r + 1}/${rounds}`);
+      const run = await runPull({ nodes: n, sets: positiveInt('sets', args.sets), registerTimeoutMs: 120_000, subnetOctet: (process.pid % 200) + 20, progress });
+      runs.push(run);
+      if (args.json) process.stdout.write(`${JSON.stringify(run)}\n`);
+    }
+  }
+  process.stdout.write(`${pullTable(runs)}\n`);
+}
+
 async function main(): Promise<void> {
   if (args.mode === 'sim') {
     const budget = positiveInt('budget', args.budget);
@@ -131,20 +165,25 @@ async function main(): Promise<void> {
     process.stdout.write(`${simTable(runs)}\n`);
     return;
   }
-  if (args.mode !== 'real') {
-    process.stderr.write(`--mode must be real or sim\n\n${USAGE}`);
+  if (args.mode !== 'real' && args.mode !== 'pull') {
+    process.stderr.write(`--mode must be real, sim or pull\n\n${USAGE}`);
     process.exit(2);
   }
   const root = netnsAvailable();
   if (!root.ok) {
-    process.stderr.write(`bench-scale --mode real: ${root.reason}\n`);
+    process.stderr.write(`bench-scale --mode ${args.mode}: ${root.reason}\n`);
     process.exit(1);
   }
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       abortReal();
+      abortPull();
       process.exit(130);
     });
+  }
+  if (args.mode === 'pull') {
+    await runPullMode();
+    return;
   }
   const runs: RealResult[] = [];
   for (const n of sizes) {

@@ -48,7 +48,7 @@ export interface RealResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Permanent neighbour entries everywhere: N namespaces on one bridge overflow the shared ARP table. */
-function pinNeighbours(bed: Testbed): void {
+export function pinNeighbours(bed: Testbed): void {
   const macs = bed.nodes.map((n) => JSON.parse(n.ns.ip(['-j', 'link', 'show', 'eth0']))[0].address as string);
   for (const n of bed.nodes) {
     const lines = bed.nodes.filter((o) => o !== n).map((o) => `neigh replace ${o.address} lladdr ${macs[o.index]} dev eth0 nud permanent`);
@@ -77,7 +77,7 @@ function bridgeCounters(bed: Testbed): { packets: number; bytes: number } {
 const CLK_TCK = 100;
 
 /** utime + stime of a process, in seconds, and its RSS in MB. */
-function procUsage(pid: number): { cpuS: number; rssMb: number } {
+export function procUsage(pid: number): { cpuS: number; rssMb: number } {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
