@@ -2,6 +2,7 @@
 // written back into the TUN when an inner packet does not fit the path after encapsulation
 // (RFC 9300 §7.1, stateless: "drop and send ICMPv4 Frag-Needed or ICMPv6 PTB advertising S").
 // Built in a preallocated pool, rate-limited by a token bucket (RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8).
+import { TokenBucket } from '../limits/token-bucket';
 import { finishChecksum, onesSum } from '../wire/checksum';
 import { Pool } from '../native';
 import type { PacketDevice } from './io';
@@ -27,27 +28,16 @@ export class IcmpTooBig {
   /** Queued errors (public for tests: slot i holds the i-th error until flush()). */
   readonly pool = new Pool({ slots: 16, slotSize: 2048, headroom: 64 });
   pending = 0;
-  private tokens: number;
-  private last: number;
-  private readonly rate: number;
-  private readonly burst: number;
+  private readonly bucket: TokenBucket;
   private readonly clock: () => number;
 
   constructor(private readonly counters: DataPlaneCounters, opts: IcmpOptions = {}) {
-    this.rate = opts.ratePerSecond ?? 100;
-    this.burst = opts.burst ?? 50;
     this.clock = opts.clock ?? Date.now;
-    this.tokens = this.burst;
-    this.last = this.clock();
+    this.bucket = new TokenBucket(opts.burst ?? 50, opts.ratePerSecond ?? 100, this.clock());
   }
 
   private take(): boolean {
-    const now = this.clock();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.bucket.take(this.clock());
   }
 
   /**

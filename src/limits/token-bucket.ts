@@ -1,5 +1,5 @@
 // A token bucket: the one rate limiter the control plane (admission, Map-Resolver replies, Info
-// replies) and the data plane (the HER hand-off) use, each with its own burst and rate and its own
+// replies) and the data plane (the HER hand-off, ICMP too-big errors) use, each with its own burst and rate and its own
 // table of buckets per source.
 
 export class TokenBucket {
