@@ -1,6 +1,7 @@
 // LISP-crypto through the data plane (issue 15): two xTRs with `encryption: required`
-// (test/helpers/dataplane-bed.ts). Before any key nothing crosses (the ITR drops and counts
-// instead of sending in clear); once the key events are applied the encap hook picks the send
+// (test/helpers/dataplane-bed.ts). Before any key nothing crosses (the ITR holds the packet in
+// its miss queue instead of sending it in clear) and the first ping is answered once the keys
+// arrive while it waits; once the key events are applied the encap hook picks the send
 // set, the addon seals per segment, the ETR opens before its inner checks, and a TCP transfer
 // arrives byte for byte. Since both ends refuse clear data, the transfer passing proves every
 // packet was sealed and opened. The ITR's too-big limit leaves room for the IV and ICV: xA's TUN
@@ -20,19 +21,27 @@ function keyEvent(r: Runner, direction: 'encap' | 'decap', localRloc: string, pe
   });
 }
 
-test.serial('encryption required: nothing crosses without keys; with them TCP arrives byte-identical (suite 6)', async (t) => {
+test.serial('encryption required: nothing crosses without keys, the first ping waits for them and is answered; with them TCP arrives byte-identical (suite 6)', async (t) => {
   if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
   const b = await createBed({ encryption: 'required' });
   t.teardown(() => b.destroy());
-  const before = icmpPing(b.hA, '10.2.0.10', { count: 2 });
-  t.is(before.received, 0, 'no key: the ping is not sent in clear');
-  t.true((await b.runA.counters()).cryptoDropNoKey >= 2);
+  // The first ping leaves hA before any key exists: xA holds it (nothing in clear reaches xB).
+  const first = b.hA.spawn(['ping', '-n', '-c', '1', '-W', '5', '10.2.0.10']);
+  const firstDone = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+  const heldBy = Date.now() + 3000;
+  while ((await b.runA.counters()).cryptoHeldNoKey < 1 && Date.now() < heldBy) await new Promise((r) => setTimeout(r, 20));
+  const held = await b.runA.counters(), atB = await b.runB.counters();
+  t.like(held, { cryptoHeldNoKey: 1, cryptoHeldSent: 0, encapPackets: 0 }, 'no key: the ping waits, it is not sent in clear');
+  t.like(atB, { decapPackets: 0, cryptoDropClear: 0 }, 'xB received nothing');
 
   const ab = randomBytes(32), ba = randomBytes(32);
-  t.like(await keyEvent(b.runA, 'encap', '192.168.77.1', '192.168.77.2', ab), { ok: true });
+  // B's keys first (an ETR installs its decap key before it answers the exchange, RFC 8061 §6)
   t.like(await keyEvent(b.runB, 'decap', '192.168.77.2', '192.168.77.1', ab), { ok: true });
   t.like(await keyEvent(b.runB, 'encap', '192.168.77.2', '192.168.77.1', ba), { ok: true });
   t.like(await keyEvent(b.runA, 'decap', '192.168.77.1', '192.168.77.2', ba), { ok: true });
+  t.like(await keyEvent(b.runA, 'encap', '192.168.77.1', '192.168.77.2', ab), { ok: true });
+  t.is(await firstDone, 0, 'the first ping, sent before any key, is answered');
+  t.like(await b.runA.counters(), { cryptoHeldNoKey: 1, cryptoHeldSent: 1, cryptoDropNoKey: 0 });
   const after = icmpPing(b.hA, '10.2.0.10', { count: 3 });
   t.is(after.received, 3, JSON.stringify(after));
   // 1500 (path) - 36 (IPv4 + UDP + LISP) - 51 (the most a sealed datagram grows) = 1413

@@ -29,6 +29,7 @@ interface NodeSpec {
   staticMapCache?: { eid: string; rlocs: string[] }[];
   routes?: string[];
   mtu?: number;
+  encryption?: 'required' | 'preferred' | 'off';
 }
 
 async function node(net: MemNet, s: NodeSpec): Promise<Node> {
@@ -40,6 +41,7 @@ async function node(net: MemNet, s: NodeSpec): Promise<Node> {
     tun: 'decent0', mtu: s.mtu ?? 1400, offloads: false, instanceId: IID, localEids: eids(s.eids), rlocs: s.rlocs,
     routes: eids(s.routes ?? []),
     staticMapCache: (s.staticMapCache ?? []).map((x) => ({ eid: parseEid(x.eid, IID), rlocs: x.rlocs })),
+    encryption: s.encryption,
   }, {
     onMiss: (eid) => misses.push(eidKey(eid)),
     onEncapsulatedControl: (packets, sources) => {
@@ -53,10 +55,10 @@ async function node(net: MemNet, s: NodeSpec): Promise<Node> {
 }
 
 /** A: RLOCs 192.0.2.1 and 2001:db8::1, EIDs 10.1.0.1 and fd01::1; B likewise with .2 / ::2. */
-async function pair(t: { teardown(f: () => Promise<void>): void }, opts: { mtuB?: number; noStaticA?: boolean } = {}): Promise<{ net: MemNet; a: Node; b: Node }> {
+async function pair(t: { teardown(f: () => Promise<void>): void }, opts: { mtuB?: number; noStaticA?: boolean; encryptionA?: 'required' | 'preferred' } = {}): Promise<{ net: MemNet; a: Node; b: Node }> {
   const net = new MemNet();
   const a = await node(net, {
-    rlocs: ['192.0.2.1', '2001:db8::1'], eids: ['10.1.0.1/32', 'fd01::1/128'],
+    rlocs: ['192.0.2.1', '2001:db8::1'], eids: ['10.1.0.1/32', 'fd01::1/128'], encryption: opts.encryptionA,
     staticMapCache: opts.noStaticA ? [] : [
       { eid: '10.2.0.0/24', rlocs: ['192.0.2.2'] }, { eid: 'fd02::/64', rlocs: ['192.0.2.2'] },
       { eid: '10.2.1.0/24', rlocs: ['2001:db8::2'] }, { eid: 'fd02:1::/64', rlocs: ['2001:db8::2'] },
@@ -222,6 +224,26 @@ test('the hook between classify and emit: a slot\'s destination rewritten (an RT
   t.is(d.keySet, 2, 'sealed with the key set the hook chose');
   t.is(d.payload[8 + 30], 1);
   t.is(counters.encapPackets, 1);
+});
+
+test('encryption required: a packet to an RLOC without a send key waits in the miss queue (bounded, counted) and leaves sealed when the key arrives, never in clear', async (t) => {
+  const { net, a } = await pair(t, { encryptionA: 'required' });
+  a.tun.inject(ipv4Packet('10.1.0.1', '10.2.0.10', { mark: 1 }));
+  a.tun.inject(ipv4Packet('10.1.0.1', '10.2.0.11', { mark: 2 }));
+  net.pump();
+  t.is(net.sent.length, 0, 'nothing sent before the key');
+  t.like(a.dp.counters(), { cryptoHeldNoKey: 2, cryptoDropNoKey: 0, missReported: 0 });
+  const key = Buffer.alloc(32, 7);
+  t.is(a.dp.applyKeyEvent({ action: 'install', direction: 'encap', localRloc: '192.0.2.1', peerRloc: '192.0.2.2', keyId: 1, suite: 6, variant: 'rfc', encryptKey: key, icvKey: Buffer.alloc(0) }), undefined);
+  t.is(net.sent.length, 2, 'the held packets went out as soon as the key was installed');
+  t.deepEqual(net.sent.map((d) => [d.dst, d.payload[d.payload.length - 1]]), [['192.0.2.2', 1], ['192.0.2.2', 2]], 'in order');
+  t.true(net.sent.every((d) => d.keySet > 0), 'each under the RLOC\'s send set (the endpoint seals it)');
+  t.like(a.dp.counters(), { cryptoHeldNoKey: 2, cryptoHeldSent: 2, cryptoDropNoKey: 0, missHeldNow: 0 });
+  // the IPv6 RLOC has no key: 8 packets wait, the 9th is dropped and counted (bounded)
+  for (let i = 0; i < 9; i++) a.tun.inject(ipv4Packet('10.1.0.1', '10.2.1.10', { mark: 10 + i }));
+  net.pump();
+  t.is(net.sent.length, 2);
+  t.like(a.dp.counters(), { cryptoHeldNoKey: 10, cryptoDropNoKey: 1, missHeldNow: 8 });
 });
 
 test('static mode: static map-cache EIDs are routed into the TUN by default and listed as map-cache entries (issue 14)', async (t) => {

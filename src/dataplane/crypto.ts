@@ -3,14 +3,16 @@
 // slot's destination RLOC into keySet[i]. Decap: before the inner checks, each received message
 // gets the receive set of its outer source (by its first datagram's KK bits) and one
 // KeyTable.open() call opens the batch in place; what did not open keeps K bits and is dropped
-// by the checks. `required`: nothing goes out in clear (a slot to an RLOC without keys is
-// dropped and counted: the key exchange runs on the control plane, and TCP retransmits once it
-// is done) and clear data from outside the control path (IID 0xFFFFFF) is dropped.
+// by the checks. `required`: nothing goes out in clear (a slot to an RLOC without keys waits in
+// the miss queue, bounded and counted, while the control plane's exchange runs, and goes out
+// sealed when the key arrives; dropped and counted when the queue is full or the key does not
+// come within its hold time) and clear data from outside the control path (IID 0xFFFFFF) is dropped.
 // No per-packet allocation: RLOCs map to sets through a typed-array hash of the address bytes.
 import { ADDR_STRIDE, D, DESC_STRIDE, familyOf, ipToBytes, KeyTable, type RecvPool } from '../native';
 import type { KeyEvent } from '../crypto';
 import { DATA_FLAG_I, HER_INSTANCE_ID } from '../wire/constants';
 import type { EncapBatch } from './encap';
+import type { MissQueue } from './miss';
 import { PeerKeySets } from './peer-keys';
 
 export type EncryptionMode = 'required' | 'preferred' | 'off';
@@ -91,14 +93,19 @@ export class DataPlaneCrypto {
   private readonly peers: PeerKeySets;
   private readonly tx = new RlocSets();
   private readonly rx = new RlocSets();
-  /** Slots not sent because their RLOC has no send key (required). */
+  /** Slots held in the miss queue because their RLOC has no send key yet (required). */
+  heldNoKey = 0;
+  /** ... of them sent (sealed) once the key came. */
+  heldSent = 0;
+  /** Slots not sent because their RLOC had no send key (required): the queue was full, or no key within its hold time. */
   dropNoKey = 0;
   /** Received datagrams with K bits from a source without receive keys. */
   dropUnknownPeer = 0;
   /** Clear data received while encryption is required. */
   dropClear = 0;
 
-  constructor(readonly mode: Exclude<EncryptionMode, 'off'>, sets = 256) {
+  /** `miss`: where `required` holds packets to an RLOC without keys (none: they are dropped). */
+  constructor(readonly mode: Exclude<EncryptionMode, 'off'>, sets = 256, private readonly miss?: MissQueue) {
     this.table = new KeyTable(sets);
     this.peers = new PeerKeySets(this.table);
   }
@@ -111,14 +118,23 @@ export class DataPlaneCrypto {
     return err;
   }
 
-  /** The encap hook: the send set of each SEND slot's destination. */
-  tag(b: EncapBatch, n: number): void {
-    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet;
+  /** Whether the RLOC of address entry `at` (AddressTable layout) has a send key. */
+  hasSendKey(entries: Uint8Array, at: number): boolean {
+    return this.tx.lookup(entries, at) !== 0;
+  }
+
+  /** The encap hook: the send set of each SEND slot's destination; under `required` a slot without one waits. */
+  tag(b: EncapBatch, n: number, nowMs: number): void {
+    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet, p = b.pool, desc = p.desc, miss = this.miss;
     for (let i = 0; i < n; i++) {
       if (verdict[i] !== SEND) continue;
       const s = this.tx.lookup(addrs, i * ADDR_STRIDE);
       keySet[i] = s;
-      if (s === 0 && this.mode === 'required') { verdict[i] = DROP; this.dropNoKey++; }
+      if (s !== 0 || this.mode !== 'required') continue;
+      verdict[i] = DROP;
+      const d = i * DESC_STRIDE;
+      if (miss?.holdForKey(p.data, i * p.slotSize + desc[d + D.OFF], desc[d + D.LEN], desc[d + D.FLAGS], desc[d + D.GSO], addrs, i * ADDR_STRIDE, nowMs)) this.heldNoKey++;
+      else this.dropNoKey++;
     }
   }
 
@@ -170,6 +186,8 @@ export class DataPlaneCrypto {
   }
 
   counters(): Record<string, number> {
-    return { cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoRefused: this.peers.refused };
+    return {
+      cryptoHeldNoKey: this.heldNoKey, cryptoHeldSent: this.heldSent, cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoRefused: this.peers.refused,
+    };
   }
 }

@@ -68,7 +68,7 @@ export interface EncapOptions {
   /** Called after a batch that produced misses due for onMiss. */
   onMissDue: () => void;
   /** Between classify and emit (see the top of this file); called for every batch. */
-  afterClassify?: (batch: EncapBatch, n: number) => void;
+  afterClassify?: (batch: EncapBatch, n: number, nowMs: number) => void;
   /** Slots per batch (default 64). */
   batch?: number;
   /** Batches per readiness event before yielding to the decap side (default 4). */
@@ -220,7 +220,7 @@ export class Encapsulator implements EncapBatch {
   /** Encapsulate slots [0, n) of the pool and send them: classify, the hook, emit. */
   private forward(n: number, nowMs: number): void {
     this.classify(n, nowMs);
-    this.o.afterClassify?.(this, n);
+    this.o.afterClassify?.(this, n, nowMs);
     this.emit(n);
   }
 

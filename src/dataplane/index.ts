@@ -32,6 +32,7 @@ import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
 import { NATIVE_IO, type DataPlaneIo, type DatagramEndpoint, type RoutedDevice } from './io';
 import { MissQueue } from './miss';
+import { ADDR_STRIDE } from '../native';
 import { DATA_PORT } from './packet';
 import { HostRoutes, hostAddresses, prefixText } from './routes';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
@@ -91,7 +92,7 @@ class LispDataPlane implements DataPlane {
     this.rlocFilter.set(config.rlocs);
     this.rlocs = config.rlocs;
     const mode = config.encryption ?? 'off';
-    this.crypto = mode === 'off' ? undefined : new DataPlaneCrypto(mode);
+    this.crypto = mode === 'off' ? undefined : new DataPlaneCrypto(mode, 256, this.miss);
   }
 
   async start(): Promise<void> {
@@ -144,7 +145,7 @@ class LispDataPlane implements DataPlane {
       const encap = new Encapsulator({
         tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
-        afterClassify: crypto ? (b, n) => crypto.tag(b, n) : undefined,
+        afterClassify: crypto ? (b, n, now) => crypto.tag(b, n, now) : undefined,
         sealOverhead: crypto ? SEAL_OVERHEAD_MAX : 0,
       });
       this.encap = encap;
@@ -219,8 +220,10 @@ class LispDataPlane implements DataPlane {
       }
       return;
     }
-    const fib = this.sync.fib, m = this.miss, nowSec = Math.floor(Date.now() / 1000);
-    const [delivered, expired] = m.drain(Date.now(), (s) => {
+    const fib = this.sync.fib, m = this.miss, nowSec = Math.floor(Date.now() / 1000), crypto = this.crypto;
+    const r = m.drain(Date.now(), (s) => {
+      // a packet held for a LISP-crypto key: released once its RLOC has one (it is classified again)
+      if (m.slotWaitsForKey(s)) return crypto !== undefined && crypto.hasSendKey(m.rlocEntries, s * ADDR_STRIDE);
       const iid = m.slotIid(s);
       const entry = m.slotV4(s) ? fib.lookup4(iid, m.slotWord(s, 0))
         : fib.lookup6(iid, m.slotWord(s, 0), m.slotWord(s, 1), m.slotWord(s, 2), m.slotWord(s, 3));
@@ -229,8 +232,12 @@ class LispDataPlane implements DataPlane {
       return fib.routeRlocCount(route) > 0 || fib.routeAction(route) !== FibAction.SendMapRequest;
     }, (arena, off, len, flags, gso) => encap.stage(arena, off, len, flags, gso));
     encap.flushStaged();
-    this.c.missFlushed += delivered;
-    this.c.missDropped += expired;
+    this.c.missFlushed += r.delivered;
+    this.c.missDropped += r.expired;
+    if (crypto) {
+      crypto.heldSent += r.keyDelivered;
+      crypto.dropNoKey += r.keyExpired;
+    }
   }
 
   private tick(): void {
@@ -273,7 +280,10 @@ class LispDataPlane implements DataPlane {
   }
 
   applyKeyEvent(e: KeyEvent): string | undefined {
-    return this.crypto?.apply(e);
+    const err = this.crypto?.apply(e);
+    // packets held for this RLOC's key go now (sealed), not at the next tick
+    if (e.action === 'install' && e.direction === 'encap' && this.miss.pending > 0) this.flushMisses();
+    return err;
   }
 
   keyStats(): KeyStat[] {

@@ -2,6 +2,11 @@
 // per EID) and hold a few packets per pending EID so the first ping or SYN is not lost, unlike
 // lispers.net and OOR which drop it. Everything lives in preallocated typed arrays: a miss
 // storm allocates nothing and is bounded in memory (pending EIDs x packets x arena).
+// The same queue holds packets whose mapping is known but whose destination RLOC has no
+// LISP-crypto send key yet (`dataplane.encryption: required`, RFC 8061 §6 exchange running):
+// such a pending slot is keyed by the RLOC (an AddressTable entry), is never reported as a
+// miss, and is released when the key arrives or dropped after keyHoldMs.
+import { ADDR_STRIDE } from '../native';
 export interface MissQueueOptions {
   /** EIDs waiting for a mapping (default 64). */
   maxPending?: number;
@@ -13,6 +18,19 @@ export interface MissQueueOptions {
   askIntervalMs?: number;
   /** Bytes of packet storage (default 2 MiB; a held TSO super-packet can be 64 KiB). */
   arenaBytes?: number;
+  /**
+   * Packets held for a LISP-crypto key are dropped after this long without one (default 3000
+   * ms: the key exchange starts within a second of the mapping and retries after one more).
+   */
+  keyHoldMs?: number;
+}
+
+/** What drain() did: packets sent on and dropped (expired), for mapping waits and key waits. */
+export interface DrainResult {
+  delivered: number;
+  expired: number;
+  keyDelivered: number;
+  keyExpired: number;
 }
 
 export class MissQueue {
@@ -20,8 +38,13 @@ export class MissQueue {
   readonly perEid: number;
   readonly holdMs: number;
   readonly askIntervalMs: number;
-  // pending EIDs: family 0 = free slot
+  readonly keyHoldMs: number;
+  // pending EIDs (or RLOCs waiting for a key): family 0 = free slot
   private readonly family: Uint8Array;
+  /** 1: the slot waits for a send key for the RLOC in `rloc` (AddressTable layout), not for a mapping. */
+  private readonly forKey: Uint8Array;
+  /** Per slot one AddressTable entry ([0] family, [4..] address): the RLOC of a key wait. */
+  readonly rlocEntries: Uint8Array;
   private readonly iid: Int32Array;
   private readonly addr: Uint32Array;
   private readonly lastAsk: Float64Array;
@@ -47,8 +70,11 @@ export class MissQueue {
     this.perEid = opts.perEid ?? 8;
     this.holdMs = opts.holdMs ?? 1000;
     this.askIntervalMs = opts.askIntervalMs ?? 1000;
+    this.keyHoldMs = opts.keyHoldMs ?? 3000;
     const p = this.maxPending;
     this.family = new Uint8Array(p);
+    this.forKey = new Uint8Array(p);
+    this.rlocEntries = new Uint8Array(p * ADDR_STRIDE);
     this.iid = new Int32Array(p);
     this.addr = new Uint32Array(p * 4);
     this.lastAsk = new Float64Array(p);
@@ -80,7 +106,7 @@ export class MissQueue {
     const fam = v4 ? 4 : 6;
     const words = v4 ? 1 : 4;
     for (let s = 0; s < this.maxPending; s++) {
-      if (this.family[s] !== fam || this.iid[s] !== iid) continue;
+      if (this.family[s] !== fam || this.iid[s] !== iid || this.forKey[s] !== 0) continue;
       let same = true;
       for (let w = 0; w < words; w++) {
         const o = dstAt + 4 * w;
@@ -96,6 +122,7 @@ export class MissQueue {
     for (let s = 0; s < this.maxPending; s++) {
       if (this.family[s] !== 0) continue;
       this.family[s] = v4 ? 4 : 6;
+      this.forKey[s] = 0;
       this.iid[s] = iid;
       for (let w = 0; w < (v4 ? 1 : 4); w++) {
         const o = dstAt + 4 * w;
@@ -123,6 +150,44 @@ export class MissQueue {
       this.dueCount++;
       this.lastAsk[s] = now;
     }
+    return this.store(s, b, at, len, flags, gso, now);
+  }
+
+  /**
+   * A packet whose destination RLOC (address entry at `rlocAt` of `entries`, AddressTable layout)
+   * has no LISP-crypto send key yet: hold a copy until releaseKey() says the key is there, at most
+   * keyHoldMs. Returns true when held (false: queue full, the caller drops and counts).
+   */
+  holdForKey(b: Uint8Array, at: number, len: number, flags: number, gso: number, entries: Uint8Array, rlocAt: number, now: number): boolean {
+    const fam = entries[rlocAt], n = fam === 6 ? 16 : 4;
+    if (fam !== 4 && fam !== 6) return false;
+    let s = -1, free = -1;
+    for (let x = 0; x < this.maxPending && s < 0; x++) {
+      if (this.family[x] === 0) { if (free < 0) free = x; continue; }
+      if (this.forKey[x] === 0 || this.family[x] !== fam) continue;
+      const e = x * ADDR_STRIDE + 4;
+      let same = true;
+      for (let j = 0; j < n; j++) if (this.rlocEntries[e + j] !== entries[rlocAt + 4 + j]) { same = false; break; }
+      if (same) s = x;
+    }
+    if (s < 0) {
+      if (free < 0) return false;
+      s = free;
+      this.family[s] = fam;
+      this.forKey[s] = 1;
+      this.iid[s] = -1;
+      this.addr.fill(0, s * 4, s * 4 + 4);
+      this.rlocEntries.fill(0, s * ADDR_STRIDE, (s + 1) * ADDR_STRIDE);
+      this.rlocEntries[s * ADDR_STRIDE] = fam;
+      this.rlocEntries.set(entries.subarray(rlocAt + 4, rlocAt + 4 + n), s * ADDR_STRIDE + 4);
+      this.lastAsk[s] = now;
+      this.held[s] = 0;
+      this.pendingCount++;
+    }
+    return this.store(s, b, at, len, flags, gso, now);
+  }
+
+  private store(s: number, b: Uint8Array, at: number, len: number, flags: number, gso: number, now: number): boolean {
     if (this.held[s] >= this.perEid || this.heldCount >= this.maxHeld || this.arenaUsed + len > this.arena.length) return false;
     const k = this.heldCount++;
     this.pktPending[k] = s;
@@ -152,27 +217,30 @@ export class MissQueue {
   slotIid(s: number): number { return this.iid[s]; }
   slotV4(s: number): boolean { return this.family[s] === 4; }
   slotWord(s: number, w: number): number { return this.addr[s * 4 + w]; }
+  /** Whether a pending slot waits for a LISP-crypto key (its RLOC at rlocEntries[s * ADDR_STRIDE]) rather than a mapping. */
+  slotWaitsForKey(s: number): boolean { return this.forKey[s] === 1; }
 
   /**
    * Release held packets: `resolved(slot)` says whether the slot's EID now has a mapping;
    * `deliver(arena, off, len, flags, gso)` gets each held packet of a resolved EID (in arrival
-   * order). Packets older than holdMs are dropped. Returns [delivered, expired].
+   * order). Packets older than holdMs (keyHoldMs for key waits) are dropped.
    */
   drain(now: number, resolved: (slot: number) => boolean,
-    deliver: (arena: Buffer, off: number, len: number, flags: number, gso: number) => void): [number, number] {
-    if (this.pendingCount === 0) return [0, 0];
-    let delivered = 0, expired = 0;
+    deliver: (arena: Buffer, off: number, len: number, flags: number, gso: number) => void): DrainResult {
+    const r: DrainResult = { delivered: 0, expired: 0, keyDelivered: 0, keyExpired: 0 };
+    if (this.pendingCount === 0) return r;
     const ok = new Int8Array(this.maxPending); // slow path (a mapping arrived or the timer): one small array is fine
     for (let s = 0; s < this.maxPending; s++) if (this.family[s] !== 0 && resolved(s)) ok[s] = 1;
     let keep = 0;
     for (let k = 0; k < this.heldCount; k++) {
       const s = this.pktPending[k];
+      const forKey = this.forKey[s] === 1;
       if (ok[s]) {
         deliver(this.arena, this.pktOff[k], this.pktLen[k], this.pktFlags[k], this.pktGso[k]);
-        delivered++;
+        if (forKey) r.keyDelivered++; else r.delivered++;
         this.held[s]--;
-      } else if (now - this.pktAt[k] >= this.holdMs) {
-        expired++;
+      } else if (now - this.pktAt[k] >= (forKey ? this.keyHoldMs : this.holdMs)) {
+        if (forKey) r.keyExpired++; else r.expired++;
         this.held[s]--;
       } else {
         // compact in place: the arena offsets stay valid, the arena resets only when empty
@@ -190,14 +258,15 @@ export class MissQueue {
     for (let s = 0; s < this.maxPending; s++) {
       if (this.family[s] === 0) continue;
       // A resolved EID is forgotten at once; an unresolved one stays (to rate-limit onMiss)
-      // until it holds nothing and was last asked an interval ago.
-      if (ok[s] || (this.held[s] === 0 && now - this.lastAsk[s] >= this.askIntervalMs)) {
+      // until it holds nothing and was last asked an interval ago. A key wait goes once empty.
+      if (ok[s] || (this.held[s] === 0 && (this.forKey[s] === 1 || now - this.lastAsk[s] >= this.askIntervalMs))) {
         if (this.due[s]) { this.due[s] = 0; this.dueCount--; }
         this.family[s] = 0;
+        this.forKey[s] = 0;
         this.held[s] = 0;
         this.pendingCount--;
       }
     }
-    return [delivered, expired];
+    return r;
   }
 }

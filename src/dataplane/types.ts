@@ -29,7 +29,8 @@ export interface DataPlaneConfig {
   readonly staticMapCache: readonly { readonly eid: Eid; readonly rlocs: readonly string[] }[];
   /**
    * LISP-crypto (RFC 8061): `required` seals everything and sends nothing to an RLOC without keys
-   * (dropped and counted) nor accepts clear data; `preferred` seals where keys exist; `off` (the
+   * (held in the miss queue until its key arrives, at most 3 s; dropped and counted when the queue
+   * is full or on timeout) nor accepts clear data; `preferred` seals where keys exist; `off` (the
    * default) neither seals nor opens. Keys come from applyKeyEvent().
    */
   readonly encryption?: 'required' | 'preferred' | 'off';
