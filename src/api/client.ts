@@ -7,7 +7,10 @@ export class ApiClientError extends Error {
 
 export function apiRequest<T = unknown>(socket: string, method: 'GET' | 'POST', pathAndQuery: string, timeoutMs = 10_000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const req = http.request({ socketPath: socket, path: pathAndQuery, method, timeout: timeoutMs }, (res) => {
+    // agent: false — one connection per request. Node 20's global agent keeps connections alive,
+    // and a request on one the node has just closed as idle failed with EPIPE/ECONNRESET; a
+    // unix-socket connect costs microseconds.
+    const req = http.request({ socketPath: socket, path: pathAndQuery, method, timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
