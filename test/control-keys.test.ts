@@ -129,6 +129,28 @@ test('rekey: a new key-id every period; the ETR keeps the previous decap key, dr
   t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1, 2, 3, 1]);
 });
 
+test('rekey on packet count: the data plane\'s count of packets sealed under the send key triggers a new key-id at the limit; counts for an older key-id do not', (t) => {
+  const net = new SimNet();
+  const [n1] = pairOfMembers(net, { mode: 'required', rekeyPackets: 1000 }, { mode: 'required', rekeyPackets: 1000 });
+  t.true(net.until(() => installs(net, 'n1', 'encap').length === 1, 5_000) >= 0);
+  n1.keys.packetsSent(N2, 1, 999);
+  net.advance(3_000);
+  t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1], 'below the limit: no rekey');
+  n1.keys.packetsSent(N2, 1, 1000);
+  net.advance(3_000);
+  t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1, 2], 'at the limit: key-id 2');
+  t.deepEqual(installs(net, 'n2', 'decap').filter((e) => e.peerRloc === N1).map((e) => e.keyId), [1, 2]);
+  t.is(n1.counters.get('crypto.rekey'), 1);
+  // a late report for key-id 1 (sealed before the switch) is not the current key's count
+  n1.keys.packetsSent(N2, 1, 5000);
+  n1.keys.packetsSent(N2, 2, 10);
+  net.advance(3_000);
+  t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1, 2]);
+  n1.keys.packetsSent(N2, 2, 1000);
+  net.advance(3_000);
+  t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1, 2, 3]);
+});
+
 test('required: a peer that registers no key and answers with none gets no keys; preferred falls back to plain RFC 8061', (t) => {
   const net = new SimNet();
   const [n1] = pairOfMembers(net, REQUIRED, undefined);

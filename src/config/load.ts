@@ -111,6 +111,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     // The key exchange runs where a data plane can use its keys; a control-only node registers no key.
     crypto: {
       mode: encryption, privateKey: readCryptoKey(c, file), suites: c.crypto.suites, rekeyMs: c.crypto.rekey,
+      rekeyPackets: c.crypto['rekey-packets'],
     },
   };
   const iid = c.decent['instance-id'];

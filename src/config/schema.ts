@@ -127,7 +127,9 @@ export const configSchema = z.strictObject({
     suites: z.array(z.union([z.literal(5), z.literal(6)])).min(1).default([6, 5]),
     /** Rekey after this long (RFC 8061 §6 leaves the period to the implementation). */
     rekey: duration.default(3_600_000),
-  }).default({ suites: [6, 5], rekey: 3_600_000 }),
+    /** ... or after this many packets under one key, whichever comes first (low values are for tests). */
+    'rekey-packets': z.number().int().min(1000).max(2 ** 32).default(2 ** 32),
+  }).default({ suites: [6, 5], rekey: 3_600_000, 'rekey-packets': 2 ** 32 }),
   api: z.strictObject({
     /** Unix socket for the CLI; default /run/decent/<name>.sock. */
     socket: z.string().min(1).optional(),

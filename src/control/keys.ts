@@ -128,10 +128,20 @@ export class KeyExchange {
     for (const p of [...this.pairs.values()]) this.wipe(p, 'stop');
   }
 
-  /** The data plane sent `n` packets under the current encap key of a pair (2^32 rekey trigger). */
-  packetsSent(localRloc: string, peerRloc: string, n: number): void {
-    const p = this.pairs.get(`${localRloc}>${peerRloc}`);
-    if (p) p.packets += n;
+  /**
+   * The data plane's count of packets sealed to `peerRloc` under key-id `keyId` (absolute, as its
+   * key table counts them; reported in batches, about once a second): the packet-count rekey
+   * trigger (RFC 8061 §6 leaves the rekey policy to the implementation; an AEAD key must never
+   * reuse an IV, and the IV counter is 64 bits but we rekey at 2^32 like the issue asks). A count
+   * for another key-id than the pair's current one (sealed before a switch) is ignored.
+   */
+  packetsSent(peerRloc: string, keyId: number, sealed: number): void {
+    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peerRloc));
+    const p = local === undefined ? undefined : this.pairs.get(`${local}>${peerRloc}`);
+    if (!p || p.encapKeyId !== keyId || p.pending) return;
+    p.packets = sealed;
+    // at the limit: rekey now rather than at the next tick
+    if (sealed >= (this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS)) this.tick();
   }
 
   status(): PairStatus[] {

@@ -33,6 +33,8 @@ export type ToWorker =
   | { readonly t: 'encapsulated'; readonly packets: readonly Uint8Array[]; readonly sources: readonly string[] }
   | { readonly t: 'resolve'; readonly eid: string }
   | { readonly t: 'rloc-alive'; readonly rloc: string }
+  /** Packets sealed per peer RLOC under its current send key-id (the data plane's key table, batched): the packet-count rekey. */
+  | { readonly t: 'keys-used'; readonly used: readonly KeyUsage[] }
   | { readonly t: 'reconfigure'; readonly config: ControlConfig }
   | { readonly t: 'query'; readonly id: number; readonly what: Query }
   | { readonly t: 'lig'; readonly id: number; readonly eid: string; readonly resolver: string | undefined; readonly timeoutMs: number }
@@ -40,6 +42,13 @@ export type ToWorker =
   | { readonly t: 'stop'; readonly id: number; readonly withdraw: boolean }
   /** Tests of the restart path: the worker throws an uncaught exception. */
   | { readonly t: 'crash-for-test' };
+
+/** Packets sealed to `peerRloc` under key-id `keyId` since that key was installed. */
+export interface KeyUsage {
+  readonly peerRloc: string;
+  readonly keyId: number;
+  readonly sealed: number;
+}
 
 export type FromWorker =
   | { readonly t: 'ready'; readonly rlocs: readonly string[] }

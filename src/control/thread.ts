@@ -16,7 +16,7 @@ import { ControlPlaneError, fromWireError } from './errors';
 import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
 import type { KeyEvent } from '../crypto';
-import type { FromWorker, Query, ToWorker, WorkerOptions } from './protocol';
+import type { FromWorker, KeyUsage, Query, ToWorker, WorkerOptions } from './protocol';
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
 type Request = { t: 'query'; what: Query } | { t: 'lig'; eid: string; resolver: string | undefined; timeoutMs: number } | { t: 'clear-map-cache' } | { t: 'stop'; withdraw: boolean };
@@ -279,6 +279,11 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
 
   resolve(eid: string): void {
     this.post({ t: 'resolve', eid });
+  }
+
+  /** The data plane's packet counts per send key (LISP-crypto packet-count rekey). */
+  keysUsed(used: readonly KeyUsage[]): void {
+    if (used.length > 0) this.post({ t: 'keys-used', used });
   }
 
   /** Kills the worker the hard way (tests of the restart path). */

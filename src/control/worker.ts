@@ -194,6 +194,9 @@ function main(): void {
       case 'rloc-alive':
         n.rlocAnswered(m.rloc);
         return;
+      case 'keys-used':
+        for (const u of m.used) n.keys.packetsSent(u.peerRloc, u.keyId, u.sealed);
+        return;
       case 'resolve':
         try {
           n.resolve(parseEid(m.eid));

@@ -9,6 +9,7 @@ import { eidKey } from '../mapping/eid';
 import { ControlThread } from '../control/thread';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from '../dataplane/types';
 import type { KeyEvent } from '../crypto';
+import type { KeyUsage } from '../control/protocol';
 import { IcmpReachability } from './icmp-reachability';
 import { checkApiSocket, checkTunAbsent } from './preflight';
 import type { Level, Logger } from './log';
@@ -20,6 +21,9 @@ export interface RunningNode {
   readonly fatal: Promise<Error>;
   stop(withdraw?: boolean): Promise<void>;
 }
+
+/** How often the data plane's per-key packet counts go to the key exchange (the packet-count rekey). */
+const KEY_USAGE_MS = 1000;
 
 type DataPlaneFactory = (config: DataPlaneConfig, hooks: DataPlaneHooks) => DataPlane;
 
@@ -88,6 +92,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     if (dataUp.status === 'fulfilled') await dataPlane?.stop();
     throw (controlUp.status === 'rejected' ? controlUp.reason : (dataUp as PromiseRejectedResult).reason) as Error;
   }
+  const stopKeyUsage = dataPlane && dp?.encryption !== undefined && dp.encryption !== 'off' ? reportKeyUsage(dataPlane, control) : undefined;
   const rlocs = controlUp.value;
   log('info', 'node', 'started', { node: cfg.control.name, rlocs, group: cfg.control.group.address, dataplane: dataPlane !== undefined });
 
@@ -100,6 +105,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     // e.g. api.http's port is taken: undo everything, the node does not run half
     const err = e as NodeJS.ErrnoException;
     icmp?.stop();
+    stopKeyUsage?.();
     await control.stop(true);
     await dataPlane?.stop();
     await api.stop();
@@ -115,12 +121,38 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
       if (stopped) return;
       stopped = true;
       icmp?.stop();
+      stopKeyUsage?.();
       await control.stop(withdraw);
       await dataPlane?.stop();
       await api.stop();
       log('info', 'node', 'stopped', { withdraw });
     },
   };
+}
+
+/**
+ * Once a second, the packets sealed under each peer's send key (the data plane's key table) go
+ * to the control worker's key exchange, which rekeys at crypto.rekey-packets (default 2^32,
+ * RFC 8061 §6 leaves the policy to us): batched, and only the counts that changed.
+ */
+function reportKeyUsage(dataPlane: DataPlane, control: ControlThread): () => void {
+  const last = new Map<string, number>();
+  const timer = setInterval(() => {
+    const used: KeyUsage[] = [];
+    const seen = new Set<string>();
+    for (const k of dataPlane.keyStats()) {
+      if (k.direction !== 'encap' || !k.sending) continue;
+      const id = `${k.peerRloc}#${k.keyId}`;
+      seen.add(id);
+      if (last.get(id) === k.encrypted) continue;
+      last.set(id, k.encrypted);
+      used.push({ peerRloc: k.peerRloc, keyId: k.keyId, sealed: k.encrypted });
+    }
+    for (const id of last.keys()) if (!seen.has(id)) last.delete(id);
+    control.keysUsed(used);
+  }, KEY_USAGE_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**
