@@ -1,7 +1,7 @@
 // Field fixes in the control plane (issue 14) and hostile registrations and requests (issue 12),
 // on the simulated network: each test failed before its fix.
 import test from 'ava';
-import { parseEid, eidToWire } from '../src/mapping/eid';
+import { eidKey, parseEid, eidToWire } from '../src/mapping/eid';
 import type { ControlNode } from '../src/control/node';
 import { unicastLocator } from '../src/control/locators';
 import { decodeControl, encodeControl, encodeSigned, verifyControl, type MapRegister } from '../src/wire';
@@ -273,4 +273,37 @@ test('the member whose registration was refused is told who owns the EID (once a
   t.true((owner.counters.get('register.rejected.owned') ?? 0) > 0);
   t.true(warnings.some((w) => w.startsWith('EID 10.99.9.0/24 is owned by 10.0.0.1')), warnings.join(' | '));
   t.is(dup.counters.get('register.refused.owned'), 1, 'told once, not at every refused register');
+});
+
+test('the data plane gets the EID space once whole, then only what changed (a join adds one EID, a leave removes one)', (t) => {
+  const net = new SimNet();
+  const nodes = group(net, 6);
+  nodes.forEach((n) => n.start());
+  t.true(net.until(() => nodes.every((n) => n.siteCache.size === 7), 5_000) >= 0);
+  net.advance(1_000);
+  const changes = net.eidSpaceChanges.get('n1') ?? [];
+  t.true(changes.length > 0 && changes[0].replace, 'the first publication replaces');
+  t.true(changes.slice(1).every((c) => !c.replace), 'later ones are changes');
+  // Replaying the changes gives exactly the others' EIDs.
+  const space = new Set<string>();
+  for (const c of changes) {
+    if (c.replace) space.clear();
+    for (const e of c.removed) space.delete(eidKey(e));
+    for (const e of c.added) space.add(eidKey(e));
+  }
+  t.deepEqual([...space].sort(), [2, 3, 4, 5, 6].map((i) => `[0]10.99.${i}.0/24`));
+  const before = changes.length;
+  const joiner = net.addNode(simConfig({ name: 'n7', rloc: '10.0.0.7', eids: ['10.99.7.0/24'], seeds: ['10.0.0.1'] }));
+  joiner.start();
+  t.true(net.until(() => nodes[0].siteCache.get('[0]10.99.7.0/24') !== undefined, 5_000) >= 0);
+  net.advance(1_000);
+  const joined = changes.slice(before);
+  t.deepEqual(joined.map((c) => ({ replace: c.replace, added: c.added.map(eidKey), removed: c.removed.map(eidKey) })),
+    [{ replace: false, added: ['[0]10.99.7.0/24'], removed: [] }], 'one change with the new EID only');
+  const beforeLeave = changes.length;
+  joiner.stop(true);
+  t.true(net.until(() => !nodes[0].siteCache.get('[0]10.99.7.0/24')?.locators.length, 5_000) >= 0);
+  net.advance(1_000);
+  t.deepEqual(changes.slice(beforeLeave).flatMap((c) => c.removed.map(eidKey)), ['[0]10.99.7.0/24']);
+  t.deepEqual(changes.slice(beforeLeave).flatMap((c) => c.added), []);
 });

@@ -8,7 +8,7 @@ import type { CounterName } from './counters';
 import type { MapCache } from './map-cache';
 import type { SiteCache, Registration } from './site-cache';
 import type { Eid } from '../mapping/eid';
-import type { MapCacheEvent } from '../mapping/entry';
+import type { EidSpaceChange, MapCacheEvent } from '../mapping/entry';
 import type { MapReply } from '../wire';
 import type { KeyEvent } from './keys';
 
@@ -28,7 +28,7 @@ export interface ControlEnv {
   sendMulticast?(group: string, bytes: Buffer): void;
   mapCacheChanged(event: MapCacheEvent): void;
   /** The registered unicast EID space (site cache, less our own EIDs) changed: what to route into the TUN. */
-  eidSpaceChanged?(eids: readonly Eid[]): void;
+  eidSpaceChanged?(change: EidSpaceChange): void;
   /**
    * Push mode: the RLOCs of the group's members (and of their registrations) changed; the data
    * plane accepts LISP data only from these (issue 14: until data-plane encryption, a host without

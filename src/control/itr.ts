@@ -28,7 +28,8 @@ interface PendingLig {
 
 export class Itr {
   private readonly pendingLigs = new Map<bigint, PendingLig>();
-  private lastEidSpace = '';
+  /** What the data plane was last told (publishEidSpace); undefined before the first publication. */
+  private publishedEidSpace: Map<string, Eid> | undefined;
   private publishTimer: unknown;
 
   constructor(private readonly ctx: NodeContext, private readonly probing: Probing) {}
@@ -115,18 +116,29 @@ export class Itr {
     }, EID_SPACE_DEBOUNCE_MS);
   }
 
-  /** The unicast EID space others registered: what the data plane routes into the TUN. */
+  /**
+   * The unicast EID space others registered: what the data plane routes into the TUN. Only the
+   * difference to the last publication crosses to the main thread (issue 17: a registration in a
+   * group of N re-posted and re-sorted all N EIDs there, next to the packet loop); the first
+   * publication of this worker replaces whatever an earlier worker published.
+   */
   private publishEidSpace(): void {
     const { env, config, siteCache } = this.ctx;
     if (!env.eidSpaceChanged) return;
     const own = new Set(config.eids.map(eidKey));
-    const eids = siteCache.all()
-      .filter((e) => (e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && !own.has(e.key) && e.locators.length > 0)
-      .map((e) => e.eid);
-    const sig = eids.map(eidKey).sort().join(',');
-    if (sig === this.lastEidSpace) return;
-    this.lastEidSpace = sig;
-    env.eidSpaceChanged(eids);
+    const current = new Map<string, Eid>();
+    for (const e of siteCache.all()) {
+      if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && !own.has(e.key) && e.locators.length > 0) current.set(e.key, e.eid);
+    }
+    const replace = this.publishedEidSpace === undefined;
+    const before = this.publishedEidSpace ?? new Map<string, Eid>();
+    const added: Eid[] = [];
+    const removed: Eid[] = [];
+    for (const [k, e] of current) if (replace || !before.has(k)) added.push(e);
+    for (const [k, e] of before) if (!current.has(k)) removed.push(e);
+    this.publishedEidSpace = current;
+    if (!replace && added.length === 0 && removed.length === 0) return;
+    env.eidSpaceChanged({ replace, added, removed });
   }
 
   /** Asks a Map-Resolver (ECM-encapsulated Map-Request, RFC 9301 §5.8) and waits for the reply. */

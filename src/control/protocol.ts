@@ -1,8 +1,8 @@
 // Messages between the main thread (data plane, API) and the control worker. Plain data only:
 // structured clone carries them, BigInt included.
 import type { ControlConfig } from './config';
-import type { Eid } from '../mapping/eid';
 import type { MapCacheEvent, MapCacheEntry } from './map-cache';
+import type { EidSpaceChange } from '../mapping/entry';
 import type { SiteEntry } from './site-cache';
 import type { WireError } from './errors';
 import type { KeyEvent } from '../crypto';
@@ -54,7 +54,7 @@ export type FromWorker =
   | { readonly t: 'ready'; readonly rlocs: readonly string[] }
   | { readonly t: 'map-cache'; readonly event: MapCacheEvent }
   | { readonly t: 'rlocs'; readonly rlocs: readonly string[] }
-  | { readonly t: 'eid-space'; readonly eids: readonly Eid[] }
+  | { readonly t: 'eid-space'; readonly change: EidSpaceChange }
   /** The group members' RLOCs (push mode): the data plane accepts data only from these (null: from anyone). */
   | { readonly t: 'member-rlocs'; readonly rlocs: readonly string[] | null }
   /** A LISP-crypto key installed or removed (keys.ts): the data plane's key table follows. Carries key material: never logged. */

@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Eid } from '../mapping/eid';
 import { ControlPlaneError, fromWireError } from './errors';
 import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
+import type { EidSpaceChange } from '../mapping/entry';
 import type { KeyEvent } from '../crypto';
 import type { FromWorker, KeyUsage, Query, ToWorker, WorkerOptions } from './protocol';
 
@@ -33,7 +33,7 @@ export const MAX_ENCAPSULATED_IN_FLIGHT = 2;
 export interface ControlThreadEvents {
   'map-cache': [MapCacheEvent];
   rlocs: [readonly string[]];
-  'eid-space': [readonly Eid[]];
+  'eid-space': [EidSpaceChange];
   'member-rlocs': [readonly string[] | null];
   /** A LISP-crypto key to install in or remove from the data plane's key table. */
   'crypto-keys': [KeyEvent];
@@ -188,7 +188,7 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
         this.emit('rlocs', m.rlocs);
         return;
       case 'eid-space':
-        this.emit('eid-space', m.eids);
+        this.emit('eid-space', m.change);
         return;
       case 'crypto-keys':
         this.emit('crypto-keys', m.event);

@@ -78,7 +78,7 @@ function main(): void {
     // The system resolver, so /etc/hosts works as well as DNS (pull mode's Map-Server names).
     resolveName: async (name) => (await dnsLookup(name, { all: true })).map((a) => a.address),
     mapCacheChanged: (event) => send({ t: 'map-cache', event }),
-    eidSpaceChanged: (eids) => send({ t: 'eid-space', eids }),
+    eidSpaceChanged: (change) => send({ t: 'eid-space', change }),
     memberRlocsChanged: (rlocs) => send({ t: 'member-rlocs', rlocs }),
     // Structured clone copies the key bytes; the worker's own copies are wiped by keys.ts.
     cryptoKeysChanged: (event) => send({ t: 'crypto-keys', event }),

@@ -62,7 +62,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     });
     control.on('encapsulated-drained', () => dataPlane?.controlReady());
     control.on('map-cache', (e) => dataPlane?.applyMapCache(e));
-    control.on('eid-space', (eids) => dataPlane?.setRoutedEids(eids));
+    control.on('eid-space', (change) => dataPlane?.changeRoutedEids(change));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
     control.on('member-rlocs', (r) => dataPlane?.setMemberRlocs(r));
     control.on('crypto-keys', (e) => applyKeyEvent(dataPlane, e, log));

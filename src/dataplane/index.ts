@@ -19,7 +19,7 @@
 // applyMapCache() and setRoutedEids() may be called before start() resolves (the FIB exists
 // from construction; routed EIDs given before the TUN exists are installed by start()).
 import { eidKey, type Eid } from '../mapping/eid';
-import type { MapCacheEntry, MapCacheEvent } from '../mapping/entry';
+import type { EidSpaceChange, MapCacheEntry, MapCacheEvent } from '../mapping/entry';
 import { FibAction, FibWriter, formatIpv4, formatIpv6 } from '../mapping/fib';
 import { DataPlaneCounters } from './counters';
 import { ControlQueue } from './control-queue';
@@ -78,7 +78,8 @@ class LispDataPlane implements DataPlane {
   private routes: HostRoutes | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushQueued = false;
-  private routedEids: readonly Eid[] = [];
+  /** The overlay's EID space to route into the TUN, by EID key (also before start()). */
+  private readonly routedEids = new Map<string, Eid>();
   private lastFibExpire = 0;
   private rlocs: readonly string[];
   private readonly crypto: DataPlaneCrypto | undefined;
@@ -139,7 +140,7 @@ class LispDataPlane implements DataPlane {
       // they are routed into the TUN by default (without a route the replies to packets we
       // decapsulated from those EIDs would never come back to us).
       this.routes.addStatic([...cfg.routes, ...cfg.staticMapCache.map((s) => s.eid)]);
-      this.routes.setDynamic(this.routedEids);
+      this.routes.setDynamic([...this.routedEids.values()]);
       const crypto = this.crypto;
       if (crypto) for (const u of [...this.tx4, ...this.tx6, this.txFrag4]) u?.setKeys?.(crypto.table);
       const encap = new Encapsulator({
@@ -258,8 +259,19 @@ class LispDataPlane implements DataPlane {
   }
 
   setRoutedEids(eids: readonly Eid[]): void {
-    this.routedEids = eids;
-    this.routes?.setDynamic(eids);
+    this.changeRoutedEids({ replace: true, added: eids, removed: [] });
+  }
+
+  changeRoutedEids(change: EidSpaceChange): void {
+    if (change.replace) {
+      this.routedEids.clear();
+      for (const e of change.added) this.routedEids.set(eidKey(e), e);
+      this.routes?.setDynamic(change.added);
+      return;
+    }
+    for (const e of change.removed) this.routedEids.delete(eidKey(e));
+    for (const e of change.added) this.routedEids.set(eidKey(e), e);
+    this.routes?.changeDynamic(change.added, change.removed);
   }
 
   setRlocs(rlocs: readonly string[]): void {

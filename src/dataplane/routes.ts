@@ -69,6 +69,20 @@ export class HostRoutes {
     for (const p of want) if (!this.dynamicRoutes.has(p) && this.add(p)) this.dynamicRoutes.add(p);
   }
 
+  /** Adds and removes dynamic routes by difference (a change of the EID space, not all of it). */
+  changeDynamic(added: readonly Eid[], removed: readonly Eid[]): void {
+    for (const e of removed) {
+      const p = prefixText(e);
+      if (p === undefined || !this.dynamicRoutes.has(p)) continue;
+      this.del(p);
+      this.dynamicRoutes.delete(p);
+    }
+    for (const e of added) {
+      const p = prefixText(e);
+      if (p !== undefined && !this.staticRoutes.has(p) && !this.dynamicRoutes.has(p) && this.add(p)) this.dynamicRoutes.add(p);
+    }
+  }
+
   get routes(): string[] {
     return [...this.staticRoutes, ...this.dynamicRoutes];
   }

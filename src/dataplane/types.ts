@@ -3,7 +3,7 @@ import type { KeyStat } from './crypto';
 // The contract between the node's main thread (daemon) and the data plane. The daemon owns the
 // control worker; the data plane owns the TUN, the UDP 4341 socket and the FIB.
 import type { Eid } from '../mapping/eid';
-import type { MapCacheEntry, MapCacheEvent } from '../mapping/entry';
+import type { EidSpaceChange, MapCacheEntry, MapCacheEvent } from '../mapping/entry';
 
 export interface DataPlaneConfig {
   /** TUN device name. */
@@ -54,6 +54,8 @@ export interface DataPlane {
   applyMapCache(event: MapCacheEvent): void;
   /** The overlay's EID space changed (site cache): route these prefixes into the TUN, remove the rest we added. */
   setRoutedEids(eids: readonly Eid[]): void;
+  /** The overlay's EID space changed by these EIDs (or, with `replace`, is exactly `added`). */
+  changeRoutedEids(change: EidSpaceChange): void;
   /** Own RLOCs changed (roaming). */
   setRlocs(rlocs: readonly string[]): void;
   /** The control plane can take encapsulated control packets again: hand over what is queued. */

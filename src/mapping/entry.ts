@@ -12,6 +12,17 @@ export interface MapCacheRloc {
   readonly up: boolean;
 }
 
+/**
+ * A change of the registered unicast EID space (what the data plane routes into the TUN): the
+ * EIDs added and removed since the last change, or with `replace` the whole space in `added`
+ * (a control worker's first publication, so a restarted worker's view wins).
+ */
+export interface EidSpaceChange {
+  readonly replace: boolean;
+  readonly added: readonly Eid[];
+  readonly removed: readonly Eid[];
+}
+
 export interface MapCacheEntry {
   readonly eid: Eid;
   readonly key: string;

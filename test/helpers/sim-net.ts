@@ -3,6 +3,7 @@
 import { DEFAULT_TIMERS, type ControlConfig } from '../../src/control/config';
 import { parseEid } from '../../src/mapping/eid';
 import type { MapCacheEvent } from '../../src/control/map-cache';
+import type { EidSpaceChange } from '../../src/mapping/entry';
 import { ControlNode, type ControlEnv } from '../../src/control/node';
 import type { CryptoConfig, KeyEvent } from '../../src/control/keys';
 import { decodeControl, decodeData, encodeData } from '../../src/wire';
@@ -143,6 +144,9 @@ export class SimNet {
     }, this.latencyMs);
   }
 
+  /** The EID-space changes each node gave its data plane (ControlEnv.eidSpaceChanged), in order. */
+  readonly eidSpaceChanges = new Map<string, EidSpaceChange[]>();
+
   /** The last member RLOC set each node gave its data plane (ControlEnv.memberRlocsChanged). */
   readonly memberRlocs = new Map<string, readonly string[]>();
 
@@ -151,6 +155,8 @@ export class SimNet {
     this.mapCacheEvents.set(name, events);
     const keyEvents: KeyEvent[] = [];
     this.keyEvents.set(name, keyEvents);
+    const eidSpace: EidSpaceChange[] = [];
+    this.eidSpaceChanges.set(name, eidSpace);
     return {
       now: () => this.now,
       setTimeout: (fn, ms) => this.schedule(fn, ms),
@@ -175,6 +181,7 @@ export class SimNet {
       },
       mapCacheChanged: (e) => events.push(e),
       cryptoKeysChanged: (e) => keyEvents.push(e),
+      eidSpaceChanged: (c) => eidSpace.push(c),
       memberRlocsChanged: (rlocs) => this.memberRlocs.set(name, rlocs),
       resolveName: async (name) => {
         const a = this.dns.get(name);
