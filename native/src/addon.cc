@@ -250,6 +250,21 @@ bool GetBatch(const Napi::CallbackInfo &info, size_t first, size_t count, BatchA
   return b->desc != nullptr;
 }
 
+// keysBench(handle, set, plainLength, count) -> [ns per seal, ns per open] (dn_keys_bench)
+Napi::Value KeysBench(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Keys *k = GetKeys(info[0]);
+  if (!k || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) return ThrowType(env, "keysBench(handle, set, plainLength, count)");
+  double out[2];
+  if (dn_keys_bench(k->k, info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Uint32Value(),
+                    info[3].As<Napi::Number>().Int32Value(), out) != 0)
+    return ThrowType(env, "keysBench: the set has no send key, or a segment did not seal and open");
+  Napi::Array r = Napi::Array::New(env, 2);
+  r.Set(0u, Napi::Number::New(env, out[0]));
+  r.Set(1u, Napi::Number::New(env, out[1]));
+  return r;
+}
+
 // keysOpenBatch(handle, data, desc, slot, count) -> datagrams opened (dn_keys_open_batch)
 Napi::Value KeysOpenBatch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -538,6 +553,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpClose", Napi::Function::New(env, UdpClose));
   exports.Set("udpOffloads", Napi::Function::New(env, UdpOffloads));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend));
+  exports.Set("keysBench", Napi::Function::New(env, KeysBench));
   exports.Set("udpRecv", Napi::Function::New(env, UdpRecv));
   exports.Set("linkSet", Napi::Function::New(env, LinkSet));
   exports.Set("addrAdd", Napi::Function::New(env, AddrAdd));

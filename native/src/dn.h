@@ -161,6 +161,9 @@ int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
  * was 0) so that a decap path which drops K-bit datagrams drops it. Sets DN_F_OPENED, clears
  * DN_KEY. Returns the datagrams opened. */
 int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count);
+/* Seal, then seal + open, `count` segments of plain_len bytes with set `set`'s send key: out[0],
+ * out[1] = CPU ns per seal and per open (scripts/bench-aead.ts). 0 or -1. */
+int dn_keys_bench(dn_keys *k, int32_t set, size_t plain_len, int count, double out[2]);
 
 /* ---- rtnetlink (rtnl.c) ---- */
 int dn_rtnl_link(int ifindex, int mtu, int up);
