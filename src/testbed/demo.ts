@@ -57,7 +57,7 @@ function configText(i: number, dir: string, dataplane: boolean, seed: string, en
     '  register-interval: 10s',
     '  registration-ttl: 30s',
     '  rloc-poll: 100ms',
-    ...(dataplane ? ['dataplane:', `  tun: decent0`, '  mtu: 1400', ...(encryption ? [`  encryption: ${encryption}`] : [])] : []),
+    ...(dataplane ? ['dataplane:', `  tun: decent0`, '  mtu: 1408', ...(encryption ? [`  encryption: ${encryption}`] : [])] : []),
     'api:',
     `  socket: ${path.join(dir, `${s.name}.sock`)}`,
     '',
