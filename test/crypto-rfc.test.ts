@@ -1,7 +1,7 @@
 // LISP-crypto in RFC 8061's form between decent nodes: both ends derive the same keys, suites 6, 5
 // and 2 round-trip, and tampering, a wrong key, a replay and the MODP suites are refused.
 import test from 'ava';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import {
   checkSuite, deriveTrafficKeys, generateKeyPair, IvSequence, ivCounter, keyPairFromPrivate, openData, privateKeyBytes,
   REPLAY_WINDOW, ReplayWindow, rfcKeyMaterial, sealData, sharedSecret, type TrafficKeys, type X25519KeyPair,
@@ -24,6 +24,39 @@ test('RFC 8061 §6 key material: HMAC-SHA-256 keyed by the secret over 0x0001 �
   t.is(hex(rfcKeyMaterial(secret, 0x0102030405060708n)), createHmac('sha256', secret).update(context).digest('hex'));
   t.not(hex(rfcKeyMaterial(secret, 1n)), hex(rfcKeyMaterial(secret, 2n)), 'a new Map-Request nonce gives new keys');
 });
+
+// RFC 8061 §5 gives suite 6 (ChaCha20-Poly1305, RFC 7539) an 8-byte IV and suite 5 (AES-128-GCM)
+// a 12-byte one; §7 puts the IV after the LISP header, whose KK bits carry the key-id, and
+// authenticates both. Written out here with node:crypto alone, so the reference (and the native
+// code, byte-exact with it in native-crypto.test.ts) cannot drift: the suite-6 nonce is the 96-bit
+// RFC 8439 §2.8 nonce, four zero bytes then the 8-byte IV; the IV is a big-endian counter from 1;
+// the associated data is header ‖ IV; the ChaCha20 key is all 256 bits of key material.
+for (const [suite, ivLength, keyLength] of [[6, 8, 32], [5, 12, 16]] as const) {
+  test(`suite ${suite} wire layout (RFC 8061 §5, §7): header ‖ ${ivLength}-byte counter IV ‖ ciphertext ‖ tag, nonce and associated data as RFC 8439 / RFC 5116 take them`, (t) => {
+    const material = createHmac('sha256', Buffer.alloc(32, 9)).update('x').digest();
+    const s = checkSuite(suite, 'rfc');
+    if (!s.ok) return t.fail(s.error);
+    const keys = suite === 6
+      ? { spec: s.spec, encryptKey: material, icvKey: Buffer.alloc(0) }
+      : { spec: s.spec, encryptKey: material.subarray(0, 16), icvKey: Buffer.alloc(0) };
+    t.is(keys.encryptKey.length, keyLength);
+    t.is(s.spec.ivLength, ivLength);
+    const iv = new IvSequence(s.spec).next();
+    t.is(hex(iv), '00'.repeat(ivLength - 1) + '01', 'the first IV is the counter 1, big-endian');
+    const inner = Buffer.from('4500001c000040004011000a0a0000010a000002', 'hex');
+    const sealed = sealData(keys, 1, header(), iv, inner);
+    const h = header();
+    h[0] = (h[0] & ~3) | 1;
+    const nonce = Buffer.concat([Buffer.alloc(12 - ivLength), iv]);
+    const c = suite === 6
+      ? createCipheriv('chacha20-poly1305', keys.encryptKey, nonce, { authTagLength: 16 })
+      : createCipheriv('aes-128-gcm', keys.encryptKey, nonce, { authTagLength: 16 });
+    c.setAAD(Buffer.concat([h, iv]), { plaintextLength: inner.length });
+    const ct = Buffer.concat([c.update(inner), c.final()]);
+    t.is(hex(sealed), hex(Buffer.concat([h, iv, ct, c.getAuthTag()])));
+    t.is(sealed.length, 8 + ivLength + inner.length + 16, `sealing adds ${ivLength + 16} bytes`);
+  });
+}
 
 test('a key pair survives its 32 private bytes; the public key is 32 bytes', (t) => {
   const p = generateKeyPair();

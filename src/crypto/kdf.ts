@@ -20,7 +20,9 @@ const LABEL = Buffer.from('lisp-crypto', 'ascii');
  * msg = 0x0001 ‖ "lisp-crypto" ‖ ITR nonce ‖ 0x0100) — one round of the SP 800-108 counter KDF
  * (counter 1, label, context, L = 256 bits). The nonce is the 64-bit nonce of the Map-Request that
  * carried the ITR's key (the Map-Reply echoes it), so each exchange yields fresh keys even when
- * both public keys are long-term ones.
+ * both public keys are long-term ones. (lispers.net puts the XOR of the two public keys where the
+ * nonce is; with decent's long-term keys that would give every exchange the same keys, so a
+ * rekey would change nothing. The RFC's own §6 text was not at hand to settle which it says.)
  */
 export function rfcKeyMaterial(secret: Uint8Array, itrNonce: bigint): Buffer {
   const context = Buffer.alloc(2 + LABEL.length + 8 + 2);
