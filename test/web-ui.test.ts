@@ -4,11 +4,28 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Browser } from 'playwright-core';
+import type { ExecutionContext } from 'ava';
+import { startCryptoNodes } from './helpers/crypto-nodes';
 import { startNodes } from './helpers/nodes';
 import { netnsAvailable } from '../scripts/lib/netns';
 
 const root = netnsAvailable();
 const CHROMIUM = '/usr/bin/chromium';
+
+/** Headless Chromium in namespace `ns`, so it reaches the node's loopback listener there. */
+async function browserIn(t: ExecutionContext, ns: string): Promise<Browser> {
+  const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'decent-chromium-')), 'chromium');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  t.teardown(() => fs.rmSync(path.dirname(wrapper), { recursive: true, force: true }));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: wrapper,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  return browser;
+}
 
 test.serial('metrics: Prometheus text with counters and table sizes', async (t) => {
   if (!root.ok) {
@@ -40,15 +57,7 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
   }
   const nodes = await startNodes(t, { prefix: 'wui', count: 3, subnet: '10.82.0', extra: (i) => (i === 1 ? ['  http: 127.0.0.1:8098'] : []) });
   // The browser must run in node 1's namespace to reach its loopback listener.
-  const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'decent-chromium-')), 'chromium');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${nodes.bed.nodes[0].ns.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  t.teardown(() => fs.rmSync(path.dirname(wrapper), { recursive: true, force: true }));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: wrapper,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await browserIn(t, nodes.bed.nodes[0].ns.name);
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto('http://127.0.0.1:8098/');
   await page.waitForFunction(() => document.querySelectorAll('#site tbody tr').length === 4, undefined, { timeout: 15_000 });
@@ -80,4 +89,36 @@ test.serial('web UI: headless Chromium shows the site cache, map-cache, members 
     await page.setViewportSize({ width: 1200, height: 900 });
     await page.screenshot({ path: process.env.DECENT_UI_SCREENSHOT, fullPage: true });
   }
+});
+
+test.serial('web UI: the LISP-crypto keys per peer RLOC: direction, suite, key-id, key age, packets encrypted/decrypted, replays, auth failures', async (t) => {
+  if (!root.ok || !fs.existsSync(CHROMIUM)) {
+    t.log(`skipped: ${!root.ok ? root.reason : 'chromium is not installed (apt-get install chromium)'}`);
+    t.pass();
+    return;
+  }
+  // two `decent run` nodes with the default encryption (required); n1 serves the web UI
+  const n = await startCryptoNodes(t, '192.168.81', ['  http: 127.0.0.1:8096']);
+  if (!await n.converged()) { t.fail(n.failWith('site caches did not converge')); return; }
+  if (![0, 1, 2].some(() => n.ping(0, 1, 4, 'ab'))) { t.fail(n.failWith('n1 -> n2: no ping through the overlay')); return; }
+  const browser = await browserIn(t, n.bed.nodes[0].ns.name);
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto('http://127.0.0.1:8096/');
+  await page.waitForFunction(() => [...document.querySelectorAll('#keys tbody tr')].some((r) => r.children[1]?.textContent === 'send' && Number(r.children[5]?.textContent) > 0),
+    undefined, { timeout: 15_000 });
+  const rows = await page.$$eval('#keys tbody tr', (trs) => trs.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent ?? '')));
+  const peer = n.bed.nodes[1].address;
+  const send = rows.find((r) => r[1] === 'send'), receive = rows.find((r) => r[1] === 'receive');
+  t.truthy(send, JSON.stringify(rows));
+  t.truthy(receive, JSON.stringify(rows));
+  if (!send || !receive) return;
+  t.deepEqual([send[0], send[2], send[7], send[8]], [peer, '6 ChaCha20-Poly1305', '0', '0']);
+  t.regex(send[3], /^[123] \(sending\)$/);
+  t.regex(send[4], /^\d+s$/, 'key age');
+  t.true(Number(send[5]) >= 1, `encrypted ${send[5]}`);
+  t.deepEqual([receive[0], receive[2], receive[7], receive[8]], [peer, '6 ChaCha20-Poly1305', '0', '0']);
+  t.regex(receive[3], /^[123]$/);
+  t.true(Number(receive[6]) >= 1, `decrypted ${receive[6]}`);
+  const over = await page.evaluate(() => { const s = document.getElementById('keys')?.closest('section'); return s ? s.scrollWidth - s.clientWidth : -1; });
+  t.true(over <= 0, `the encryption table scrolls sideways by ${over}px at 1200 px`);
 });

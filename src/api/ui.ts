@@ -1,6 +1,8 @@
 // The web UI: one self-contained page that polls the JSON API. Tables follow lispers.net's
 // pages (site cache: registered, last registerer, first/last registered, flags; map-cache:
-// uptime, TTL, RLOCs, state, packets) with an "EID lookup" form, readable on a phone.
+// uptime, TTL, RLOCs, state, packets) with an "EID lookup" form, readable on a phone. The
+// encryption table shows the data plane's LISP-crypto keys per peer RLOC (RFC 8061): direction,
+// suite, key-id (the one sending now), key age, packets sealed/opened, replays, auth failures.
 export const UI_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -33,6 +35,7 @@ pre { margin:0; white-space:pre-wrap; font-size:12px; }
 <main>
 <section class="wide"><h2>Site cache</h2><table id="site"><thead><tr><th>EID</th><th>RLOCs</th><th>Last registerer</th><th>Registered</th><th>First</th><th>Flags</th></tr></thead><tbody></tbody></table></section>
 <section class="wide"><h2>Map-cache</h2><table id="map"><thead><tr><th>EID</th><th>RLOCs</th><th>State</th><th>TTL</th><th>Uptime</th><th>Packets</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Encryption (LISP-crypto)</h2><table id="keys"><thead><tr><th>Peer RLOC</th><th>Direction</th><th>Suite</th><th>Key-id</th><th>Key age</th><th>Encrypted</th><th>Decrypted</th><th>Replays</th><th>Auth failures</th></tr></thead><tbody></tbody></table></section>
 <section class="wide"><h2>Group members</h2><table id="peers"><thead><tr><th>Name</th><th>RLOCs</th><th>EIDs</th><th>Registered</th><th>State</th><th>Reach</th></tr></thead><tbody></tbody></table></section>
 <section><h2>EID lookup</h2>
 <form id="lookup"><input id="eid" placeholder="EID, e.g. 10.0.0.2 or 'nexus-n2'" aria-label="EID"><input id="resolver" placeholder="Map-Resolver (default: this node)" aria-label="Map-Resolver"><button>Look up</button></form>
@@ -46,10 +49,11 @@ const api = (p) => fetch(p, { headers: token ? { authorization: 'Bearer ' + toke
   const body = await r.json(); if (!r.ok) throw new Error(body.error || r.status); return body; });
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;' }[c]));
 const ago = (t) => { const s = Math.max(0, Math.round((Date.now() - t) / 1000)); return s < 60 ? s + 's' : s < 3600 ? Math.floor(s/60) + 'm' + String(s%60).padStart(2,'0') + 's' : Math.floor(s/3600) + 'h' + String(Math.floor(s%3600/60)).padStart(2,'0') + 'm'; };
+const SUITES = { 2: '2 AES-128-CBC', 5: '5 AES-128-GCM', 6: '6 ChaCha20-Poly1305' };
 const fill = (id, rows) => { document.querySelector('#' + id + ' tbody').innerHTML = rows.map((r) => '<tr>' + r.map((c) => '<td' + (c && c.cls ? ' class="' + c.cls + '"' : '') + '>' + (c && c.html !== undefined ? c.html : esc(c)) + '</td>').join('') + '</tr>').join(''); };
 async function refresh() {
   try {
-    const [st, site, map, peers, counters] = await Promise.all(['/api/status', '/api/site-cache', '/api/map-cache', '/api/peers', '/api/counters'].map(api));
+    const [st, site, map, peers, counters, keys] = await Promise.all(['/api/status', '/api/site-cache', '/api/map-cache', '/api/peers', '/api/counters', '/api/crypto'].map(api));
     document.getElementById('name').textContent = 'decent · ' + st.name;
     document.getElementById('rlocs').textContent = 'RLOCs ' + st.rlocs.join(', ');
     document.getElementById('group').textContent = 'group ' + st.group.address + ' (' + st.group.replication + ')';
@@ -59,6 +63,10 @@ async function refresh() {
       e.negative ? { cls: 'down', html: 'negative' } : { cls: 'up', html: 'up' }, (e.source === 'static' ? 'never' : Math.round(Math.max(0, e.expiresAt - Date.now()) / 1000) + 's'), ago(e.createdAt), e.packets]));
     fill('peers', peers.map((p) => [p.name || '-', { cls: 'rlocs', html: esc(p.rlocs.join(', ')) }, { cls: 'rlocs', html: esc(p.eids.map((e) => e.replace(/^\\[0\\]/, '')).join(', ') || '-') },
       p.lastRegistered === null ? '-' : ago(p.lastRegistered) + ' ago', p.state, { cls: p.reachability === 'down' ? 'down' : p.reachability === 'up' ? 'up' : '', html: p.reachability }]));
+    // replays: duplicates and IVs older than the window, both dropped before decryption
+    fill('keys', keys.length ? keys.map((k) => [k.peerRloc, k.direction === 'encap' ? 'send' : 'receive', SUITES[k.suite] || String(k.suite),
+      k.keyId + (k.sending ? ' (sending)' : ''), k.installedAt ? ago(k.installedAt) : '-', k.encrypted, k.decrypted, k.replays + k.outOfWindow,
+      { cls: k.authFailures ? 'down' : '', html: String(k.authFailures) }]) : [[st.dataplane ? 'no keys yet (or dataplane.encryption: off)' : 'no data plane in this process', '', '', '', '', '', '', '', '']]);
     fill('counters', [...Object.entries(counters.control).filter(([, v]) => v).map(([k, v]) => ['control', k, v]), ...Object.entries(counters.dataplane).map(([k, v]) => ['data', k, v])]);
     document.getElementById('err').textContent = '';
   } catch (e) { document.getElementById('err').textContent = 'cannot reach the node: ' + e.message; }

@@ -75,6 +75,8 @@ export interface KeyStat {
   peerRloc: string;
   keyId: number;
   suite: number;
+  /** When the data plane installed this key (ms since the epoch). */
+  installedAt: number;
   /** encap: this key-id seals what is sent now. */
   sending: boolean;
   /** encap: last IV counter sent (rekey before 2^32); decap: highest one authenticated. */
@@ -176,7 +178,7 @@ export class DataPlaneCrypto {
       for (const keyId of p.keyIds) {
         const k = this.table.key(p.set, keyId);
         out.push({
-          direction: p.direction, peerRloc: p.peerRloc, keyId, suite: k.suite, sending: keyId === send,
+          direction: p.direction, peerRloc: p.peerRloc, keyId, suite: k.suite, installedAt: p.installedAt.get(keyId) ?? 0, sending: keyId === send,
           ivCounter: Number(p.direction === 'encap' ? k.txIv : k.rxTop), encrypted: k.encrypted, decrypted: k.decrypted,
           authFailures: k.authFailures, replays: k.replays, outOfWindow: k.outOfWindow, unknownKeyId: sc.unknownKeyId, txNoKey: sc.txNoKey,
         });

@@ -7,7 +7,8 @@
 import { checkSuite, type KeyEvent } from '../crypto';
 import type { KeyTable } from '../native';
 
-interface SetState { readonly set: number; readonly keyIds: Set<number> }
+/** A set and, per key-id installed in it, when it was installed (ms since the epoch: the key's age in the web UI). */
+interface SetState { readonly set: number; readonly keyIds: Map<number, number> }
 
 export class PeerKeySets {
   private readonly tx = new Map<string, SetState>();
@@ -23,9 +24,9 @@ export class PeerKeySets {
   }
 
   /** Every peer with keys: direction, peer RLOC, key set and the key-ids installed in it. */
-  *peers(): IterableIterator<{ direction: 'encap' | 'decap'; peerRloc: string; set: number; keyIds: readonly number[] }> {
+  *peers(): IterableIterator<{ direction: 'encap' | 'decap'; peerRloc: string; set: number; keyIds: readonly number[]; installedAt: ReadonlyMap<number, number> }> {
     for (const [direction, m] of [['encap', this.tx], ['decap', this.rx]] as const) {
-      for (const [peerRloc, s] of m) yield { direction, peerRloc, set: s.set, keyIds: [...s.keyIds].sort() };
+      for (const [peerRloc, s] of m) yield { direction, peerRloc, set: s.set, keyIds: [...s.keyIds.keys()].sort(), installedAt: s.keyIds };
     }
   }
 
@@ -61,7 +62,7 @@ export class PeerKeySets {
         this.refused += 1;
         return `key table full (${this.table.allocated} sets in use)`;
       }
-      s = { set, keyIds: new Set() };
+      s = { set, keyIds: new Map() };
       sets.set(e.peerRloc, s);
     }
     try {
@@ -74,7 +75,7 @@ export class PeerKeySets {
       }
       return (err as Error).message;
     }
-    s.keyIds.add(e.keyId);
+    s.keyIds.set(e.keyId, Date.now());
     // The ETR installed its decap key before it answered (keys.ts): switching at once loses nothing.
     if (e.direction === 'encap') this.table.setSendKey(s.set, e.keyId);
     return undefined;
