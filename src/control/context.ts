@@ -72,8 +72,11 @@ export interface NodeContext {
   siteCacheChanged(): void;
   /** The group entry's RLE changed. */
   groupChanged(): void;
-  /** A member registered to the group under an xTR-ID we did not hold (new, or restarted). */
-  memberJoined(rloc: string): void;
+  /**
+   * A member's group registration was accepted (not our own): directly (`udp`) or replicated;
+   * `newRegistrant` when we did not hold its xTR-ID (a new member, or one restarted).
+   */
+  memberRegistered(rloc: string, via: Via, newRegistrant: boolean): void;
   /** Whether `ip` is an RLOC registered in our site cache (it has proven reachability, RFC 9301 §9). */
   isRegisteredRloc(ip: string): boolean;
   /** Proof that an RLOC is reachable (an authenticated registration from it). */

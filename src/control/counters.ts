@@ -12,6 +12,9 @@ export const COUNTER_NAMES = [
   'request.rejected.amplification', 'requesters.evicted', 'smr.capped', 'control.rate-limited', 'register.refused.owned',
   'info.request.sent', 'info.request.received', 'info.reply.sent', 'info.reply.received', 'info.reply.unmatched',
   'info.rate-limited',
+  // Push-mode member lists (decent/push.ts): to a member bootstrapping through us, about members
+  // that joined through us (deltas, and recent joins to members new to us), anti-entropy.
+  'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent',
   // LISP-crypto exchanges (keys.ts)
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',

@@ -111,6 +111,6 @@ export class Etr {
     const ackBytes = verdict === 'ok' ? signWith(ack, ctx.config.auth) : encodeControl({ ...ack, keyId: 0, algorithm: 0 });
     ctx.env.sendControl(src, CONTROL_PORT, ackBytes);
     ctx.count('notify-ack.sent');
-    if (members.length) mapping.membersNotified(members);
+    if (members.length) mapping.membersNotified(members, src);
   }
 }

@@ -70,6 +70,7 @@ export class MapServer {
     let anyChange = false;
     let accepted = false;
     let newMember = false;
+    let groupAccepted = false;
     for (const rec of m.records) {
       const eid = routableEid(rec);
       if (!eid) {
@@ -95,7 +96,10 @@ export class MapServer {
       }
       if (outcome === 'deregistered') ctx.count('register.deregistered');
       if (outcome !== 'ignored') ctx.count('register.accepted');
-      if (outcome !== 'ignored' && outcome !== 'deregistered') accepted = true;
+      if (outcome !== 'ignored' && outcome !== 'deregistered') {
+        accepted = true;
+        if (eidKey(eid) === ctx.groupKey && via !== 'local') groupAccepted = true;
+      }
       if (outcome === 'created' || outcome === 'changed' || outcome === 'deregistered') {
         anyChange = true;
         if (eidKey(eid) === ctx.groupKey) groupChanged = true;
@@ -107,7 +111,7 @@ export class MapServer {
     if (accepted && verdict === 'ok' && via !== 'local') ctx.rlocReachable(src);
     if (anyChange) ctx.siteCacheChanged();
     if (groupChanged) ctx.groupChanged();
-    if (newMember) ctx.memberJoined(src);
+    if (groupAccepted) ctx.memberRegistered(src, via, newMember);
   }
 
   /** Refusals, newest last (bounded): shown to the operator as conflicts. */

@@ -100,6 +100,7 @@ export class ControlNode implements NodeContext {
     this.mapping.start();
     const periodic = (): void => {
       this.registerRound('periodic');
+      if (this.isRunning) this.mapping.periodic();
       this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
     };
     this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
@@ -181,8 +182,8 @@ export class ControlNode implements NodeContext {
     this.mapping.groupChanged();
   }
 
-  memberJoined(rloc: string): void {
-    this.mapping.memberJoined(rloc);
+  memberRegistered(rloc: string, via: Via, newRegistrant: boolean): void {
+    this.mapping.memberRegistered(rloc, via, newRegistrant);
   }
 
   isRegisteredRloc(ip: string): boolean {

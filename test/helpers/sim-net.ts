@@ -61,6 +61,8 @@ class TimerHeap {
 export interface SimNetOptions {
   /** Keep every datagram in `wire` (codec checks); off for large groups, where `tally` counts them. */
   readonly keepWire?: boolean;
+  /** Extra delay per datagram in ms (default none): with varying values, datagrams overtake each other. */
+  readonly jitterMs?: () => number;
 }
 
 export class SimNet {
@@ -70,18 +72,20 @@ export class SimNet {
   readonly nodes = new Map<string, ControlNode>();
   readonly latencyMs = 1;
   /** Every datagram put on the simulated wire, for codec checks (unless keepWire is false). */
-  readonly wire: { from: string; to: string; port: number; bytes: Buffer }[] = [];
+  readonly wire: { from: string; to: string; port: number; bytes: Buffer; at: number }[] = [];
   /** Counts of every datagram sent: per node, per type, the largest. */
   readonly tally = new MessageTally();
   private readonly keepWire: boolean;
+  private readonly jitterMs: () => number;
 
   constructor(opts: SimNetOptions = {}) {
     this.keepWire = opts.keepWire ?? true;
+    this.jitterMs = opts.jitterMs ?? (() => 0);
   }
 
   private put(from: string, to: string, port: number, bytes: Buffer): void {
     this.tally.record(from, to, port, bytes);
-    if (this.keepWire) this.wire.push({ from, to, port, bytes });
+    if (this.keepWire) this.wire.push({ from, to, port, bytes, at: this.now });
   }
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
   /** LISP-crypto key-table events per node name. */
@@ -137,11 +141,18 @@ export class SimNet {
     return done() ? this.now - start : -1;
   }
 
+  /** Datagrams this returns true for are sent (and counted) but never arrive: a lossy or cut path. */
+  dropIf?: (from: string, to: string) => boolean;
+
+  private lost(from: string, to: string): boolean {
+    return this.dropIf?.(from, to) ?? false;
+  }
+
   private deliver(to: string, fn: (n: ControlNode) => void): void {
     this.schedule(() => {
       const node = this.nodes.get(to);
       if (node) fn(node);
-    }, this.latencyMs);
+    }, this.latencyMs + this.jitterMs());
   }
 
   /** The EID-space changes each node gave its data plane (ControlEnv.eidSpaceChanged), in order. */
@@ -167,7 +178,7 @@ export class SimNet {
         const translated = this.nat.get(rloc());
         const from = translated?.address ?? rloc();
         this.put(from, dst, port, bytes);
-        this.deliver(dst, (n) => n.receiveControl(bytes, from, translated?.port ?? 4342));
+        if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveControl(bytes, from, translated?.port ?? 4342));
       },
       sendEncapsulated: (dst, inner) => {
         const from = rloc();
@@ -177,7 +188,7 @@ export class SimNet {
           payload: inner,
         });
         this.put(from, dst, 4341, bytes);
-        this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
+        if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
       },
       mapCacheChanged: (e) => events.push(e),
       cryptoKeysChanged: (e) => keyEvents.push(e),

@@ -4,6 +4,7 @@
 import type { Eid } from '../../mapping/eid';
 import type { MapCacheEntry } from '../../mapping/entry';
 import type { MapReply } from '../../wire';
+import type { Via } from '../context';
 
 export interface MappingSystem {
   readonly mode: 'push' | 'pull';
@@ -19,10 +20,15 @@ export interface MappingSystem {
   replyArrived(m: MapReply): boolean;
   /** Whether `ip` is a known member (or seed): unauthenticated group notifies are taken only from them. */
   isMember(ip: string): boolean;
-  /** Members named by a Map-Notify's group entry. */
-  membersNotified(ips: readonly string[]): void;
-  /** A member joined (or restarted with a new xTR-ID): it gets our registrations at once. */
-  memberJoined(rloc: string): void;
+  /** Members named by the group entry of an authenticated Map-Notify from `src`. */
+  membersNotified(ips: readonly string[], src: string): void;
+  /**
+   * An accepted group registration from another member, directly (`udp`: it bootstraps through
+   * us) or replicated; `newRegistrant` when we did not hold its xTR-ID (new, or restarted).
+   */
+  memberRegistered(rloc: string, via: Via, newRegistrant: boolean): void;
+  /** Once per registration period, after our round. */
+  periodic(): void;
   /** The group entry in our site cache changed. */
   groupChanged(): void;
   /** Drops expired map-cache entries (each expiry scan). */

@@ -92,7 +92,9 @@ export class PullMappingSystem implements MappingSystem {
 
   membersNotified(): void {}
 
-  memberJoined(): void {}
+  memberRegistered(): void {}
+
+  periodic(): void {}
 
   groupChanged(): void {}
 

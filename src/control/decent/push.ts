@@ -1,20 +1,36 @@
 // LISP-Decent push mode (RFC 9962 §4): every member is a Map-Server of the whole group. Our
 // registrations go "to the group": to our own Map-Server in-process, as one head-end replicated
 // copy (instance-id 0xFFFFFF, §4.2) or one underlay multicast packet to every other member, and
-// unicast to the seeds while bootstrapping (§4.4). When the group entry's member list changes, our
-// Map-Server notifies every member, so a node that joined through one seed learns the others.
+// unicast to the seeds while bootstrapping (§4.4).
+//
+// Membership is incremental, so a join costs O(N) messages in the group, not a notify from every
+// member to every member (O(N²)):
+// - a newcomer registers to its seeds directly (UDP) until one of them has listed it back in a
+//   Map-Notify (it retries, and asks again at once when a seed that was down registers to it);
+// - a seed answers each direct group registration with its member list (paged Map-Notifys) and
+//   its registrations, and tells every other member about the newcomer once, in a small
+//   Map-Notify naming only it (a delta);
+// - whoever learns of a member it did not know (from a registration or a Map-Notify) sends it our
+//   registrations; a seed also names to every member new to it the members that joined through it
+//   in the last RECENT_JOIN_MS and nobody named to that member yet (a member joining at the same
+//   time through another seed was in neither list); a newcomer that had members of its own before
+//   its seed listed it (its seed started later) merges the two the same way;
+// - every registration period each member sends its list to one other member (anti-entropy), so
+//   two members that missed each other still meet within a few periods.
+// With `lispers-compat` the Map-Server notifies every member of the whole list whenever it
+// changes, as lispers.net does (README, "Interoperating with lispers.net").
 import { isIPv4 } from 'node:net';
-import { encodeInnerUdp, type EidRecord } from '../../wire';
-import { eidToWire, type Eid } from '../../mapping/eid';
+import { encodeInnerUdp, type RleEntry } from '../../wire';
+import type { Eid } from '../../mapping/eid';
 import type { MapCacheEntry } from '../../mapping/entry';
-import type { NodeContext } from '../context';
+import type { NodeContext, Via } from '../context';
 import type { Etr } from '../etr';
 import type { Itr } from '../itr';
-import { locatorIp, rleEntries } from '../locators';
+import { locatorIp, rleEntries, rleEntry } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
-import { msToRecordTtl } from '../ttl';
 import type { MappingSystem } from './mapping-system';
+import { groupEntryMembers, memberListRecords, rleEntryIp } from './member-lists';
 
 const REGISTER_DEBOUNCE_MS = 20;
 const NOTIFY_DEBOUNCE_MS = 30;
@@ -28,6 +44,19 @@ const NOTIFIED_MEMBER_MS = 10_000;
 const GROUP_IP_TTL = 32;
 /** Rounds (start, bootstrap retries, periodic) before silence from the group is reported. */
 const DIAGNOSE_AFTER_ROUNDS = 4;
+/**
+ * Members that joined through us this recently are named to every member new to us: one that
+ * joined at the same time through another seed was not in the list we sent them, nor they in its.
+ */
+const RECENT_JOIN_MS = 10_000;
+/** A member we sent our registrations this recently does not get them again when it registers. */
+const SENT_RECENTLY_MS = 5_000;
+
+/** A member that joined through us: when, and the members told about it since (itself included). */
+interface RecentJoin {
+  readonly at: number;
+  readonly told: Set<string>;
+}
 
 export class PushMappingSystem implements MappingSystem {
   readonly mode = 'push';
@@ -38,30 +67,50 @@ export class PushMappingSystem implements MappingSystem {
   /** The member RLOC set last given to memberRlocsChanged, sorted and joined. */
   private lastMemberRlocs = '';
   private registerTimer: unknown;
-  /** Registration rounds sent, and the diagnostics already logged. */
+  /** Rounds sent, and the diagnostics already logged. */
   private rounds = 0;
   private readonly reported = new Set<string>();
-  /** Members that joined since the last flush, and the timer that flushes them. */
-  private readonly joined = new Set<string>();
-  private joinTimer: unknown;
+  /**
+   * Whether one of our seeds has named us in a member list: until then we are bootstrapping and
+   * register to the seeds directly, which asks them for the list. A node without seeds founds the
+   * group and needs none.
+   */
+  private listed: boolean;
+  /** At the next flush: members that get our registrations, the whole list, the recent joins. */
+  private readonly pendingRegs = new Set<string>();
+  private readonly pendingLists = new Set<string>();
+  private readonly pendingRecent = new Set<string>();
+  /** Register to our seeds at the next flush (a seed came up while we were bootstrapping). */
+  private pendingSeedRegister = false;
+  /** Members that joined through us since the last flush: the others are told about them. */
+  private readonly pendingDeltas = new Set<string>();
+  private sendTimer: unknown;
+  /** Members that registered to us directly (joined through us) in the last RECENT_JOIN_MS. */
+  private readonly joinedThroughUs = new Map<string, RecentJoin>();
+  /** When we last sent a member our registrations outside a round. */
+  private readonly sentAt = new Map<string, number>();
+  /** Periodic rounds so far: picks the member our list goes to (anti-entropy). */
+  private gossipRound = 0;
   private notifyTimer: unknown;
   private bootstrapTimer: unknown;
 
   constructor(
     private readonly ctx: NodeContext, private readonly etr: Etr, private readonly mapServer: MapServer, private readonly itr: Itr,
-  ) {}
+  ) {
+    this.listed = this.seeds().length === 0;
+  }
 
   start(): void {
     const { config, env } = this.ctx;
-    if (!config.group.seeds.length) return;
-    // Bootstrap: until some other member is known, a seed that was not listening yet would
-    // leave us alone for a whole period; retry at 250 ms, doubling (RFC 9301 §8.2 allows quick
+    if (!this.seeds().length) return;
+    // Bootstrap: until a seed has listed us back, a seed that was not listening yet would leave
+    // us alone for a whole period; retry at 250 ms, doubling (RFC 9301 §8.2 allows quick
     // registration after a restart).
     let retryMs = 250;
     const bootstrap = (): void => {
       this.bootstrapTimer = undefined;
-      if (!this.ctx.running || this.replicationTargets().length > 0 || retryMs >= config.timers.registerIntervalMs) return;
-      this.register(config.timers.registrationTtlMs, config.eids, 'bootstrap');
+      if (!this.ctx.running || this.listed || retryMs >= config.timers.registerIntervalMs) return;
+      this.registerToSeeds('bootstrap');
       retryMs *= 2;
       this.bootstrapTimer = env.setTimeout(bootstrap, retryMs);
     };
@@ -69,8 +118,9 @@ export class PushMappingSystem implements MappingSystem {
   }
 
   stop(): void {
-    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.joinTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
-    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.joinTimer = undefined;
+    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
+    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = undefined;
+    for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
   }
 
   register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true): void {
@@ -83,23 +133,57 @@ export class PushMappingSystem implements MappingSystem {
     const targets = this.replicationTargets();
     this.lastTargets = new Set(targets);
     const group = ctx.config.group;
+    const seeds = this.seeds();
+    // Not listed yet: the seeds get it directly (that asks them for the list), not replicated.
+    const direct = this.listed ? seeds.filter((s) => !targets.includes(s)) : seeds;
+    const replicated = this.listed ? targets : targets.filter((t) => !seeds.includes(t));
+    const multicast = group.replication === 'multicast' && ctx.env.sendMulticast !== undefined;
     for (const bytes of registers) {
       ctx.deliverLocally(bytes);
       ctx.count('register.sent');
-      if (group.replication === 'multicast' && ctx.env.sendMulticast) {
-        ctx.env.sendMulticast(group.address, bytes);
+      if (multicast) {
+        ctx.env.sendMulticast?.(group.address, bytes);
       } else {
         const inner = this.groupPacket(bytes);
-        for (const rloc of targets) {
+        for (const rloc of replicated) {
           ctx.env.sendEncapsulated(rloc, inner);
           ctx.count('her.sent');
         }
       }
-      for (const seed of group.seeds) {
-        if (!targets.includes(seed) && !ctx.rlocs.includes(seed)) ctx.env.sendControl(seed, CONTROL_PORT, bytes);
-      }
     }
-    ctx.env.log('debug', 'registered to the group', { reason, targets, messages: registers.length });
+    // A multicast copy reaches the seeds too: theirs must be other messages (a nonce is taken once).
+    const toSeeds = multicast && direct.length ? this.etr.buildRegisters({ ttlMs, eids, withGroup, wantMapNotify: false }) : registers;
+    for (const bytes of toSeeds) for (const seed of direct) ctx.env.sendControl(seed, CONTROL_PORT, bytes);
+    ctx.env.log('debug', 'registered to the group', { reason, targets, seeds: direct, messages: registers.length });
+  }
+
+  /** A bootstrap retry: our registrations to the seeds only (the members we know have them). */
+  private registerToSeeds(reason: string): void {
+    const { ctx } = this;
+    if (++this.rounds >= DIAGNOSE_AFTER_ROUNDS) this.diagnostics();
+    const registers = this.etr.buildRegisters({ ttlMs: ctx.config.timers.registrationTtlMs, eids: ctx.config.eids, withGroup: true, wantMapNotify: false });
+    for (const bytes of registers) {
+      ctx.count('register.sent');
+      for (const seed of this.seeds()) ctx.env.sendControl(seed, CONTROL_PORT, bytes);
+    }
+    ctx.env.log('debug', 'registered to the seeds', { reason, seeds: this.seeds() });
+  }
+
+  /**
+   * Every registration period our list goes to one member (round-robin from a start of our own):
+   * anti-entropy, so two members that missed each other's join meet within a few periods at the
+   * cost of one list per member per period. lispers' notify-all needs none.
+   */
+  periodic(): void {
+    const { ctx } = this;
+    if (ctx.config.lispers || !ctx.running) return;
+    const members = this.membersFromSiteCache().filter((ip) => !ctx.rlocs.includes(ip)).sort();
+    if (members.length === 0) return;
+    const own = ctx.rlocs[0] ?? '';
+    let offset = 0;
+    for (let i = 0; i < own.length; i++) offset = (offset * 31 + own.charCodeAt(i)) >>> 0;
+    const dst = members[(offset + this.gossipRound++) % members.length];
+    if (this.sendList(dst, groupEntryMembers(ctx))) ctx.count('members.gossip.sent');
   }
 
   /** Push mode resolves through our own Map-Resolver: the site cache has every mapping. */
@@ -119,54 +203,84 @@ export class PushMappingSystem implements MappingSystem {
     return this.replicationTargets().includes(ip) || this.ctx.config.group.seeds.includes(ip);
   }
 
-  membersNotified(ips: readonly string[]): void {
+  membersNotified(ips: readonly string[], src: string): void {
     const until = this.ctx.env.now() + Math.min(NOTIFIED_MEMBER_MS, this.ctx.config.timers.registrationTtlMs);
+    const listedNow = !this.listed && this.seeds().includes(src) && ips.some((ip) => this.ctx.rlocs.includes(ip));
+    if (listedNow) {
+      // A seed holds our registration and told us its members: bootstrapping is over.
+      this.listed = true;
+      this.ctx.env.log('debug', 'listed as a member', { members: ips.length });
+      this.mergeCluster(ips);
+    }
     for (const ip of ips) this.notifiedMembers.set(ip, until);
     this.membersMaybeChanged();
   }
 
   /**
-   * A registration from a member under an xTR-ID we did not hold: a new member, or one restarted
-   * on the same RLOC, whose site cache is empty. For the others nothing changed in the member list,
-   * so without this it would wait for our next periodic round (up to a minute).
+   * Members that joined through us, or found us, while we were bootstrapping ourselves (our seed
+   * was not up yet) form a cluster our seed's members do not know, nor it theirs: each of them is
+   * sent the seed's list, and every member of it that registers to us is told about them (as if
+   * they had just joined through us).
    */
-  memberJoined(rloc: string): void {
-    if (this.ctx.rlocs.includes(rloc) || !this.ctx.running) return;
-    if (this.ctx.config.group.replication === 'multicast' && this.ctx.env.sendMulticast) {
-      // One multicast round reaches it like everyone else.
-      this.registerSoon(`member ${rloc} joined`);
-      return;
-    }
-    this.joined.add(rloc);
-    if (this.joinTimer !== undefined) return;
-    this.joinTimer = this.ctx.env.setTimeout(() => {
-      this.joinTimer = undefined;
-      const to = [...this.joined];
-      this.joined.clear();
-      if (!this.ctx.running) return;
-      // It may know only its seed: the group entry tells it every member (its RLE need not have
-      // changed, so the others would not notify it).
-      this.notifyMembers(to);
-      // Only to the members that joined: the others have our registrations already.
-      const inner = this.etr.buildRegisters({ ttlMs: this.ctx.config.timers.registrationTtlMs, eids: this.ctx.config.eids, withGroup: true, wantMapNotify: false });
-      for (const bytes of inner) {
-        const packet = this.groupPacket(bytes);
-        for (const rloc of to) {
-          this.ctx.env.sendEncapsulated(rloc, packet);
-          this.ctx.count('her.sent');
-        }
-      }
-      this.ctx.env.log('debug', 'registered to joining members', { to });
-    }, REGISTER_DEBOUNCE_MS);
+  private mergeCluster(named: readonly string[]): void {
+    const { ctx } = this;
+    const inList = new Set(named);
+    const cluster = this.membersFromSiteCache().filter((ip) => !inList.has(ip) && !ctx.rlocs.includes(ip));
+    if (cluster.length === 0) return;
+    const now = ctx.env.now();
+    for (const ip of cluster) if (!this.joinedThroughUs.has(ip)) this.joinedThroughUs.set(ip, { at: now, told: new Set([ip]) });
+    const seedList = named.filter((ip) => !ctx.rlocs.includes(ip)).map((ip) => rleEntry(ip));
+    for (const ip of cluster) if (this.sendList(ip, seedList)) ctx.count('members.recent.sent');
+    for (const ip of this.membersFromSiteCache()) if (inList.has(ip)) this.pendingRecent.add(ip);
+    this.flushSoon();
+    ctx.env.log('debug', 'bootstrapped with members our seed did not list', { cluster });
   }
 
-  /** The group entry's RLE changed: notify every member (debounced) so they learn each other. */
+  /**
+   * An accepted group registration from another member. Directly to us (UDP), it is
+   * bootstrapping through us: it gets every member and our registrations, and the others are
+   * told about it once. Replicated, under an xTR-ID we did not hold (a new member, or one
+   * restarted on the same RLOC), it gets our registrations at once rather than at our next round;
+   * and any member gets the members that joined through us lately and were not named to it yet.
+   */
+  memberRegistered(rloc: string, via: Via, newRegistrant: boolean): void {
+    const { ctx } = this;
+    if (ctx.rlocs.includes(rloc) || !ctx.running) return;
+    const now = ctx.env.now();
+    // Our seed is up (it registers to us) but has not listed us: ask it now, not at the next retry.
+    if (!this.listed && this.seeds().includes(rloc)) this.pendingSeedRegister = true;
+    if (ctx.config.lispers) {
+      if (newRegistrant) {
+        this.pendingLists.add(rloc);
+        this.pendingRegs.add(rloc);
+      }
+    } else if (via === 'udp') {
+      this.pendingLists.add(rloc);
+      this.pendingRegs.add(rloc);
+      const joined = this.joinedThroughUs.get(rloc);
+      if (!joined || now - joined.at > RECENT_JOIN_MS) {
+        this.joinedThroughUs.set(rloc, { at: now, told: new Set([rloc]) });
+        this.pendingDeltas.add(rloc);
+      }
+    } else {
+      if (newRegistrant && !this.sentRecently(rloc, now)) this.pendingRegs.add(rloc);
+      if (this.joinedThroughUs.size) this.pendingRecent.add(rloc);
+    }
+    if (this.pendingRegs.size || this.pendingLists.size || this.pendingRecent.size || this.pendingSeedRegister) this.flushSoon();
+  }
+
+  /**
+   * The group entry's RLE changed. Members we did not replicate to yet get our registrations. With
+   * lispers.net peers our Map-Server also notifies every member of the whole list, as lispers does.
+   */
   groupChanged(): void {
     this.membersMaybeChanged();
-    if (this.notifyTimer !== undefined || !this.ctx.running) return;
+    if (!this.ctx.config.lispers || this.notifyTimer !== undefined || !this.ctx.running) return;
     this.notifyTimer = this.ctx.env.setTimeout(() => {
       this.notifyTimer = undefined;
-      this.notifyMembers();
+      if (!this.ctx.running) return;
+      const members = groupEntryMembers(this.ctx);
+      for (const dst of this.membersFromSiteCache()) this.sendList(dst, members);
     }, NOTIFY_DEBOUNCE_MS);
   }
 
@@ -233,11 +347,109 @@ export class PushMappingSystem implements MappingSystem {
     return out;
   }
 
-  /** New members get our registrations at once, rather than at the next 60 s round. */
+  /** The seeds that are not ourselves. */
+  private seeds(): string[] {
+    return this.ctx.config.group.seeds.filter((s) => !this.ctx.rlocs.includes(s));
+  }
+
+  private sentRecently(rloc: string, now: number): boolean {
+    return now - (this.sentAt.get(rloc) ?? -Infinity) < SENT_RECENTLY_MS;
+  }
+
+  /** Members we did not replicate to yet get our registrations at once (only they: the others have them). */
   private membersMaybeChanged(): void {
     const fresh = this.replicationTargets().filter((ip) => !this.lastTargets.has(ip));
     this.refreshGroupMapCache();
-    if (fresh.length) this.registerSoon(`new members ${fresh.join(', ')}`);
+    const now = this.ctx.env.now();
+    for (const ip of fresh) {
+      if (!this.sentRecently(ip, now)) this.pendingRegs.add(ip);
+      if (this.joinedThroughUs.size && !this.ctx.config.lispers) this.pendingRecent.add(ip);
+    }
+    if (fresh.length) this.flushSoon();
+  }
+
+  /** One flush serves a burst of joins and notifies. */
+  private flushSoon(): void {
+    if (this.sendTimer !== undefined || !this.ctx.running) return;
+    this.sendTimer = this.ctx.env.setTimeout(() => {
+      this.sendTimer = undefined;
+      if (this.ctx.running) this.flushSends();
+    }, REGISTER_DEBOUNCE_MS);
+  }
+
+  private flushSends(): void {
+    const { ctx } = this;
+    const now = ctx.env.now();
+    this.forgetOld(now);
+    const members = groupEntryMembers(ctx);
+    const recentJoins = [...this.joinedThroughUs.values()];
+    // Bootstrapping through us: every member.
+    for (const rloc of this.pendingLists) {
+      if (!this.sendList(rloc, members)) continue;
+      ctx.count('members.list.sent');
+      for (const j of recentJoins) j.told.add(rloc);
+    }
+    // Joined through us: every other member is told about them, once.
+    const joiners = [...this.pendingDeltas].map((ip) => this.joinedThroughUs.get(ip)).filter((j): j is RecentJoin => j !== undefined);
+    const delta = members.filter((e) => this.pendingDeltas.has(rleEntryIp(e) ?? ''));
+    if (delta.length) {
+      for (const dst of this.membersFromSiteCache()) {
+        if (this.pendingDeltas.has(dst) || this.pendingLists.has(dst) || !this.sendList(dst, delta)) continue;
+        ctx.count('members.delta.sent');
+        for (const j of joiners) j.told.add(dst);
+      }
+    }
+    // Members new to us since: those who joined through us lately that nobody named to them.
+    for (const rloc of this.pendingRecent) {
+      const untold = members.filter((e) => {
+        const j = this.joinedThroughUs.get(rleEntryIp(e) ?? '');
+        return j !== undefined && !j.told.has(rloc);
+      });
+      if (!this.sendList(rloc, untold)) continue;
+      ctx.count('members.recent.sent');
+      for (const e of untold) this.joinedThroughUs.get(rleEntryIp(e) ?? '')?.told.add(rloc);
+    }
+    if (this.pendingSeedRegister && !this.listed) this.registerToSeeds('a seed came up');
+    this.pendingSeedRegister = false;
+    const to = [...new Set([...this.pendingLists, ...this.pendingRegs])].filter((rloc) => !ctx.rlocs.includes(rloc));
+    for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
+    if (to.length === 0) return;
+    if (ctx.config.group.replication === 'multicast' && ctx.env.sendMulticast) {
+      // One multicast round reaches them like everyone else.
+      this.registerSoon(`members ${to.join(', ')} joined`);
+    } else {
+      const packets = this.etr.buildRegisters({ ttlMs: ctx.config.timers.registrationTtlMs, eids: ctx.config.eids, withGroup: true, wantMapNotify: false })
+        .map((b) => this.groupPacket(b));
+      for (const rloc of to) {
+        for (const p of packets) {
+          ctx.env.sendEncapsulated(rloc, p);
+          ctx.count('her.sent');
+        }
+      }
+    }
+    for (const rloc of to) {
+      this.sentAt.set(rloc, now);
+      this.lastTargets.add(rloc);
+    }
+    ctx.env.log('debug', 'registered to new members', { to, told: delta.length ? delta.map(rleEntryIp) : undefined });
+  }
+
+  /** Bounds the join and send records: older ones no longer change what we send. */
+  private forgetOld(now: number): void {
+    for (const [ip, j] of this.joinedThroughUs) if (now - j.at > RECENT_JOIN_MS) this.joinedThroughUs.delete(ip);
+    for (const [ip, at] of this.sentAt) if (now - at >= SENT_RECENTLY_MS) this.sentAt.delete(ip);
+  }
+
+  /**
+   * Our Map-Server tells `dst` the members `named` (the group entry, paged; RFC 9962 §4). Each
+   * page is retransmitted until acknowledged; decent-to-decent a page never supersedes another
+   * list still pending for `dst` (each names other members). Returns whether anything was sent.
+   */
+  private sendList(dst: string, named: readonly RleEntry[]): boolean {
+    if (this.ctx.rlocs.includes(dst) || named.length === 0) return false;
+    const lispers = this.ctx.config.lispers;
+    for (const record of memberListRecords(this.ctx, named)) this.mapServer.notify(dst, record, !lispers);
+    return true;
   }
 
   /** Schedules a registration round soon; several triggers in a burst make one round. */
@@ -248,18 +460,6 @@ export class PushMappingSystem implements MappingSystem {
       if (!this.ctx.running) return;
       this.register(this.ctx.config.timers.registrationTtlMs, this.ctx.config.eids, reason);
     }, REGISTER_DEBOUNCE_MS);
-  }
-
-  /** Our Map-Server tells the members (default: every member) the group entry (its merged RLE). */
-  private notifyMembers(only?: readonly string[]): void {
-    const { ctx } = this;
-    const entry = ctx.siteCache.get(ctx.groupKey);
-    if (!entry) return;
-    const record: EidRecord = {
-      ttl: msToRecordTtl(ctx.config.timers.registrationTtlMs), ...eidToWire(ctx.groupEid, { lispersPad: ctx.config.lispers }),
-      action: 0, authoritative: false, mapVersion: 0, locators: entry.locators,
-    };
-    for (const dst of only ?? this.membersFromSiteCache()) if (!ctx.rlocs.includes(dst)) this.mapServer.notify(dst, record);
   }
 
   /** The (0/0,G) map-cache entry: its members are the replication list (RFC 9962 §4). */
