@@ -151,6 +151,31 @@ test('rekey on packet count: the data plane\'s count of packets sealed under the
   t.deepEqual(installs(net, 'n1', 'encap').map((e) => e.keyId), [1, 2, 3]);
 });
 
+test('a peer that leaves the map-cache and the site cache loses our send keys only: the decap keys its ITR still seals with stay (pull mode forgets mappings)', (t) => {
+  const net = new SimNet();
+  const [n1] = pairOfMembers(net, { mode: 'preferred' }, { mode: 'preferred' });
+  t.true(net.until(() => installs(net, 'n1', 'encap').length === 1 && installs(net, 'n1', 'decap').length === 1, 5_000) >= 0);
+  // n1 forgets n2 (a pull-mode map-cache clear or expiry; n2's registration is not held here)
+  n1.siteCache.clear();
+  n1.mapCache.clear();
+  net.advance(1_500);
+  t.deepEqual(removes(net, 'n1', 'encap').map((e) => e.keyId), [1], 'n1 stops sealing to n2');
+  t.deepEqual(removes(net, 'n1', 'decap'), [], 'n2 still seals to n1 under key-id 1: n1 keeps it');
+});
+
+test('decap keys the peer no longer renews are dropped after two rekey periods', (t) => {
+  const net = new SimNet();
+  const [n1, n2] = pairOfMembers(net, { mode: 'required', rekeyMs: 10_000 }, { mode: 'required', rekeyMs: 10_000 });
+  t.true(net.until(() => installs(net, 'n1', 'decap').length === 1, 5_000) >= 0);
+  n2.keys.stop(); // n2's ITR side stops rekeying (its ETR side still answers n1's exchanges)
+  net.advance(15_000);
+  t.deepEqual(removes(net, 'n1', 'decap'), [], 'within two periods the key stays');
+  net.advance(70_000);
+  t.deepEqual(removes(net, 'n1', 'decap').map((e) => e.keyId), [1], 'older than two periods (and the retry backoff): wiped');
+  t.true(installs(net, 'n1', 'encap').length >= 3, 'n1 still rekeys its own direction with n2');
+  void n1;
+});
+
 test('required: a peer that registers no key and answers with none gets no keys; preferred falls back to plain RFC 8061', (t) => {
   const net = new SimNet();
   const [n1] = pairOfMembers(net, REQUIRED, undefined);

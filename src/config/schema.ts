@@ -122,7 +122,7 @@ export const configSchema = z.strictObject({
      * LISP-crypto (RFC 8061): required = nothing in clear between members (no key, no traffic);
      * preferred = encrypt where a key exchange succeeded, clear otherwise (mixed groups); off.
      * Default: required in push mode; off in pull mode for now (load.ts): pull mode has no group
-     * registrations to bind keys to, and with preferred its Map-Server failover was seen to fail.
+     * registrations to bind keys to (preferred there is RFC 8061's unauthenticated exchange).
      */
     encryption: z.enum(['required', 'preferred', 'off']).optional(),
   }).optional(),

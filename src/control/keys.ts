@@ -266,6 +266,17 @@ export class KeyExchange {
     this.ctx.env.log('debug', 'LISP-crypto keys wiped', { peer: p.peer, why });
   }
 
+  /** We no longer send to the peer: our encap keys are wiped, its decap keys (our ETR side) stay. */
+  private forgetEncap(p: Pair): void {
+    for (const [id, s] of [...p.encap]) this.drop(p, 'encap', id, s);
+    p.encapKeyId = 0;
+    p.pending = undefined;
+    p.packets = 0;
+    p.retryMs = RETRY_MS;
+    p.peerKey = undefined;
+    this.ctx.env.log('debug', 'LISP-crypto send keys wiped', { peer: p.peer, why: 'peer left the map-cache and the site cache' });
+  }
+
   // -------------------------------------------------------------------------------------------
   // ETR side
 
@@ -387,11 +398,20 @@ export class KeyExchange {
       }
     }
     const none = new Set<string>();
+    const rekeyMs = this.config.rekeyMs ?? DEFAULT_REKEY_MS;
+    // The peer's ITR renews our decap keys every rekey period while it sends to us (it keeps
+    // only its current key): one older than two periods and the retry backoff is unused.
+    const decapMaxAgeMs = 2 * rekeyMs + RETRY_MAX_MS;
     for (const p of [...this.pairs.values()]) {
-      if (p.encap.size === 0 && p.pending === undefined && p.decap.size > 0) continue; // ETR-only pair
+      for (const [id, s] of [...p.decap]) if (now - s.installedAt > decapMaxAgeMs) this.drop(p, 'decap', id, s);
       const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
-      if (!peers.has(p.peer) || keyGone) this.wipe(p, keyGone ? 'peer registered another key' : 'peer left the map-cache and the site cache');
+      if (keyGone) this.wipe(p, 'peer registered another key');
+      // Gone from the map-cache and the site cache (in pull mode a map-cache clear or expiry does
+      // it): we stop sending to it, but its ITR may still send to us under our decap keys, so only
+      // the encap side goes.
+      else if (!peers.has(p.peer) && (p.encap.size > 0 || p.pending !== undefined)) this.forgetEncap(p);
+      if (p.encap.size === 0 && p.pending === undefined && p.decap.size === 0) this.pairs.delete(`${p.local}>${p.peer}`);
     }
     for (const [peer, eid] of peers) {
       const local = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peer));
@@ -406,7 +426,6 @@ export class KeyExchange {
         continue;
       }
       const cur = p.encap.get(p.encapKeyId);
-      const rekeyMs = this.config.rekeyMs ?? DEFAULT_REKEY_MS;
       const rekeyPackets = this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS;
       if (!cur) this.exchange(p, eid, variant);
       else if (variant === 'rfc' && (now - cur.installedAt >= rekeyMs || p.packets >= rekeyPackets)) this.exchange(p, eid, variant);
