@@ -1,6 +1,6 @@
 // A hand-written SVG chart of the benchmark (no plotting dependency): throughput bars for the
-// TCP and UDP cases and a packets/s panel, decent next to plain veth and kernel VXLAN, with
-// min–max whiskers over rounds.
+// TCP and UDP cases and a packets/s panel, decent (clear and encrypted) next to plain veth, kernel
+// VXLAN and wireguard-go, with min–max whiskers over rounds.
 import type { CaseName } from './cases';
 import type { BenchResult } from './run';
 import type { Summary } from './stats';
@@ -60,6 +60,13 @@ function panel(p: Panel, top: number, h: number): string[] {
   return out;
 }
 
+/** "decent vs plain veth, kernel VXLAN and wireguard-go": the references that ran. */
+function title(variants: readonly Variant[]): string {
+  const refs = variants.filter((v) => !v.startsWith('decent')).map((v) => LABEL[v]);
+  const list = refs.length > 1 ? `${refs.slice(0, -1).join(', ')} and ${refs[refs.length - 1]}` : refs[0];
+  return list ? `decent vs ${list}` : 'decent';
+}
+
 export function renderSvg(r: BenchResult): string {
   const variants = r.settings.variants;
   const group = (c: CaseName, label: string): Panel['groups'][number] => ({
@@ -85,7 +92,7 @@ export function renderSvg(r: BenchResult): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">decent vs plain veth, kernel VXLAN${variants.includes('wireguard-go') ? ' and wireguard-go' : ''} (netns testbed)</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title(variants))} (netns testbed)</text>`,
     `<text x="${W / 2}" y="40" text-anchor="middle" font-size="11" fill="#555">${esc(sub)}</text>`,
     ...body,
     ...legend,
