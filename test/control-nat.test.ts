@@ -6,6 +6,8 @@ import { lispDatagrams } from '../src/pcap/lisp';
 import { readPcapFile } from '../src/pcap/reader';
 import { decodeControl, encodeControl, type InfoReply, type InfoRequest } from '../src/wire';
 import { SimNet, simConfig } from './helpers/sim-net';
+import { parseEid } from '../src/mapping/eid';
+import { locatorIp, locatorName, rleEntries } from '../src/control/locators';
 import { hex, NEXT_VECTORS_DIR } from './helpers/vectors';
 
 const KEEPALIVE = 15_000;
@@ -94,6 +96,35 @@ test('a seed with nat.rtr offers its RLOC as RTR', (t) => {
   const { net, natted } = group(true);
   net.until(() => natted.natStatus().behindNat === true, 1000);
   t.deepEqual(natted.natStatus().rtrs, ['198.51.100.7']);
+});
+
+test('behind a NAT with an RTR: registers its translated RLOC and the RTR at priority 254, never its private one; the RTR forwards to its translated data port, everyone else to the RTR', (t) => {
+  const { net, natted, seed, open } = group(true);
+  t.true(net.until(() => natted.natStatus().behindNat === true, 1000) >= 0);
+  net.advance(500);
+  const entry = seed.siteCache.lookup(parseEid('10.0.0.5/32'));
+  const locs = (entry?.locators ?? []).map((l) => ({ ip: locatorIp(l.address), name: locatorName(l.address), priority: l.priority }));
+  t.deepEqual(locs.sort((a, b) => a.priority - b.priority), [
+    { ip: '198.51.100.10', name: 'pi@tp-40582', priority: 1 },
+    { ip: '198.51.100.7', name: undefined, priority: 254 },
+  ]);
+  t.is(net.natChanges.get('pi'), true, 'its data plane sends from one port now');
+  t.true((natted.counters.get('info.request.data-port') ?? 0) >= 1);
+  t.true((seed.counters.get('rtr.info.data') ?? 0) >= 1);
+  // The group entry names it by its translated RLOC too.
+  const members = (seed.siteCache.get(seed.groupKey)?.locators ?? []).flatMap((l) => rleEntries(l.address) ?? []).map((e) => (e.address.kind === 'ipv4' ? e.address.ip : ''));
+  t.true(members.includes('198.51.100.10') && !members.includes('192.168.77.5'), members.join());
+  // The RTR: to the translated address at the port its data-port Info-Requests came from.
+  t.like(seed.resolve(parseEid('10.0.0.5/32'))?.rlocs, [{ address: '198.51.100.10', port: 40583, priority: 1 }]);
+  t.is(seed.resolve(parseEid('10.0.0.5/32'))?.rlocs.length, 1);
+  // Another member: the RTR only.
+  t.deepEqual(open.resolve(parseEid('10.0.0.5/32'))?.rlocs.map((r) => [r.address, r.priority, r.port]), [['198.51.100.7', 254, undefined]]);
+  // The member behind the NAT: everything through its RTR.
+  t.deepEqual(natted.resolve(parseEid('10.0.0.8/32'))?.rlocs.map((r) => [r.address, r.priority]), [['198.51.100.7', 254]]);
+  // The RTR relays the group's registrations to it (its NAT drops what others replicate to it).
+  t.true((seed.counters.get('rtr.register.relayed') ?? 0) >= 1);
+  t.like(seed.natStatus(), { relaying: [{ name: 'pi', address: '198.51.100.10', dataPort: 40583, controlPort: 40582 }] });
+  t.deepEqual(net.undecodable(), []);
 });
 
 test("lispers.net's Info-Request gets the Info-Reply lispers' own Map-Server sent, byte for byte", (t) => {

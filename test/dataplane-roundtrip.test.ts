@@ -290,3 +290,69 @@ test('member RLOCs: with the control plane\'s member list, data from any other o
   b.dp.setMemberRlocs(null);
   t.is(b.dp.counters().allowedSources, -1);
 });
+
+function mapping(eid: string, rlocs: { address: string; port?: number; priority?: number }[]): MapCacheEntry {
+  const e = parseEid(eid, IID);
+  return {
+    eid: e, key: eidKey(e), rlocs: rlocs.map((r) => ({ address: r.address, priority: r.priority ?? 1, weight: 100, up: true, ...(r.port ? { port: r.port } : {}) })),
+    action: 0, negative: false, ttlMs: 60_000, createdAt: Date.now(), updatedAt: Date.now(), expiresAt: Date.now() + 60_000, source: 'local-mr',
+  };
+}
+
+test('RTR (nat.rtr): clear data from a member for an EID not ours is re-encapsulated, to a member behind NAT at its translated port from UDP 4341; sealed data, a dying TTL and a non-RTR node relay nothing', async (t) => {
+  const net = new MemNet();
+  const host = net.host(['192.0.2.7']);
+  const dp = createDataPlane({
+    tun: 'decent0', mtu: 1400, offloads: false, instanceId: IID, localEids: [parseEid('10.7.0.1/32', IID)], rlocs: ['192.0.2.7'],
+    routes: [], staticMapCache: [], rtr: true,
+  }, { onMiss: () => undefined, onEncapsulatedControl: () => true, log: () => undefined }, host);
+  await dp.start();
+  t.teardown(() => dp.stop());
+  // a member behind NAT (its translated address and data port) and a public member
+  dp.applyMapCache({ op: 'set', entry: mapping('10.5.0.0/24', [{ address: '198.51.100.10', port: 40500 }]) });
+  dp.applyMapCache({ op: 'set', entry: mapping('10.8.0.0/24', [{ address: '192.0.2.8' }]) });
+  dp.setMemberRlocs(['192.0.2.8', '198.51.100.10']);
+  const send = (src: string, sport: number, inner: Buffer, flags = 0x88): void => {
+    const p = lispData(inner);
+    p[0] = flags;
+    net.transmit({ src, sport, dst: '192.0.2.7', dport: 4341, ttl: 64, tos: 0, keySet: 0, df: true, payload: p });
+  };
+  send('192.0.2.8', 5555, ipv4Packet('10.8.0.1', '10.5.0.1', { mark: 1 }));
+  send('198.51.100.10', 40500, ipv4Packet('10.5.0.1', '10.8.0.1', { mark: 2 }));
+  send('192.0.2.8', 5555, ipv4Packet('10.8.0.1', '10.5.0.1', { mark: 3 }), 0x8a); // sealed (K bits): never relayed
+  send('192.0.2.8', 5555, ipv4Packet('10.8.0.1', '10.5.0.1', { mark: 4, ttl: 1 }));
+  const before = net.sent.length;
+  net.pump();
+  const out = net.sent.slice(before).filter((d) => d.src === '192.0.2.7').sort((x, y) => x.payload[8 + 30] - y.payload[8 + 30]);
+  t.deepEqual(out.map((d) => [d.dst, d.dport, d.sport === 4341, d.payload[8 + 30]]), [
+    ['198.51.100.10', 40500, true, 1], // the member's NAT lets in only what comes from our 4341
+    ['192.0.2.8', 4341, false, 2],
+  ]);
+  t.is(out[0].payload[8 + 8], 63, 'inner TTL minus one');
+  t.true(ipv4HeaderOk(out[0].payload.subarray(8)));
+  const c = dp.counters();
+  t.is(c.rtrRelayed, 2);
+  t.is(c.dropBadHeader, 1);
+  t.is(c.dropTtlExpired, 1);
+  t.is(c.decapPackets, 0);
+
+  // Behind a NAT: everything leaves from the data socket (UDP 4341), not per-flow ports.
+  const nat = net.host(['192.168.77.5']);
+  const pi = createDataPlane({
+    tun: 'decent0', mtu: 1400, offloads: false, instanceId: IID, localEids: [parseEid('10.5.0.1/32', IID)], rlocs: ['192.168.77.5'],
+    routes: [], staticMapCache: [{ eid: parseEid('10.8.0.0/24', IID), rlocs: ['192.0.2.7'] }],
+  }, { onMiss: () => undefined, onEncapsulatedControl: () => true, log: () => undefined }, nat);
+  await pi.start();
+  t.teardown(() => pi.stop());
+  const flows = (): Set<number> => {
+    const from = net.sent.length;
+    for (let k = 0; k < 16; k++) nat.devices[0].inject(ipv4Packet('10.5.0.1', '10.8.0.1', { mark: k, ports: [1000 + k, 2000] }));
+    net.pump();
+    return new Set(net.sent.slice(from).filter((d) => d.src === '192.168.77.5').map((d) => d.sport));
+  };
+  t.true(flows().size > 1, 'per-flow source ports by default');
+  pi.setBehindNat(true);
+  t.deepEqual([...flows()], [4341]);
+  pi.sendFromDataPort('192.0.2.7', 4341, Buffer.from([8, 0, 0, 0, 0xff, 0xff, 0xff, 0]));
+  t.like(net.sent.at(-1), { src: '192.168.77.5', sport: 4341, dst: '192.0.2.7', dport: 4341 });
+});

@@ -505,3 +505,29 @@ test('a reader in a worker thread never sees a torn entry or a wrong route while
   t.is(result.misses, 0, 'the /24 under update never disappeared');
   t.true(sorted.length > 0, 'published prefixes became visible to the reader');
 });
+
+test('RLOC ports (an RTR\'s view of a member behind NAT): stored per RLOC, selected with it, 4341 by default; neighbouring blocks stay intact', (t) => {
+  const fib = new FibWriter({ maxEntries: 16, maxInstances: 2 });
+  const a = fib.upsert({ iid: 0, prefix: '10.5.0.0/24', ttlSeconds: 0, rlocs: [{ address: '198.51.100.10', priority: 1, weight: 100, port: 40500 }] });
+  const b = fib.upsert({ iid: 0, prefix: '10.8.0.0/24', ttlSeconds: 0, rlocs: [{ address: '192.0.2.8', priority: 1, weight: 100 }] });
+  const c = fib.upsert({
+    iid: 0, prefix: '10.6.0.0/24', ttlSeconds: 0, rlocs: [
+      { address: '2001:db8::6', priority: 2, weight: 100, port: 40600 }, { address: '192.0.2.6', priority: 1, weight: 100, port: 4341 },
+    ],
+  });
+  t.is(fib.selectRloc(a, 1), 0);
+  t.deepEqual([fib.selectedAddress[0], fib.selectedPort, fib.selectedPriority], [parseIpv4('198.51.100.10'), 40500, 1]);
+  t.is(fib.selectRloc(b, 1), 0);
+  t.deepEqual([fib.selectedAddress[0], fib.selectedPort], [parseIpv4('192.0.2.8'), 4341]);
+  t.is(fib.selectRloc(c, 1), 1, 'the IPv6 RLOC with its port word is skipped correctly');
+  t.deepEqual([fib.selectedAddress[0], fib.selectedPort], [parseIpv4('192.0.2.6'), 4341]);
+  t.deepEqual([fib.rlocPort(fib.route(c), 0), fib.rlocPort(fib.route(c), 1)], [40600, 4341]);
+  // an RLOC going down rewrites the block with its port
+  fib.setRlocUp(c, 1, false);
+  t.is(fib.selectRloc(c, 1), 0);
+  t.deepEqual([fib.selectedFamily, fib.selectedPort], [6, 40600]);
+  t.is(fib.selectRloc(a, 1), 0);
+  t.is(fib.selectedPort, 40500, 'the first block was not overwritten by the later ones');
+  t.throws(() => fib.upsert({ iid: 0, prefix: '10.9.0.0/24', ttlSeconds: 0, rlocs: [{ address: '192.0.2.9', priority: 1, weight: 1, port: 0 }] }), { instanceOf: FibInputError });
+  t.throws(() => fib.upsert({ iid: 0, prefix: '10.9.0.0/24', ttlSeconds: 0, rlocs: [{ address: '192.0.2.9', priority: 1, weight: 1, port: 65536 }] }), { instanceOf: FibInputError });
+});

@@ -121,6 +121,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     rlocs: control.rlocs, routes: (c.dataplane.routes ?? []).map((e) => parseEid(e, iid)),
     staticMapCache: c.dataplane['static-map-cache'].map((s) => ({ eid: parseEid(s.eid, iid), rlocs: s.rlocs })),
     encryption,
+    ...(c.nat.rtr ? { rtr: true } : {}),
   };
   return {
     file, raw: c, control, dataplane, rlocInterfaces: c.rlocs.interfaces, warnings: hostBitWarnings(c, file),

@@ -38,6 +38,13 @@ export interface ControlEnv {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
   /** LISP-crypto keys to install in or remove from the data plane's key table (keys.ts). */
   cryptoKeysChanged?(event: KeyEvent): void;
+  /**
+   * A UDP datagram from our data port (4341), the socket our data leaves from behind a NAT:
+   * data-port Info-Requests to our RTRs (nat.ts), whose NAT binding is the one our data uses.
+   */
+  sendFromDataPort?(dst: string, port: number, bytes: Buffer): void;
+  /** We found ourselves behind a NAT with RTRs, or no longer: the data plane sends from one port then. */
+  natChanged?(behindNat: boolean): void;
 }
 
 export type Via = Registration['via'];
@@ -56,6 +63,8 @@ export interface NodeContext {
   readonly env: ControlEnv;
   readonly config: ControlConfig;
   readonly rlocs: readonly string[];
+  /** The RLOCs the group knows us by: ours, or behind a NAT the translated one (nat.ts). */
+  readonly registeredRlocs: readonly string[];
   readonly running: boolean;
   readonly siteCache: SiteCache;
   readonly mapCache: MapCache;

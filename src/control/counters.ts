@@ -15,6 +15,8 @@ export const COUNTER_NAMES = [
   // Push-mode member lists (decent/push.ts): to a member bootstrapping through us, about members
   // that joined through us (deltas, and recent joins to members new to us), anti-entropy.
   'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent',
+  // NAT traversal: data-port Info-Requests sent; as an RTR, bindings learnt and registrations relayed (rtr.ts)
+  'info.request.data-port', 'rtr.info.data', 'rtr.info.control', 'rtr.info.unnamed', 'rtr.register.relayed',
   // LISP-crypto exchanges (keys.ts)
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',

@@ -12,6 +12,8 @@ import { CONTROL_PORT } from './ports';
 import { msToRecordTtl } from './ttl';
 import type { MappingSystem } from './decent/mapping-system';
 import type { KeyExchange } from './keys';
+import type { NatRegistration } from './nat';
+import { RTR_PRIORITY } from './rtr';
 
 /** lispers.net splits Map-Registers at 20 EID-records; so do we. */
 const RECORDS_PER_REGISTER = 20;
@@ -30,7 +32,24 @@ export class Etr {
   /** Map-Register nonces are timestamps, so Map-Servers can refuse replays (replay.ts). */
   private readonly nonces = new TimestampNonces();
 
-  constructor(private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem, private readonly keys?: KeyExchange) {}
+  constructor(
+    private readonly ctx: NodeContext, private readonly mapping: () => MappingSystem, private readonly keys?: KeyExchange,
+    private readonly nat: () => NatRegistration | undefined = () => undefined,
+  ) {}
+
+  /**
+   * Behind a NAT (nat.ts): the translated RLOC, named "host@tp-PORT" as lispers.net names it, and
+   * each RTR at priority 254 (draft-farinacci-lisp-lispers-net-nat: what lispers registers,
+   * straight to the Map-Servers, where draft-ietf-lisp-nat-traversal §5.1.1 ECMs it through the
+   * RTR). No LISP-crypto key: nobody can reach us for an exchange (README "Behind NAT").
+   */
+  private natLocators(nat: NatRegistration): LocatorRecord[] {
+    const c = this.ctx.config;
+    return [
+      unicastLocator(nat.global, { name: `${c.name}@tp-${nat.port}`, local: true }),
+      ...nat.rtrs.map((r) => unicastLocator(r, { priority: RTR_PRIORITY, weight: 0, name: c.lispers ? 'RTR' : undefined })),
+    ];
+  }
 
   /** Our EID Map-Registers and (with `withGroup`) our group-membership Map-Register, signed. */
   buildRegisters(o: RegisterOptions): Buffer[] {
@@ -38,7 +57,9 @@ export class Etr {
     const ttl = msToRecordTtl(o.ttlMs);
     const name = c.lispers ? c.name : undefined;
     // With LISP-crypto on, each RLOC carries our long-term public key: the group's HMAC binds it to us.
-    const locators: LocatorRecord[] = this.ctx.rlocs.map((ip) => unicastLocator(ip, { name, local: true, key: this.keys?.registeredKey(ip) }));
+    const nat = this.nat();
+    const locators: LocatorRecord[] = nat ? this.natLocators(nat)
+      : this.ctx.rlocs.map((ip) => unicastLocator(ip, { name, local: true, key: this.keys?.registeredKey(ip) }));
     const out: Buffer[] = [];
     const eidRecords: EidRecord[] = o.eids.map((e) => ({
       ttl, ...eidToWire(e), action: 0, authoritative: true, mapVersion: 0, locators,
@@ -53,7 +74,7 @@ export class Etr {
     if (!o.withGroup) return out;
     // Group membership (RFC 9962 §2, RFC 8378 §5.1.2): (0/0,G) with an RLE of our RLOC,
     // level 128, P=1, merge bit set, M=0 (every member would ack otherwise).
-    const rle = this.ctx.rlocs.filter((ip) => isIPv4(ip) === isIPv4(c.group.address)).map((ip) => rleEntry(ip, name));
+    const rle = this.ctx.registeredRlocs.filter((ip) => isIPv4(ip) === isIPv4(c.group.address)).map((ip) => rleEntry(ip, name));
     out.push(signWith({
       type: 'map-register', proxyReply: true, security: false, useTtl: true, merge: true, wantMapNotify: false,
       nonce: this.nonces.next(this.ctx.env.now()), keyId: c.auth.keyId, algorithm: c.auth.algorithm, authData: new Uint8Array(0),

@@ -3,9 +3,9 @@
 // (pull mode, lig); it follows every site-cache change at once, so no SMR is needed locally.
 import { LigTimeoutError } from './errors';
 import { isIPv4 } from 'node:net';
-import type { MapReply } from '../wire';
+import type { LocatorRecord, MapReply } from '../wire';
 import { eidKey, routableEid, type Eid } from '../mapping/eid';
-import type { MapCacheEntry } from '../mapping/entry';
+import type { MapCacheEntry, MapCacheRloc } from '../mapping/entry';
 import type { LigResult, NodeContext } from './context';
 import { rlocsOf } from './map-cache';
 import { ecmMapRequest, randomNonce } from './messages';
@@ -32,7 +32,11 @@ export class Itr {
   private publishedEidSpace: Map<string, Eid> | undefined;
   private publishTimer: unknown;
 
-  constructor(private readonly ctx: NodeContext, private readonly probing: Probing) {}
+  /** `view`: what to forward with for a registered RLOC-set (NAT traversal, node.ts); default as registered. */
+  constructor(
+    private readonly ctx: NodeContext, private readonly probing: Probing,
+    private readonly view: (locators: readonly LocatorRecord[], rlocs: readonly MapCacheRloc[]) => MapCacheRloc[] = (_, r) => [...r],
+  ) {}
 
   stop(): void {
     if (this.publishTimer !== undefined) this.ctx.env.clearTimeout(this.publishTimer);
@@ -52,7 +56,7 @@ export class Itr {
     if (entry && entry.locators.length) {
       const ttlMs = this.ctx.config.timers.mapReplyTtlMin * 60_000;
       mc = {
-        eid: entry.eid, key: entry.key, rlocs: rlocsOf(entry.locators, this.probing.downRlocs), action: 0, negative: false, ttlMs,
+        eid: entry.eid, key: entry.key, rlocs: this.view(entry.locators, rlocsOf(entry.locators, this.probing.downRlocs)), action: 0, negative: false, ttlMs,
         createdAt: now, updatedAt: now, expiresAt: now + ttlMs, source: 'local-mr',
       };
     } else {
@@ -77,7 +81,7 @@ export class Itr {
       const ttlMs = recordTtlToMs(rec.ttl, NEGATIVE_TTL_MS);
       const negative = rec.locators.length === 0;
       this.ctx.mapCache.set({
-        eid, key: eidKey(eid), rlocs: rlocsOf(rec.locators, this.probing.downRlocs), action: negative ? rec.action : 0, negative,
+        eid, key: eidKey(eid), rlocs: this.view(rec.locators, rlocsOf(rec.locators, this.probing.downRlocs)), action: negative ? rec.action : 0, negative,
         ttlMs, createdAt: now, updatedAt: now, expiresAt: now + ttlMs, source: 'map-reply',
       });
     }

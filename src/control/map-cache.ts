@@ -64,5 +64,5 @@ export class MapCache {
 }
 
 function forwardingSignature(e: MapCacheEntry): string {
-  return `${e.negative ? `neg${e.action}` : ''}|${e.rlocs.map((r) => `${r.address}/${r.priority}/${r.weight}/${r.up ? 1 : 0}`).join(',')}|${(e.members ?? []).join(',')}`;
+  return `${e.negative ? `neg${e.action}` : ''}|${e.rlocs.map((r) => `${r.address}:${r.port ?? ''}/${r.priority}/${r.weight}/${r.up ? 1 : 0}`).join(',')}|${(e.members ?? []).join(',')}`;
 }

@@ -36,7 +36,8 @@ export class MapServer {
     this.pendingNotifies.clear();
   }
 
-  onMapRegister(m: MapRegister, bytes: Uint8Array, src: string, sport: number, via: Via): void {
+  /** Returns whether an authenticated registration was accepted (stored or refreshed). */
+  onMapRegister(m: MapRegister, bytes: Uint8Array, src: string, sport: number, via: Via): boolean {
     const { ctx } = this;
     const { config } = ctx;
     ctx.count('register.received');
@@ -45,7 +46,7 @@ export class MapServer {
     if (!authAdmits(verdict, m.records, config.policy)) {
       ctx.count('register.rejected.auth');
       ctx.env.log('warn', 'Map-Register failed authentication', { from: `${src}:${sport}`, via, verdict });
-      return;
+      return false;
     }
     if (via !== 'local' && verdict === 'ok') {
       const replay = this.replay.check(m.xtrId, m.nonce, ctx.env.now());
@@ -53,12 +54,12 @@ export class MapServer {
         // Seen before: a retransmission whose ack was lost (acked again) or a replay; no effect.
         ctx.count('register.rejected.replay');
         if (m.wantMapNotify) this.ackRegister(m, src);
-        return;
+        return false;
       }
       if (replay === 'replayed' || replay === 'stale') {
         ctx.count(replay === 'replayed' ? 'register.rejected.replay' : 'register.rejected.stale');
         ctx.env.log('warn', `Map-Register from ${src} refused: ${replay === 'replayed' ? 'a replayed nonce' : 'its timestamp is older than the replay window (check the clocks)'}`, { from: src, via });
-        return;
+        return false;
       }
     }
     if (m.keyId !== config.auth.keyId && verdict === 'ok') {
@@ -112,6 +113,7 @@ export class MapServer {
     if (anyChange) ctx.siteCacheChanged();
     if (groupChanged) ctx.groupChanged();
     if (groupAccepted) ctx.memberRegistered(src, via, newMember);
+    return accepted && verdict === 'ok';
   }
 
   /** Refusals, newest last (bounded): shown to the operator as conflicts. */

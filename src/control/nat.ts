@@ -6,14 +6,17 @@
 //     `nat.keepalive` (§4.2): the replies tell it whether it is behind a NAT (the translated
 //     address:port differs from its RLOC and port) and keep the NAT binding alive; replies must
 //     echo the nonce of a request we sent to that seed, anything else is dropped and counted.
-// What is not here yet (see README "Behind NAT"): the RTR's data plane (re-encapsulation to the
-// translated endpoint), registration through an RTR, data-port Info-Requests and direct paths.
+//   - behind a NAT with RTRs offered, the member registers its translated RLOC and its RTRs at
+//     priority 254 (registration()), forwards everything through its RTRs (outboundRtrs()), and
+//     sends its RTRs Info-Requests from its data port too (lispers' form: a data header with
+//     instance-id 0xFFFFFF), so they learn where to re-encapsulate its data (rtr.ts).
+// Not here yet (README "Behind NAT"): direct paths between two members behind NATs.
 import { isIPv4, isIPv6 } from 'node:net';
-import { encodeControl, type Address, type InfoReply, type InfoRequest } from '../wire';
+import { encodeControl, encodeData, type Address, type InfoReply, type InfoRequest } from '../wire';
 import type { NodeContext } from './context';
 import { ipAddress } from './locators';
 import { randomNonce } from './messages';
-import { CONTROL_PORT } from './ports';
+import { CONTROL_PORT, DATA_PORT, HER_IID } from './ports';
 import { TokenBucket } from '../limits/token-bucket';
 
 export interface NatConfig {
@@ -43,7 +46,17 @@ export interface NatStatus {
   readonly rtrs: readonly string[];
 }
 
-interface Pending { readonly seed: string; readonly local: string; readonly sentAt: number }
+/** `toRtr`: asked only to keep the RTR's binding: its answer changes nothing (a symmetric NAT would show another port). */
+interface Pending { readonly seed: string; readonly local: string; readonly sentAt: number; readonly toRtr?: boolean }
+
+/** What a member behind NAT registers instead of its private RLOC. */
+export interface NatRegistration {
+  /** The translated address a seed saw, and its translated control port (lispers' "@tp-" name). */
+  readonly global: string;
+  readonly port: number;
+  /** RTRs, registered at priority 254. */
+  readonly rtrs: readonly string[];
+}
 
 export class NatTraversal {
   private readonly pending = new Map<bigint, Pending>();
@@ -51,7 +64,20 @@ export class NatTraversal {
   private readonly replies = new TokenBucket(BURST, REPLIES_PER_SECOND);
   private state: NatStatus = { rtrs: [] };
 
-  constructor(private readonly node: NodeContext) {}
+  /** `changed`: what we register or forward through changed (behind NAT or not, address, RTRs). */
+  constructor(private readonly node: NodeContext, private readonly changed: () => void = () => undefined) {}
+
+  /** Behind a NAT with RTRs: what to register (translated RLOC, RTRs at 254); else undefined. */
+  registration(): NatRegistration | undefined {
+    const s = this.state;
+    if (s.behindNat !== true || s.translated === undefined || s.rtrs.length === 0) return undefined;
+    return { global: s.translated.address, port: s.translated.port, rtrs: s.rtrs };
+  }
+
+  /** Behind a NAT with RTRs: everything we send goes through them (draft-ietf-lisp-nat-traversal, the RTR). */
+  outboundRtrs(): readonly string[] {
+    return this.registration()?.rtrs ?? [];
+  }
 
   private get config(): NatConfig {
     return this.node.config.nat ?? DEFAULT_NAT;
@@ -76,8 +102,46 @@ export class NatTraversal {
     this.pending.clear();
   }
 
+  /**
+   * `named`: lispers' form (EID-prefix AFI 0, then our hostname), the only one lispers accepts and
+   * what RTRs key NAT state by (draft-farinacci-lisp-lispers-net-nat); otherwise the draft's AFI 0
+   * there (decoders that follow the draft, tshark's among them, reject the hostname).
+   */
+  private request(named: boolean): InfoRequest {
+    return {
+      type: 'info-request', nonce: randomNonce(), keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 0,
+      eidMaskLen: 0, eid: { kind: 'none' }, requester: named ? { kind: 'name', name: this.node.config.name } : { kind: 'none' },
+    };
+  }
+
+  /**
+   * Behind NAT, to each RTR: an Info-Request from our control port (the RTR relays the group's
+   * registrations to where it came from) and one from our data port inside a data header with
+   * instance-id 0xFFFFFF (the RTR re-encapsulates our data to where it came from; lispers' RTR
+   * does not answer it, nor does ours). Both keep those NAT bindings alive.
+   */
+  private sendToRtrs(): void {
+    const reg = this.registration();
+    if (!reg) return;
+    const local = this.state.local;
+    for (const rtr of reg.rtrs) {
+      const request = this.request(true);
+      if (local !== undefined) this.track(request.nonce, { seed: rtr, local, sentAt: this.node.env.now(), toRtr: true });
+      this.node.env.sendControl(rtr, CONTROL_PORT, encodeControl(request));
+      this.node.count('info.request.sent');
+      if (!this.node.env.sendFromDataPort) continue;
+      const bytes = encodeData({
+        type: 'data', payload: encodeControl(this.request(true)),
+        header: { noncepresent: false, lsbEnabled: false, echoNonce: false, mapVersioning: false, iidPresent: true, keyId: 0, nonce: 0, iid: HER_IID, lsb: 0 },
+      });
+      this.node.env.sendFromDataPort(rtr, DATA_PORT, bytes);
+      this.node.count('info.request.data-port');
+    }
+  }
+
   /** One Info-Request to every seed that is not one of our own RLOCs. */
   private sendRequests(): void {
+    this.sendToRtrs();
     const local = this.node.rlocs.find((r) => isIPv4(r)) ?? this.node.rlocs[0];
     if (local === undefined) return;
     const now = this.node.env.now();
@@ -85,15 +149,8 @@ export class NatTraversal {
     const own = new Set(this.node.rlocs);
     for (const seed of this.node.config.group.seeds) {
       if (own.has(seed) || isIPv4(seed) !== isIPv4(local)) continue;
-      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as bigint);
-      const nonce = randomNonce();
-      this.pending.set(nonce, { seed, local, sentAt: now });
-      const request: InfoRequest = {
-        type: 'info-request', nonce, keyId: 0, algorithm: 0, authData: new Uint8Array(0), ttl: 0,
-        eidMaskLen: 0, eid: { kind: 'none' },
-        // lispers keys its NAT state by the hostname after the EID-prefix; the draft has AFI 0 there.
-        requester: this.node.config.lispers ? { kind: 'name', name: this.node.config.name } : { kind: 'none' },
-      };
+      const request = this.request(this.node.config.lispers);
+      this.track(request.nonce, { seed, local, sentAt: now });
       this.node.env.sendControl(seed, CONTROL_PORT, encodeControl(request));
       this.node.count('info.request.sent');
     }
@@ -141,6 +198,7 @@ export class NatTraversal {
     }
     this.pending.delete(m.nonce);
     this.node.count('info.reply.received');
+    if (p.toRtr === true) return;
     const g = m.nat.globalEtrRloc;
     if (g.kind !== 'ipv4' && g.kind !== 'ipv6') {
       this.node.count('control.malformed');
@@ -154,6 +212,11 @@ export class NatTraversal {
       translated: { address: g.ip, port: m.nat.etrPort, seed: src, at: this.node.env.now() },
     };
     const moved = before.translated?.address !== g.ip || before.translated.port !== m.nat.etrPort;
+    if (before.behindNat !== behindNat || moved || before.rtrs.join() !== rtrs.join()) {
+      this.changed();
+      // the RTRs learn our data port now, not at the next keepalive
+      this.sendToRtrs();
+    }
     if (before.behindNat !== behindNat || (behindNat && moved)) {
       if (behindNat) {
         this.node.env.log('warn', 'behind NAT: members see this node at another address; see README "Behind NAT"', {
@@ -163,6 +226,11 @@ export class NatTraversal {
         this.node.env.log('info', 'not behind NAT: a seed sees our RLOC unchanged', { rloc: p.local, seed: src });
       }
     }
+  }
+
+  private track(nonce: bigint, p: Pending): void {
+    if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as bigint);
+    this.pending.set(nonce, p);
   }
 
   private takeToken(): boolean {

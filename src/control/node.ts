@@ -20,12 +20,14 @@ import { MapCache } from './map-cache';
 import { MapResolver } from './map-resolver';
 import { MapServer } from './map-server';
 import { NatTraversal, type NatStatus } from './nat';
+import { RTR_PRIORITY, RtrRole } from './rtr';
 import { CONTROL_PORT, HER_IID } from './ports';
 import { Probing } from './probing';
 import { Admission } from './admission';
 import { SiteCache } from './site-cache';
 import { eidKey, isMulticastAddress, type Eid } from '../mapping/eid';
-import type { MapCacheEntry } from '../mapping/entry';
+import type { MapCacheEntry, MapCacheRloc } from '../mapping/entry';
+import type { LocatorRecord } from '../wire';
 
 export { CONTROL_PORT, DATA_PORT, HER_IID } from './ports';
 export { COUNTER_NAMES, type CounterName } from './counters';
@@ -48,6 +50,7 @@ export class ControlNode implements NodeContext {
   private readonly mapResolver: MapResolver;
   private readonly mapping: MappingSystem;
   private readonly nat: NatTraversal;
+  private readonly rtr: RtrRole;
   private rlocList: string[];
   private periodicTimer: unknown;
   private expiryTimer: unknown;
@@ -67,11 +70,12 @@ export class ControlNode implements NodeContext {
     this.admission.refreshMembers();
     this.probing = new Probing(this);
     this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
-    this.itr = new Itr(this, this.probing);
-    this.etr = new Etr(this, () => this.mapping, this.keys);
+    this.nat = new NatTraversal(this, () => this.natChanged());
+    this.rtr = new RtrRole(this);
+    this.itr = new Itr(this, this.probing, (locators, rlocs) => this.forwardingRlocs(locators, rlocs));
+    this.etr = new Etr(this, () => this.mapping, this.keys, () => this.nat.registration());
     this.mapServer = new MapServer(this);
     this.mapResolver = new MapResolver(this, (eid) => this.resolve(eid), this.keys);
-    this.nat = new NatTraversal(this);
     this.mapping = config.mode === 'pull' && config.pull
       ? new PullMappingSystem(this, config.pull, this.etr, this.itr)
       : new PushMappingSystem(this, this.etr, this.mapServer, this.itr);
@@ -83,6 +87,11 @@ export class ControlNode implements NodeContext {
 
   get running(): boolean {
     return this.isRunning;
+  }
+
+  get registeredRlocs(): readonly string[] {
+    const nat = this.nat.registration();
+    return nat ? [nat.global] : this.rlocList;
   }
 
   count(name: CounterName, n = 1): void {
@@ -175,7 +184,27 @@ export class ControlNode implements NodeContext {
 
   siteCacheChanged(): void {
     this.admission.refreshMembers();
+    this.rtr.siteCacheChanged();
     this.itr.followSiteCache();
+  }
+
+  /**
+   * What the ITR forwards with for a registered RLOC-set: behind a NAT, through our RTRs; as an
+   * RTR, to a member behind NAT at its translated port; else to its RTRs only (rtr.ts).
+   */
+  private forwardingRlocs(locators: readonly LocatorRecord[], rlocs: readonly MapCacheRloc[]): MapCacheRloc[] {
+    const via = this.nat.outboundRtrs();
+    if (via.length > 0 && rlocs.length > 0) {
+      return via.map((address) => ({ address, priority: RTR_PRIORITY, weight: 100, up: !this.probing.downRlocs.has(address) }));
+    }
+    return this.rtr.forwardingRlocs(locators, rlocs);
+  }
+
+  /** Behind a NAT or no longer, another translated address, other RTRs: register and forward accordingly. */
+  private natChanged(): void {
+    this.env.natChanged?.(this.nat.registration() !== undefined);
+    this.registerRound('NAT change');
+    this.siteCacheChanged();
   }
 
   groupChanged(): void {
@@ -212,13 +241,21 @@ export class ControlNode implements NodeContext {
    * mode). Only instance-id 0xFFFFFF with a multicast inner destination on port 4342 is ours
    * (RFC 9962 §4.2: head-end replication); the rest is not control traffic.
    */
-  receiveEncapsulated(bytes: Uint8Array, outerSrc: string): boolean {
+  receiveEncapsulated(bytes: Uint8Array, outerSrc: string, outerPort = 0): boolean {
     let inner: ReturnType<typeof decodeInnerUdp>;
     try {
       const d = decodeData(bytes);
       if (!d.header.iidPresent || d.header.iid !== HER_IID) return false;
       // The budget keys on the outer source: the inner one is the sender's choice.
       if (!this.admission.admit(outerSrc)) return true;
+      if (d.payload.length > 0 && d.payload[0] >> 4 === 7) {
+        // lispers' data-port Info-Request (draft-farinacci-lisp-lispers-net-nat): the message
+        // right after the data header, no inner IP; its outer port is the NAT's translation.
+        const m = decodeControl(d.payload);
+        if (m.type === 'info-request' && this.config.nat?.rtr === true) this.rtr.learn(m, outerSrc, outerPort, true);
+        else this.count('her.rejected');
+        return true;
+      }
       inner = decodeInnerUdp(d.payload);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
@@ -247,7 +284,7 @@ export class ControlNode implements NodeContext {
     }
     switch (m.type) {
       case 'map-register':
-        this.mapServer.onMapRegister(m, bytes, src, sport, via);
+        if (this.mapServer.onMapRegister(m, bytes, src, sport, via)) this.rtr.registerAccepted(m, bytes);
         return;
       case 'map-notify':
         this.etr.onMapNotify(m, bytes, src);
@@ -270,6 +307,7 @@ export class ControlNode implements NodeContext {
         return;
       case 'info-request':
         this.nat.onInfoRequest(m, src, sport);
+        if (via === 'udp') this.rtr.learn(m, src, sport, false);
         return;
       case 'info-reply':
         this.nat.onInfoReply(m, src);
@@ -345,8 +383,11 @@ export class ControlNode implements NodeContext {
     return this.mapping.diagnostics();
   }
 
-  /** NAT detection's latest answer (nat.ts). */
-  natStatus(): NatStatus {
-    return this.nat.status();
+  /** NAT detection's latest answer (nat.ts), and as an RTR the members we relay for (rtr.ts). */
+  natStatus(): NatStatus & { relaying: { name: string; address: string; dataPort?: number; controlPort?: number; xtrId: string }[] } {
+    const relaying = this.rtr.servedMembers().map((s) => ({
+      name: s.binding.name, address: s.binding.address, dataPort: s.binding.dataPort, controlPort: s.binding.controlPort, xtrId: s.xtrId,
+    }));
+    return { ...this.nat.status(), relaying };
   }
 }

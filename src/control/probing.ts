@@ -63,7 +63,9 @@ export class Probing {
     for (const mc of this.ctx.mapCache.all()) {
       if (mc.negative || mc.source === 'group') continue;
       for (const r of mc.rlocs) {
-        if (rlocs.includes(r.address)) continue;
+        // A member behind a NAT we relay for (a translated port): its NAT drops probes to it;
+        // its Info-Requests every keepalive are its sign of life (rtr.ts).
+        if (rlocs.includes(r.address) || r.port !== undefined) continue;
         const last = this.lastAnswer.get(r.address) ?? this.ctx.startedAt;
         if (now - last > 3 * interval && !this.downRlocs.has(r.address)) {
           this.downRlocs.add(r.address);

@@ -30,7 +30,7 @@ export interface ConflictRow {
 
 export type ToWorker =
   /** A batch of head-end replicated packets (instance-id 0xFFFFFF) from the data plane; answered with 'encapsulated-done'. */
-  | { readonly t: 'encapsulated'; readonly packets: readonly Uint8Array[]; readonly sources: readonly string[] }
+  | { readonly t: 'encapsulated'; readonly packets: readonly Uint8Array[]; readonly sources: readonly string[]; readonly ports: readonly number[] }
   | { readonly t: 'resolve'; readonly eid: string }
   | { readonly t: 'rloc-alive'; readonly rloc: string }
   /** Packets sealed per peer RLOC under its current send key-id (the data plane's key table, batched): the packet-count rekey. */
@@ -64,6 +64,10 @@ export type FromWorker =
   /** The worker cannot run (e.g. UDP 4342 in use) and exits right after this. */
   | { readonly t: 'fatal'; readonly error: WireError }
   | { readonly t: 'encapsulated-done'; readonly packets: number }
+  /** A datagram to send from the data plane's data socket (UDP 4341): data-port Info-Requests (nat.ts). */
+  | { readonly t: 'send-data'; readonly dst: string; readonly port: number; readonly bytes: Uint8Array }
+  /** Behind a NAT with RTRs, or no longer: the data plane sends all data from its data socket then. */
+  | { readonly t: 'nat'; readonly behindNat: boolean }
   | { readonly t: 'log'; readonly level: WorkerOptions['logLevel']; readonly msg: string; readonly fields?: Record<string, unknown> };
 
 /** Site-cache rows as the API shows them. */

@@ -44,6 +44,10 @@ export interface ControlThreadEvents {
   fatal: [Error];
   /** The worker took a batch of encapsulated packets: the data plane may hand over the next. */
   'encapsulated-drained': [];
+  /** A datagram to send from the data socket (data-port Info-Requests behind a NAT). */
+  'send-data': [string, number, Uint8Array];
+  /** Behind a NAT with RTRs (true) or not. */
+  nat: [boolean];
 }
 
 export interface ControlThreadOptions {
@@ -196,6 +200,12 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
       case 'member-rlocs':
         this.emit('member-rlocs', m.rlocs);
         return;
+      case 'send-data':
+        this.emit('send-data', m.dst, m.port, m.bytes);
+        return;
+      case 'nat':
+        this.emit('nat', m.behindNat);
+        return;
       case 'log':
         this.emit('log', m.level, m.msg, m.fields);
         return;
@@ -258,11 +268,11 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
    * per batch. Returns false (the caller keeps them queued) while MAX_ENCAPSULATED_IN_FLIGHT
    * batches are unacknowledged or no worker runs; 'encapsulated-drained' says when to try again.
    */
-  encapsulated(packets: readonly Uint8Array[], sources: readonly string[]): boolean {
+  encapsulated(packets: readonly Uint8Array[], sources: readonly string[], ports: readonly number[] = []): boolean {
     const w = this.worker;
     if (!w || this.encapsulatedInFlight >= MAX_ENCAPSULATED_IN_FLIGHT) return false;
     this.encapsulatedInFlight++;
-    w.postMessage({ t: 'encapsulated', packets, sources } satisfies ToWorker);
+    w.postMessage({ t: 'encapsulated', packets, sources, ports } satisfies ToWorker);
     return true;
   }
 

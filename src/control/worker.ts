@@ -82,6 +82,12 @@ function main(): void {
     memberRlocsChanged: (rlocs) => send({ t: 'member-rlocs', rlocs }),
     // Structured clone copies the key bytes; the worker's own copies are wiped by keys.ts.
     cryptoKeysChanged: (event) => send({ t: 'crypto-keys', event }),
+    // The data socket is the data plane's (or ours in control-only mode).
+    sendFromDataPort: (dst, dport, bytes) => {
+      if (opts.bindDataPort) dataGuard.send('data-port', dst, dport, bytes);
+      else send({ t: 'send-data', dst, port: dport, bytes });
+    },
+    natChanged: (behindNat) => send({ t: 'nat', behindNat }),
     log,
   };
 
@@ -150,7 +156,7 @@ function main(): void {
     if (opts.bindDataPort) {
       const d = dgram.createSocket({ type: f === '4' ? 'udp4' : 'udp6', ipv6Only: f === '6' });
       let dataBound = false;
-      d.on('message', (msg, rinfo) => guarded('encapsulated control message', () => node?.receiveEncapsulated(msg, rinfo.address)));
+      d.on('message', (msg, rinfo) => guarded('encapsulated control message', () => node?.receiveEncapsulated(msg, rinfo.address, rinfo.port)));
       d.on('error', socketError(DATA_PORT, f, () => dataBound));
       pendingBinds++;
       d.bind(DATA_PORT, f === '4' ? '0.0.0.0' : '::', () => {
@@ -185,7 +191,7 @@ function main(): void {
     switch (m.t) {
       case 'encapsulated':
         // one batch from the data plane (bounded there); the ack lets it send the next one
-        for (let i = 0; i < m.packets.length; i++) guarded('encapsulated control message', () => n.receiveEncapsulated(m.packets[i], m.sources[i]));
+        for (let i = 0; i < m.packets.length; i++) guarded('encapsulated control message', () => n.receiveEncapsulated(m.packets[i], m.sources[i], m.ports[i] ?? 0));
         send({ t: 'encapsulated-done', packets: m.packets.length });
         return;
       case 'reconfigure':

@@ -56,7 +56,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
   if (dp) {
     const create = dataPlaneFactory();
     dataPlane = create(dp, {
-      onEncapsulatedControl: (packets, sources) => control.encapsulated(packets, sources),
+      onEncapsulatedControl: (packets, sources, ports) => control.encapsulated(packets, sources, ports),
       onMiss: (eid) => control.resolve(eidKey(eid)),
       log: (level, msg, fields) => log(level, 'dataplane', msg, fields),
     });
@@ -65,6 +65,8 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     control.on('eid-space', (change) => dataPlane?.changeRoutedEids(change));
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
     control.on('member-rlocs', (r) => dataPlane?.setMemberRlocs(r));
+    control.on('nat', (behind) => dataPlane?.setBehindNat(behind));
+    control.on('send-data', (dst, port, bytes) => dataPlane?.sendFromDataPort(dst, port, bytes));
     control.on('crypto-keys', (e) => applyKeyEvent(dataPlane, e, log));
   }
   let icmp: IcmpReachability | undefined;

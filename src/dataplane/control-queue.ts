@@ -22,11 +22,13 @@ export const SOURCE_REFILL_PER_S = 100;
 export const SOURCES_MAX = 1024;
 
 /** Takes a batch; false when the consumer is busy (the batch stays queued). */
-export type ControlConsumer = (packets: readonly Uint8Array[], sources: readonly string[]) => boolean;
+export type ControlConsumer = (packets: readonly Uint8Array[], sources: readonly string[], ports: readonly number[]) => boolean;
 
 export class ControlQueue {
   private packets: Uint8Array[] = [];
   private sources: string[] = [];
+  /** Outer source ports: a data-port Info-Request tells the RTR a NAT's translated port. */
+  private ports: number[] = [];
   private bytes = 0;
   private readonly sourceBuckets = new Map<string, TokenBucket>();
   private readonly shared = new TokenBucket(SOURCE_BURST, SOURCE_REFILL_PER_S);
@@ -61,8 +63,8 @@ export class ControlQueue {
     return this.packets.length;
   }
 
-  /** Queues a copy of b[at, at+len) from `src`, or drops it when the queue is full. */
-  push(b: Uint8Array, at: number, len: number, src: string): void {
+  /** Queues a copy of b[at, at+len) from `src`:`sport`, or drops it when the queue is full. */
+  push(b: Uint8Array, at: number, len: number, src: string, sport = 0): void {
     this.c.encapsulatedControl++;
     if (!this.admit(src)) {
       this.c.dropControlSourceBudget++;
@@ -75,6 +77,7 @@ export class ControlQueue {
     // a copy: b is the receive pool, reused by the next batch (Buffer#slice would be a view)
     this.packets.push(Uint8Array.prototype.slice.call(b, at, at + len));
     this.sources.push(src);
+    this.ports.push(sport);
     this.bytes += len;
     if (this.packets.length > this.c.controlQueueHigh) this.c.controlQueueHigh = this.packets.length;
   }
@@ -83,10 +86,10 @@ export class ControlQueue {
   drain(consumer: ControlConsumer): void {
     while (this.packets.length > 0) {
       const n = Math.min(this.batch, this.packets.length);
-      const packets = this.packets.slice(0, n), sources = this.sources.slice(0, n);
+      const packets = this.packets.slice(0, n), sources = this.sources.slice(0, n), ports = this.ports.slice(0, n);
       let taken: boolean;
       try {
-        taken = consumer(packets, sources);
+        taken = consumer(packets, sources, ports);
       } catch {
         // a consumer that throws would otherwise get the same batch forever
         this.c.dropControlConsumerError += n;
@@ -95,6 +98,7 @@ export class ControlQueue {
       if (!taken) return;
       this.packets.splice(0, n);
       this.sources.splice(0, n);
+      this.ports.splice(0, n);
       for (const p of packets) this.bytes -= p.length;
       this.c.controlBatches++;
       this.c.controlHandedOver += n;
@@ -104,6 +108,7 @@ export class ControlQueue {
   clear(): void {
     this.packets = [];
     this.sources = [];
+    this.ports = [];
     this.bytes = 0;
   }
 }

@@ -53,6 +53,11 @@ export class DataPlaneCounters {
   controlBatches = 0;
   /** Most packets ever waiting in the queue. */
   controlQueueHigh = 0;
+  // RTR (draft-ietf-lisp-nat-traversal, the RTR): data for EIDs not ours, handed back to the ITR side
+  /** Inner packets decapsulated here for another member's EID and re-encapsulated (we are an RTR). */
+  rtrRelayed = 0;
+  /** ... not relayed because their inner TTL would reach 0. */
+  rtrDropTtl = 0;
   ioErrors = 0;
 
   snapshot(): Record<string, number> {

@@ -105,6 +105,8 @@ export class DataPlaneCrypto {
   dropUnknownPeer = 0;
   /** Clear data received while encryption is required. */
   dropClear = 0;
+  /** Slots to an RTR relaying for a member behind NAT, not sent because encryption is required. */
+  dropViaRtr = 0;
 
   /** `miss`: where `required` holds packets to an RLOC without keys (none: they are dropped). */
   constructor(readonly mode: Exclude<EncryptionMode, 'off'>, sets = 256, private readonly miss?: MissQueue) {
@@ -127,9 +129,17 @@ export class DataPlaneCrypto {
 
   /** The encap hook: the send set of each SEND slot's destination; under `required` a slot without one waits. */
   tag(b: EncapBatch, n: number, nowMs: number): void {
-    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet, p = b.pool, desc = p.desc, miss = this.miss;
+    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet, p = b.pool, desc = p.desc, miss = this.miss, viaRtr = b.viaRtr;
     for (let i = 0; i < n; i++) {
       if (verdict[i] !== SEND) continue;
+      if (viaRtr[i] !== 0) {
+        // The RTR reads the inner header to relay it and never decrypts (README "Behind NAT"):
+        // sealing with the RTR's key would make it decrypt. Without keys agreed with the member
+        // behind the NAT itself, this is a packet to a peer without keys.
+        keySet[i] = 0;
+        if (this.mode === 'required') { verdict[i] = DROP; this.dropViaRtr++; }
+        continue;
+      }
       const s = this.tx.lookup(addrs, i * ADDR_STRIDE);
       keySet[i] = s;
       if (s !== 0 || this.mode !== 'required') continue;
@@ -189,7 +199,7 @@ export class DataPlaneCrypto {
 
   counters(): Record<string, number> {
     return {
-      cryptoHeldNoKey: this.heldNoKey, cryptoHeldSent: this.heldSent, cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoRefused: this.peers.refused,
+      cryptoHeldNoKey: this.heldNoKey, cryptoHeldSent: this.heldSent, cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoDropViaRtr: this.dropViaRtr, cryptoRefused: this.peers.refused,
     };
   }
 }

@@ -27,7 +27,7 @@ import {
 
 
 /** Verdicts of one segment. */
-const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7, NOT_MEMBER = 8;
+const OK = 0, BAD_HEADER = 1, UNKNOWN_IID = 2, NOT_OUR_EID = 3, TTL_EXPIRED = 4, TOO_BIG = 5, CONTROL = 6, ECN_NOT_ECT = 7, NOT_MEMBER = 8, RELAY = 9;
 
 /** D.TTLTOS on receive: bit 16 says the TOS byte (bits 8-15) was reported. */
 const TOS_VALID = 0x10000;
@@ -136,10 +136,20 @@ export interface DecapOptions {
   instanceId: number;
   /** Largest inner packet we write into the TUN (its MTU). */
   mtu: number;
-  /** A head-end replicated control packet at b[at, at+len) (copy what you keep). */
-  onControl: (b: Uint8Array, at: number, len: number, outerSource: string) => void;
+  /**
+   * A head-end replicated control packet at b[at, at+len) (copy what you keep), with its outer
+   * source address and port (a data-port Info-Request's port is a NAT's translation).
+   */
+  onControl: (b: Uint8Array, at: number, len: number, outerSource: string, outerPort: number) => void;
   /** LISP-crypto: opens the received batch in place before the checks (crypto.ts); unset = clear only. */
   open?: (pool: RecvPool, n: number) => void;
+  /**
+   * We are an RTR (draft-ietf-lisp-nat-traversal, the RTR): a clear packet from a member for an EID
+   * that is not ours is relayed: the inner packet b[at, at+len) (its TTL already decremented) goes
+   * back to the ITR side, which looks it up and re-encapsulates it (copy what you keep). Unset:
+   * such packets are dropped (dropNotOurEid). `relayDone` runs after each receive batch.
+   */
+  relay?: { readonly enabled: boolean; packet(b: Buffer, at: number, len: number): void; done(): void };
   batch?: number;
   rounds?: number;
 }
@@ -165,6 +175,7 @@ export class Decapsulator {
       this.o.open?.(this.pool, n);
       if (this.process(n)) this.o.tun.write(this.pool, n);
       this.flushSpare();
+      this.o.relay?.done();
       if (n < this.pool.slots) break;
     }
   }
@@ -232,7 +243,11 @@ export class Decapsulator {
     } else {
       return BAD_HEADER;
     }
-    if (eid < 0) return NOT_OUR_EID;
+    if (eid < 0) {
+      // An RTR relays it (the inner TTL goes down by one, as lispers.net's RTR does; a loop ends)
+      if (this.o.relay?.enabled !== true) return NOT_OUR_EID;
+      return ttl <= 1 ? TTL_EXPIRED : RELAY;
+    }
     // RFC 9300 §5.3 step 4: min(outer, inner) TTL (applied by applyOuter); an outer TTL of 0
     // never arrives, so only a dead inner one is refused here.
     if (ttl === 0) return TTL_EXPIRED;
@@ -258,16 +273,26 @@ export class Decapsulator {
         case TOO_BIG: c.dropTooBig++; break;
         case ECN_NOT_ECT: c.dropEcnNotEct++; break;
         case NOT_MEMBER: c.dropNotMember++; break;
+        case RELAY: this.relay(p.data, s + LISP_HEADER_LEN, sl - LISP_HEADER_LEN); break;
       }
     }
+  }
+
+  /** RTR: one inner packet at b[ip, ip+len) for another member's EID, TTL checked (> 1). */
+  private relay(b: Buffer, ip: number, len: number): void {
+    const c = this.o.counters;
+    if (b[ip] >> 4 === 4) patch16(b, ip, 8, ((b[ip + 8] - 1) << 8) | b[ip + 9]);
+    else b[ip + 7]--;
+    c.rtrRelayed++;
+    this.o.relay?.packet(b, ip, len);
   }
 
   private control(b: Buffer, at: number, len: number, i: number): void {
     // Head-end replicated control (instance-id 0xFFFFFF): the whole UDP payload goes to the
     // control plane (it decodes the LISP header itself), never into the TUN; the control queue
     // counts and copies it.
-    const src = readAddress(this.pool.src, i)?.address ?? '';
-    this.o.onControl(b, at, len, src);
+    const src = readAddress(this.pool.src, i);
+    this.o.onControl(b, at, len, src?.address ?? '', src?.port ?? 0);
   }
 
   private toSpare(b: Buffer, at: number, len: number): void {

@@ -26,8 +26,13 @@ import {
 
 /** Verdicts of classify(). */
 export const DROP = 0, SEND = 1;
+/** The priority an RTR's locator is registered with (draft-farinacci-lisp-lispers-net-nat). */
+export const RTR_PRIORITY = 254;
 /** emit()'s sending group of IPv4 slots that may be fragmented (txFrag4). */
 const FRAG4 = 5;
+/** emit()'s sending groups of slots that leave from the data socket (UDP 4341): see setDataSockets. */
+const DATA4 = 7, DATA6 = 8;
+const DATA_PORT_HI = DATA_PORT >> 8, DATA_PORT_LO = DATA_PORT & 0xff;
 
 /**
  * What the hook between classify and emit sees: slot i of `pool` is sent iff verdict[i] is
@@ -42,6 +47,12 @@ export interface EncapBatch {
   readonly verdict: Uint8Array;
   readonly keySet: Int32Array;
   readonly entry: Int32Array;
+  /**
+   * 1: the slot goes to an RTR that relays it to a member behind a NAT (its RLOC was registered
+   * at priority 254). The RTR must be able to read the inner header, so encryption never seals
+   * it with the RTR's key (crypto.ts).
+   */
+  readonly viaRtr: Uint8Array;
 }
 
 export interface EncapOptions {
@@ -88,6 +99,7 @@ export class Encapsulator implements EncapBatch {
   readonly verdict: Uint8Array;
   readonly keySet: Int32Array;
   readonly entry: Int32Array;
+  readonly viaRtr: Uint8Array;
   /** Inner flow hash and datagrams (segments) of each SEND slot, from classify for emit. */
   private readonly hash: Uint32Array;
   private readonly segments: Int32Array;
@@ -109,6 +121,9 @@ export class Encapsulator implements EncapBatch {
   private src4 = 0;
   private src6 = 0;
   private nonce = (Date.now() ^ (process.pid << 16)) | 1;
+  private data4: DatagramEndpoint | undefined;
+  private data6: DatagramEndpoint | undefined;
+  private singleSource = false;
   private staged = 0;
   private busy = false;
 
@@ -123,6 +138,7 @@ export class Encapsulator implements EncapBatch {
     this.verdict = new Uint8Array(batch);
     this.keySet = new Int32Array(batch);
     this.entry = new Int32Array(batch);
+    this.viaRtr = new Uint8Array(batch);
     this.hash = new Uint32Array(batch);
     this.segments = new Int32Array(batch);
     this.fragment = new Uint8Array(batch);
@@ -160,6 +176,26 @@ export class Encapsulator implements EncapBatch {
     if (v6 !== undefined) this.addrs.set(slots + 1, v6, 0);
     this.src4 = v4 !== undefined ? slots + 1 : 0;
     this.src6 = v6 !== undefined ? slots + 2 : 0;
+  }
+
+  /**
+   * The data sockets (UDP 4341, one per family). A slot to a translated port (we are the RTR of a
+   * member behind a NAT) leaves from them: the member's NAT lets in only what comes from the
+   * address and port its own packets went to, our 4341.
+   */
+  setDataSockets(udp4: DatagramEndpoint | undefined, udp6: DatagramEndpoint | undefined): void {
+    this.data4 = udp4;
+    this.data6 = udp6;
+  }
+
+  /**
+   * Behind a NAT every outer datagram leaves from the data socket, whose translated port the RTR
+   * learnt from our data-port Info-Requests: per-flow source ports would each need a NAT binding
+   * of their own that nothing keeps alive (README "Behind NAT": this gives up ECMP spreading of
+   * our flows in the underlay). Takes effect with the next batch.
+   */
+  setSingleSource(on: boolean): void {
+    this.singleSource = on;
   }
 
   get isBusy(): boolean {
@@ -234,7 +270,7 @@ export class Encapsulator implements EncapBatch {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes;
     const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keySet = this.keySet;
-    const fragment = this.fragment;
+    const fragment = this.fragment, viaRtr = this.viaRtr;
     const iid = o.instanceId;
     const nowSec = Math.floor(nowMs / 1000);
     const k4 = o.tx4.length, k6 = o.tx6.length;
@@ -308,12 +344,13 @@ export class Encapsulator implements EncapBatch {
         continue;
       }
       fragment[i] = tooBig ? 1 : 0;
-      // destination RLOC, port 4341 (address entry layout: src/native/address.ts)
+      // destination RLOC and port: 4341, or the translated port of a member behind a NAT when we
+      // are its RTR (address entry layout: src/native/address.ts)
       const a = i * ADDR;
-      const w = fib.selectedAddress;
+      const w = fib.selectedAddress, port = fib.selectedPort;
       addrs[a] = outer6 ? 6 : 4;
-      addrs[a + 2] = DATA_PORT >> 8;
-      addrs[a + 3] = DATA_PORT & 0xff;
+      addrs[a + 2] = port >> 8;
+      addrs[a + 3] = port & 0xff;
       for (let k = 0, words = outer6 ? 4 : 1; k < words; k++) {
         const x = w[k], q = a + 4 + 4 * k;
         addrs[q] = x >>> 24;
@@ -324,6 +361,7 @@ export class Encapsulator implements EncapBatch {
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
       desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
       verdict[i] = SEND;
+      viaRtr[i] = fib.selectedPriority === RTR_PRIORITY ? 1 : 0;
       hashes[i] = hash;
       entries[i] = entry;
       segments[i] = gso > 0 && (flags & F_GSO_ANY) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
@@ -339,8 +377,10 @@ export class Encapsulator implements EncapBatch {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes, fam = this.family;
     const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keySet = this.keySet;
-    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock, fragment = this.fragment, frag4 = o.txFrag4 !== undefined;
+    const per4 = this.perSock4, per6 = this.perSock6, sock = this.sock, fragment = this.fragment;
+    const single = this.singleSource, frag4 = o.txFrag4 !== undefined && !single;
     const k4 = o.tx4.length, k6 = o.tx6.length, flags = this.flags, word1 = this.word1;
+    let perData4 = 0, perData6 = 0;
     per4.fill(0);
     per6.fill(0);
     this.perFrag[0] = 0;
@@ -350,7 +390,10 @@ export class Encapsulator implements EncapBatch {
       const d = i * DESC;
       const outer6 = addrs[i * ADDR] === 6;
       const k = outer6 ? k6 : k4;
-      if (k === 0) {
+      // behind a NAT, or to a translated port: from the data socket when there is one (setDataSockets)
+      const fromData = (single || addrs[i * ADDR + 2] !== DATA_PORT_HI || addrs[i * ADDR + 3] !== DATA_PORT_LO)
+        && (outer6 ? this.data6 : this.data4) !== undefined;
+      if (!fromData && k === 0) {
         c.dropNoRloc++;
         continue;
       }
@@ -361,9 +404,10 @@ export class Encapsulator implements EncapBatch {
       desc[d + D_KEY] = keySet[i];
       desc[d + D_AUX] = outer6 ? this.src6 : this.src4;
       // high hash bits for the socket: the low ones already chose the RLOC
-      const s = (hashes[i] >>> 16) % k;
+      const s = fromData ? 0 : (hashes[i] >>> 16) % k;
       sock[i] = s;
-      if (outer6) { fam[i] = 6; per6[s]++; } else if (fragment[i] !== 0 && frag4) { fam[i] = FRAG4; sock[i] = 0; this.perFrag[0]++; } else { fam[i] = 4; per4[s]++; }
+      if (fromData) { if (outer6) { fam[i] = DATA6; perData6++; } else { fam[i] = DATA4; perData4++; } }
+      else if (outer6) { fam[i] = 6; per6[s]++; } else if (fragment[i] !== 0 && frag4) { fam[i] = FRAG4; sock[i] = 0; this.perFrag[0]++; } else { fam[i] = 4; per4[s]++; }
       const len = desc[d + D_LEN];
       fib.count(entries[i], len);
       c.encapPackets += segments[i];
@@ -372,6 +416,8 @@ export class Encapsulator implements EncapBatch {
     this.send(n, 4, o.tx4, per4);
     this.send(n, 6, o.tx6, per6);
     if (this.perFrag[0] !== 0 && o.txFrag4) this.send(n, FRAG4, [o.txFrag4], this.perFrag);
+    if (perData4 !== 0 && this.data4) { this.perFrag[0] = perData4; this.send(n, DATA4, [this.data4], this.perFrag); }
+    if (perData6 !== 0 && this.data6) { this.perFrag[0] = perData6; this.send(n, DATA6, [this.data6], this.perFrag); }
   }
 
   /** One send per socket that has slots: the others' slots are masked with D_ADDR = -1. */

@@ -47,7 +47,7 @@ export class FibSync {
     const finite = entry.source !== 'static' && Number.isFinite(entry.expiresAt) && entry.expiresAt > 0;
     const ttlSeconds = finite ? Math.max(1, Math.ceil((entry.expiresAt - now) / 1000)) : 0;
     const rlocs: RlocSpec[] = entry.negative ? [] : entry.rlocs.map((r) => ({
-      address: r.address, priority: r.priority, weight: r.weight, up: r.up,
+      address: r.address, priority: r.priority, weight: r.weight, up: r.up, ...(r.port !== undefined ? { port: r.port } : {}),
     }));
     const action = entry.negative ? entry.action : FibAction.NoAction;
     try {

@@ -32,8 +32,8 @@ import { FibSync } from './fib-sync';
 import { IcmpTooBig } from './icmp';
 import { NATIVE_IO, type DataPlaneIo, type DatagramEndpoint, type RoutedDevice } from './io';
 import { MissQueue } from './miss';
-import { ADDR_STRIDE } from '../native';
-import { DATA_PORT } from './packet';
+import { ADDR_STRIDE, AddressTable, Pool } from '../native';
+import { DATA_PORT, DESC, D_ADDR, D_LEN, D_OFF } from './packet';
 import { HostRoutes, hostAddresses, prefixText } from './routes';
 import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 
@@ -61,8 +61,8 @@ class LispDataPlane implements DataPlane {
   private readonly local: FibWriter;
   private readonly miss = new MissQueue();
   private readonly controlQueue = new ControlQueue(this.c);
-  private readonly handOver = (packets: readonly Uint8Array[], sources: readonly string[]): boolean =>
-    this.hooks.onEncapsulatedControl(packets, sources);
+  private readonly handOver = (packets: readonly Uint8Array[], sources: readonly string[], ports: readonly number[]): boolean =>
+    this.hooks.onEncapsulatedControl(packets, sources, ports);
   private readonly icmp: IcmpTooBig;
   private readonly rlocFilter = new RlocFilter();
   private readonly sourceFilter = new SourceFilter();
@@ -84,6 +84,11 @@ class LispDataPlane implements DataPlane {
   private rlocs: readonly string[];
   private readonly crypto: DataPlaneCrypto | undefined;
   private startedAt = Date.now();
+  private behindNat = false;
+  /** One slot and address entry for sendFromDataPort (a few datagrams per keepalive). */
+  private readonly oneSlot = new Pool({ slots: 1, slotSize: 2048 + 64, headroom: 64 });
+  private readonly oneAddr = new AddressTable(1);
+  private readonly relay = { enabled: false, packet: (b: Buffer, at: number, len: number): void => this.encap?.stage(b, at, len, 0, 0), done: (): void => this.encap?.flushStaged() };
 
   constructor(private readonly config: DataPlaneConfig, private readonly hooks: DataPlaneHooks, private readonly io: DataPlaneIo) {
     const log = (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => hooks.log(level, msg, fields);
@@ -92,6 +97,7 @@ class LispDataPlane implements DataPlane {
     this.icmp = new IcmpTooBig(this.c);
     this.rlocFilter.set(config.rlocs);
     this.rlocs = config.rlocs;
+    this.relay.enabled = config.rtr === true;
     const mode = config.encryption ?? 'off';
     this.crypto = mode === 'off' ? undefined : new DataPlaneCrypto(mode, 256, this.miss);
   }
@@ -151,6 +157,8 @@ class LispDataPlane implements DataPlane {
       });
       this.encap = encap;
       encap.setSources(this.rlocs);
+      encap.setDataSockets(this.udp4, this.udp6);
+      encap.setSingleSource(this.behindNat);
       // closures made once here, so a readiness event allocates nothing
       const drainEncap = (): void => encap.drain();
       tun.onReadable(() => this.guard(drainEncap), (m) => log('error', 'TUN readiness error', { error: m }));
@@ -158,8 +166,9 @@ class LispDataPlane implements DataPlane {
         if (!udp) continue;
         const decap = new Decapsulator({
           tun, udp, local: this.local, rlocs: this.rlocFilter, sources: this.sourceFilter, counters: this.c, instanceId: cfg.instanceId,
-          mtu: cfg.mtu, onControl: (b, at, len, src) => this.controlQueue.push(b, at, len, src),
+          mtu: cfg.mtu, onControl: (b, at, len, src, sport) => this.controlQueue.push(b, at, len, src, sport),
           open: crypto ? (p, n) => crypto.open(p, n) : undefined,
+          relay: this.relay,
         });
         const drainDecap = (): void => {
           decap.drain();
@@ -279,6 +288,27 @@ class LispDataPlane implements DataPlane {
     this.rlocs = rlocs;
     this.encap?.setSources(rlocs);
     this.updateSources();
+  }
+
+  setBehindNat(behind: boolean): void {
+    if (behind !== this.behindNat) this.hooks.log('info', behind ? 'behind NAT: all data leaves from the data socket (UDP 4341)' : 'not behind NAT: per-flow source ports again');
+    this.behindNat = behind;
+    this.encap?.setSingleSource(behind);
+  }
+
+  sendFromDataPort(dst: string, port: number, bytes: Uint8Array): void {
+    const u = dst.includes(':') ? this.udp6 : this.udp4, p = this.oneSlot;
+    if (!u || bytes.length > p.slotSize - p.headroom || port < 1 || port > 65535) {
+      this.c.ioErrors++;
+      return;
+    }
+    p.desc.fill(0, 0, DESC);
+    p.desc[D_LEN] = bytes.length;
+    p.desc[D_OFF] = p.headroom;
+    p.desc[D_ADDR] = 0;
+    p.data.set(bytes, p.headroom);
+    this.oneAddr.set(0, dst, port);
+    u.send(p, 1, this.oneAddr);
   }
 
   setMemberRlocs(rlocs: readonly string[] | null): void {

@@ -34,6 +34,12 @@ export interface DataPlaneConfig {
    * default) neither seals nor opens. Keys come from applyKeyEvent().
    */
   readonly encryption?: 'required' | 'preferred' | 'off';
+  /**
+   * We are an RTR (`nat.rtr`, draft-ietf-lisp-nat-traversal, the RTR): clear data from a member for an
+   * EID that is not ours is decapsulated, looked up and re-encapsulated (inner TTL minus one),
+   * never decrypted.
+   */
+  readonly rtr?: boolean;
 }
 
 export interface DataPlaneHooks {
@@ -42,7 +48,7 @@ export interface DataPlaneHooks {
    * the whole UDP 4341 payload, with their outer sources. Return false when busy: the data plane
    * keeps them queued (bounded; a full queue drops and counts) until controlReady() or its tick.
    */
-  onEncapsulatedControl(packets: readonly Uint8Array[], outerSources: readonly string[]): boolean;
+  onEncapsulatedControl(packets: readonly Uint8Array[], outerSources: readonly string[], outerPorts: readonly number[]): boolean;
   /** A packet from the TUN had no map-cache entry: ask the control plane (batched, rate-limited per EID). */
   onMiss(eid: Eid): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
@@ -58,6 +64,13 @@ export interface DataPlane {
   changeRoutedEids(change: EidSpaceChange): void;
   /** Own RLOCs changed (roaming). */
   setRlocs(rlocs: readonly string[]): void;
+  /**
+   * Behind a NAT with RTRs (the control plane found out): every outer datagram leaves from the
+   * data socket (UDP 4341), whose NAT binding the RTRs learnt, instead of per-flow source ports.
+   */
+  setBehindNat(behind: boolean): void;
+  /** One datagram from the data socket (UDP 4341): the control plane's data-port Info-Requests. */
+  sendFromDataPort(dst: string, port: number, bytes: Uint8Array): void;
   /** The control plane can take encapsulated control packets again: hand over what is queued. */
   controlReady(): void;
   /**

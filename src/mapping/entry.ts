@@ -10,6 +10,12 @@ export interface MapCacheRloc {
   readonly weight: number;
   /** R bit from the mapping and RLOC-probe state combined. */
   readonly up: boolean;
+  /**
+   * Destination UDP port when not 4341: the translated port of a member behind a NAT, which only
+   * its RTR uses (draft-ietf-lisp-nat-traversal, the RTR: the RTR re-encapsulates to the address and
+   * port the member's own packets came from).
+   */
+  readonly port?: number;
 }
 
 /**

@@ -75,11 +75,17 @@ export const RLOC_UP = 1 << 25;
 /** The R bit from the Locator record: 0 means the ITR MUST NOT encapsulate to it. */
 export const RLOC_REACHABLE = 1 << 26;
 export const RLOC_USABLE = RLOC_UP | RLOC_REACHABLE;
+/**
+ * A destination UDP port other than 4341 follows the address in one more word: the translated
+ * port of a member behind a NAT, to which its RTR re-encapsulates (draft-ietf-lisp-nat-traversal
+ * §6). Records without it keep their size, so the common case costs nothing.
+ */
+export const RLOC_PORT = 1 << 27;
 /** Priority 255: never use for unicast. */
 export const PRIORITY_NEVER = 255;
 
 export function rlocRecordWords(head: number): number {
-  return (head & RLOC_V6) !== 0 ? 5 : 2;
+  return ((head & RLOC_V6) !== 0 ? 5 : 2) + ((head & RLOC_PORT) !== 0 ? 1 : 0);
 }
 
 // ---- Trie nodes in `nodes` ----------------------------------------------------------------

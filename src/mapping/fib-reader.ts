@@ -6,9 +6,10 @@
 import {
   ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_WORDS, META_TTL_SHIFT, decodeTtl,
   INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS,
-  PRIORITY_NEVER, RLOC_LSB_MASK, RLOC_LSB_SHIFT, RLOC_PRIORITY_MASK, RLOC_REACHABLE, RLOC_UP, RLOC_USABLE, RLOC_V6,
-  RLOC_WEIGHT_SHIFT, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK, ROUTE_COUNT_SHIFT, instanceHash,
+  PRIORITY_NEVER, RLOC_LSB_MASK, RLOC_LSB_SHIFT, RLOC_PORT, RLOC_PRIORITY_MASK, RLOC_REACHABLE, RLOC_UP, RLOC_USABLE, RLOC_V6,
+  RLOC_WEIGHT_SHIFT, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK, ROUTE_COUNT_SHIFT, instanceHash, rlocRecordWords,
 } from './fib-layout';
+import { LISP_DATA_PORT } from '../wire/constants';
 import type { FibBuffers } from './fib-shared';
 import type { AddressFamily } from './fib-address';
 
@@ -35,6 +36,10 @@ export class FibReader {
   readonly selectedAddress = new Uint32Array(4);
   /** Locator-status-bit position of the chosen RLOC. */
   selectedLsbPosition = 0;
+  /** Destination UDP port of the chosen RLOC: 4341, or a NAT's translated port (RLOC_PORT). */
+  selectedPort = LISP_DATA_PORT;
+  /** Priority of the chosen RLOC (254: an RTR, draft-farinacci-lisp-lispers-net-nat). */
+  selectedPriority = 0;
 
   constructor(readonly buffers: FibBuffers) {
     this.entries = new Int32Array(buffers.entries);
@@ -204,7 +209,7 @@ export class FibReader {
   /** Word offset of RLOC `ordinal` of a route in the RLOC pool. */
   private rlocOffset(route: number, ordinal: number): number {
     let at = (route >>> ROUTE_BLOCK_SHIFT) * 2;
-    for (let i = 0; i < ordinal; i++) at += ((this.rlocs[at] as number) & RLOC_V6) !== 0 ? 5 : 2;
+    for (let i = 0; i < ordinal; i++) at += rlocRecordWords(this.rlocs[at] as number);
     return at;
   }
 
@@ -215,6 +220,12 @@ export class FibReader {
   /** Address word `word` (0..3; IPv4 has only 0) of an RLOC, as uint32. */
   rlocAddressWord(route: number, ordinal: number, word: number): number {
     return (this.rlocs[this.rlocOffset(route, ordinal) + 1 + word] as number) >>> 0;
+  }
+
+  /** Destination UDP port of an RLOC (4341 unless a NAT's translated port was given). */
+  rlocPort(route: number, ordinal: number): number {
+    const at = this.rlocOffset(route, ordinal), head = this.rlocs[at] as number;
+    return (head & RLOC_PORT) !== 0 ? (this.rlocs[at + ((head & RLOC_V6) !== 0 ? 5 : 2)] as number) : LISP_DATA_PORT;
   }
 
   rlocPriority(route: number, ordinal: number): number {
@@ -320,7 +331,7 @@ export class FibReader {
     let at = base;
     for (let i = 0; i < count; i++) {
       const head = rlocs[at] as number;
-      at += (head & RLOC_V6) !== 0 ? 5 : 2;
+      at += ((head & RLOC_V6) !== 0 ? 5 : 2) + ((head & RLOC_PORT) !== 0 ? 1 : 0);
       if ((head & RLOC_USABLE) !== RLOC_USABLE) continue;
       const priority = head & RLOC_PRIORITY_MASK;
       if (priority > bestPriority || priority === PRIORITY_NEVER) continue;
@@ -369,7 +380,7 @@ export class FibReader {
           }
         }
       }
-      at += v6 ? 5 : 2;
+      at += (v6 ? 5 : 2) + ((head & RLOC_PORT) !== 0 ? 1 : 0);
     }
     if (chosen < 0) return -1;
     const head = rlocs[chosenAt] as number;
@@ -384,6 +395,8 @@ export class FibReader {
       this.selectedFamily = 4;
     }
     this.selectedLsbPosition = (head >>> RLOC_LSB_SHIFT) & RLOC_LSB_MASK;
+    this.selectedPriority = head & RLOC_PRIORITY_MASK;
+    this.selectedPort = (head & RLOC_PORT) !== 0 ? (rlocs[chosenAt + ((head & RLOC_V6) !== 0 ? 5 : 2)] as number) : LISP_DATA_PORT;
     return chosen;
   }
 }

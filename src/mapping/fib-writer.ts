@@ -10,7 +10,7 @@ import { BlockAllocator } from './fib-allocator';
 import {
   ENTRY_ADDRESS, ENTRY_EXPIRES, ENTRY_IID, ENTRY_META, ENTRY_ROUTE, ENTRY_WORDS, FibAction, META_TTL_SHIFT, encodeTtl,
   INSTANCE_KEY, INSTANCE_ROOT4, INSTANCE_ROOT6, INSTANCE_WORDS, LEVELS_V4, LEVELS_V6, MAX_IID, MAX_RLOCS,
-  META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS, NODE_LEVEL_LEAF, NODE_COUNT, RLOC_LSB_SHIFT, RLOC_REACHABLE,
+  META_IN_USE, META_LENGTH_SHIFT, META_V6, NODE_BOUNDS, NODE_LEVEL_LEAF, NODE_COUNT, RLOC_LSB_SHIFT, RLOC_PORT, RLOC_REACHABLE,
   RLOC_UP, RLOC_V6, RLOC_WEIGHT_SHIFT, ROOT_BITS, ROOT_SLOTS, ROUTE_ACTION_MASK, ROUTE_BLOCK_SHIFT, ROUTE_COUNT_MASK,
   ROUTE_COUNT_SHIFT, halfBounds, instanceHash, nodeValues, nodeWords, packRoute, rlocRecordWords,
 } from './fib-layout';
@@ -18,6 +18,7 @@ import { PrefixIndex } from './fib-prefix-index';
 import { levelKey, levelOf, levelSpan, mapSpan, rangeIndex, type NodeImage } from './fib-range-image';
 import { FibReader } from './fib-reader';
 import { FibBuffers, FibCapacity, allocateBuffers, defaultCapacity } from './fib-shared';
+import { LISP_DATA_PORT } from '../wire/constants';
 
 /** One locator of a mapping, as the control plane learnt it. */
 export interface RlocSpec {
@@ -33,6 +34,8 @@ export interface RlocSpec {
   readonly reachable?: boolean;
   /** Locator-status-bit position, 0..31; default the RLOC's ordinal. */
   readonly lsbPosition?: number;
+  /** Destination UDP port, 1..65535; default (and 4341) the LISP data port. */
+  readonly port?: number;
 }
 
 export interface MappingSpec {
@@ -286,6 +289,7 @@ export class FibWriter extends FibReader {
     if (rlocs.length > MAX_RLOCS) throw new FibInputError('rlocs', `${rlocs.length} RLOCs; at most ${MAX_RLOCS}`);
     if (rlocs.length === 0) return packRoute(action, 0, 0);
     const heads: number[] = [];
+    const ports: number[] = [];
     const addresses: NumericAddress[] = [];
     let words = 0;
     rlocs.forEach((r, i) => {
@@ -301,9 +305,13 @@ export class FibWriter extends FibReader {
       const head = byte('priority', r.priority, 255) | (byte('weight', r.weight, 255) << RLOC_WEIGHT_SHIFT)
         | (byte('lsbPosition', r.lsbPosition ?? i, 31) << RLOC_LSB_SHIFT)
         | (a.family === 6 ? RLOC_V6 : 0) | (r.up === false ? 0 : RLOC_UP) | (r.reachable === false ? 0 : RLOC_REACHABLE);
-      heads.push(head);
+      if (r.port !== undefined && r.port < 1) throw new FibInputError(`${field}.port`, `${r.port} is not a port in 1..65535`);
+      const port = r.port === undefined || r.port === LISP_DATA_PORT ? 0 : byte('port', r.port, 65535);
+      const withPort = port !== 0 ? head | RLOC_PORT : head;
+      heads.push(withPort);
+      ports.push(port);
       addresses.push(a);
-      words += rlocRecordWords(head);
+      words += rlocRecordWords(withPort);
     });
     const block = this.rlocPool.allocate(words);
     let at = block;
@@ -311,6 +319,7 @@ export class FibWriter extends FibReader {
       this.rlocs[at] = head;
       const a = addresses[i] as NumericAddress;
       a.words.forEach((word, k) => { this.rlocs[at + 1 + k] = word | 0; });
+      if ((head & RLOC_PORT) !== 0) this.rlocs[at + 1 + a.words.length] = ports[i] as number;
       at += rlocRecordWords(head);
     });
     return packRoute(action, rlocs.length, block);

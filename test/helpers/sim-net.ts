@@ -158,6 +158,8 @@ export class SimNet {
   /** The EID-space changes each node gave its data plane (ControlEnv.eidSpaceChanged), in order. */
   readonly eidSpaceChanges = new Map<string, EidSpaceChange[]>();
 
+  /** The last natChanged(behind) each node told its data plane. */
+  readonly natChanges = new Map<string, boolean>();
   /** The last member RLOC set each node gave its data plane (ControlEnv.memberRlocsChanged). */
   readonly memberRlocs = new Map<string, readonly string[]>();
 
@@ -190,6 +192,14 @@ export class SimNet {
         this.put(from, dst, 4341, bytes);
         if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from));
       },
+      // Behind a NAT the data socket has a binding of its own: the control port's + 1 here.
+      sendFromDataPort: (dst, port, bytes) => {
+        const translated = this.nat.get(rloc());
+        const from = translated?.address ?? rloc();
+        this.put(from, dst, port, bytes);
+        this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from, translated ? translated.port + 1 : 4341));
+      },
+      natChanged: (behind) => this.natChanges.set(name, behind),
       mapCacheChanged: (e) => events.push(e),
       cryptoKeysChanged: (e) => keyEvents.push(e),
       eidSpaceChanged: (c) => eidSpace.push(c),

@@ -177,13 +177,18 @@ export class PushMappingSystem implements MappingSystem {
   periodic(): void {
     const { ctx } = this;
     if (ctx.config.lispers || !ctx.running) return;
-    const members = this.membersFromSiteCache().filter((ip) => !ctx.rlocs.includes(ip)).sort();
+    const members = this.membersFromSiteCache().filter((ip) => !this.isOwn(ip)).sort();
     if (members.length === 0) return;
     const own = ctx.rlocs[0] ?? '';
     let offset = 0;
     for (let i = 0; i < own.length; i++) offset = (offset * 31 + own.charCodeAt(i)) >>> 0;
     const dst = members[(offset + this.gossipRound++) % members.length];
     if (this.sendList(dst, groupEntryMembers(ctx))) ctx.count('members.gossip.sent');
+  }
+
+  /** One of our RLOCs, or (behind a NAT) the translated one the group knows us by. */
+  private isOwn(ip: string): boolean {
+    return this.ctx.rlocs.includes(ip) || this.ctx.registeredRlocs.includes(ip);
   }
 
   /** Push mode resolves through our own Map-Resolver: the site cache has every mapping. */
@@ -205,7 +210,7 @@ export class PushMappingSystem implements MappingSystem {
 
   membersNotified(ips: readonly string[], src: string): void {
     const until = this.ctx.env.now() + Math.min(NOTIFIED_MEMBER_MS, this.ctx.config.timers.registrationTtlMs);
-    const listedNow = !this.listed && this.seeds().includes(src) && ips.some((ip) => this.ctx.rlocs.includes(ip));
+    const listedNow = !this.listed && this.seeds().includes(src) && ips.some((ip) => this.isOwn(ip));
     if (listedNow) {
       // A seed holds our registration and told us its members: bootstrapping is over.
       this.listed = true;
@@ -225,11 +230,11 @@ export class PushMappingSystem implements MappingSystem {
   private mergeCluster(named: readonly string[]): void {
     const { ctx } = this;
     const inList = new Set(named);
-    const cluster = this.membersFromSiteCache().filter((ip) => !inList.has(ip) && !ctx.rlocs.includes(ip));
+    const cluster = this.membersFromSiteCache().filter((ip) => !inList.has(ip) && !this.isOwn(ip));
     if (cluster.length === 0) return;
     const now = ctx.env.now();
     for (const ip of cluster) if (!this.joinedThroughUs.has(ip)) this.joinedThroughUs.set(ip, { at: now, told: new Set([ip]) });
-    const seedList = named.filter((ip) => !ctx.rlocs.includes(ip)).map((ip) => rleEntry(ip));
+    const seedList = named.filter((ip) => !this.isOwn(ip)).map((ip) => rleEntry(ip));
     for (const ip of cluster) if (this.sendList(ip, seedList)) ctx.count('members.recent.sent');
     for (const ip of this.membersFromSiteCache()) if (inList.has(ip)) this.pendingRecent.add(ip);
     this.flushSoon();
@@ -245,7 +250,7 @@ export class PushMappingSystem implements MappingSystem {
    */
   memberRegistered(rloc: string, via: Via, newRegistrant: boolean): void {
     const { ctx } = this;
-    if (ctx.rlocs.includes(rloc) || !ctx.running) return;
+    if (this.isOwn(rloc) || !ctx.running) return;
     const now = ctx.env.now();
     // Our seed is up (it registers to us) but has not listed us: ask it now, not at the next retry.
     if (!this.listed && this.seeds().includes(rloc)) this.pendingSeedRegister = true;
@@ -334,7 +339,7 @@ export class PushMappingSystem implements MappingSystem {
       if (until <= now || set.has(ip)) this.notifiedMembers.delete(ip);
       else set.add(ip);
     }
-    for (const own of this.ctx.rlocs) set.delete(own);
+    for (const own of [...this.ctx.rlocs, ...this.ctx.registeredRlocs]) set.delete(own);
     return [...set].sort();
   }
 
@@ -411,7 +416,7 @@ export class PushMappingSystem implements MappingSystem {
     }
     if (this.pendingSeedRegister && !this.listed) this.registerToSeeds('a seed came up');
     this.pendingSeedRegister = false;
-    const to = [...new Set([...this.pendingLists, ...this.pendingRegs])].filter((rloc) => !ctx.rlocs.includes(rloc));
+    const to = [...new Set([...this.pendingLists, ...this.pendingRegs])].filter((rloc) => !this.isOwn(rloc));
     for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
     if (to.length === 0) return;
     if (ctx.config.group.replication === 'multicast' && ctx.env.sendMulticast) {
@@ -446,7 +451,7 @@ export class PushMappingSystem implements MappingSystem {
    * list still pending for `dst` (each names other members). Returns whether anything was sent.
    */
   private sendList(dst: string, named: readonly RleEntry[]): boolean {
-    if (this.ctx.rlocs.includes(dst) || named.length === 0) return false;
+    if (this.isOwn(dst) || named.length === 0) return false;
     const lispers = this.ctx.config.lispers;
     for (const record of memberListRecords(this.ctx, named)) this.mapServer.notify(dst, record, !lispers);
     return true;
@@ -505,7 +510,8 @@ export class PushMappingSystem implements MappingSystem {
   private groupPacket(payload: Buffer): Buffer {
     const g = this.ctx.config.group.address;
     const v4 = isIPv4(g);
-    const src = this.ctx.rlocs.find((ip) => isIPv4(ip) === v4) ?? (v4 ? '0.0.0.0' : '::');
+    // behind a NAT, the translated RLOC: Map-Servers take this source as the member's RLOC
+    const src = this.ctx.registeredRlocs.find((ip) => isIPv4(ip) === v4) ?? (v4 ? '0.0.0.0' : '::');
     return encodeInnerUdp({
       version: v4 ? 4 : 6, source: src, destination: g, ttl: GROUP_IP_TTL, tos: 0, id: 0, fragment: v4 ? 0x4000 : 0,
       flowLabel: 0, sourcePort: CONTROL_PORT, destinationPort: CONTROL_PORT,

@@ -1,0 +1,124 @@
+// A member behind a real NAT (an nftables masquerade namespace, src/testbed/nat.ts) joins a group
+// whose public member is its seed and its RTR: it detects the NAT, registers its translated RLOC
+// and the RTR at priority 254 (never its private address), pings cross both ways through the RTR,
+// and a TCP transfer arrives byte for byte (SHA-256). Its data leaves from one source port (its
+// data socket), and the RTR shows the NAT binding it relays to.
+import test from 'ava';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { apiRequest } from '../src/api/client';
+import type { SiteCacheRow } from '../src/control/protocol';
+import { createTestbed } from '../src/testbed/bridge';
+import { createNat } from '../src/testbed/nat';
+import { netnsAvailable, run, type Netns } from '../src/testbed/netns';
+import { DECENT_BIN, stopChildren } from './helpers/nodes';
+
+const avail = netnsAvailable();
+const PUB_EID = '10.0.0.7', NAT_EID = '10.0.0.5';
+
+const RECEIVER = `const net=require('net'),c=require('crypto');
+const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
+k.on('data',(d)=>{h.update(d);n+=d.length;});
+k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
+s.listen(+process.argv[2],process.argv[1],()=>console.log('listening'));`;
+const SENDER = `const net=require('net'),c=require('crypto');
+const b=c.randomBytes(+process.argv[4]);
+const k=net.connect({port:+process.argv[2],host:process.argv[1],localAddress:process.argv[3]},()=>{
+k.end(b,()=>console.log(JSON.stringify({bytes:b.length,sha256:c.createHash('sha256').update(b).digest('hex')})));});`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test.serial('behind a NAT: detected, registered via the RTR, pings both ways and a TCP transfer through the RTR', async (t) => {
+  if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
+  const bed = createTestbed({ prefix: 'nrt', nodes: 1, subnet: '198.51.100', firstHost: 7 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-nat-rtr-'));
+  const children: ChildProcess[] = [];
+  const made: { nat?: ReturnType<typeof createNat> } = {};
+  t.teardown(async () => {
+    await stopChildren(children);
+    made.nat?.destroy();
+    bed.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const nat = createNat({ bridge: bed, prefix: 'nrt', publicAddress: '198.51.100.10', privateSubnet: '192.168.77' });
+  made.nat = nat;
+  const pub = bed.nodes[0];
+  const logs: Record<string, string> = { pub: '', pi: '' };
+  const start = (name: 'pub' | 'pi', ns: Netns, eid: string, seeds: string[]): void => {
+    const file = path.join(dir, `${name}.yaml`);
+    fs.writeFileSync(file, [
+      `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
+      `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
+      'nat:', '  keepalive: 2s', `  rtr: ${name === 'pub'}`,
+      // The RTR reads the inner header of what it relays and never decrypts: relayed traffic is
+      // clear (README "Behind NAT"), so this group runs without LISP-crypto.
+      'dataplane:', '  tun: decent0', '  encryption: off', '',
+    ].join('\n'));
+    ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
+    const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-6000); });
+    children.push(child);
+  };
+  start('pub', pub.ns, PUB_EID, []);
+  start('pi', nat.host, NAT_EID, [pub.address]);
+  const sock = (name: string): string => path.join(dir, `${name}.sock`);
+  const get = <T>(name: string, p: string): Promise<T> => apiRequest<T>(sock(name), 'GET', p, 2000);
+  const failWith = (what: string): string => `${what}\npub: ${logs.pub.slice(-2500)}\npi: ${logs.pi.slice(-2500)}`;
+  const until = async (what: string, ms: number, ok: () => Promise<boolean>): Promise<boolean> => {
+    const by = Date.now() + ms;
+    for (;;) {
+      if (await ok().catch(() => false)) return true;
+      if (Date.now() > by) { t.fail(failWith(what)); return false; }
+      await sleep(100);
+    }
+  };
+  const startedAt = Date.now();
+
+  // Detection and registration via the RTR: pub's site cache holds pi's EID with the translated
+  // RLOC and the RTR at 254, never pi's private address.
+  type Status = { nat: { behindNat?: boolean; rtrs: string[]; relaying: { name: string; address: string; dataPort?: number; controlPort?: number }[] } };
+  if (!await until('pi did not detect the NAT', 20_000, async () => (await get<Status>('pi', '/api/status')).nat.behindNat === true)) return;
+  t.deepEqual((await get<Status>('pi', '/api/status')).nat.rtrs, [pub.address]);
+  if (!await until('pub has no registration of pi via the RTR', 20_000, async () => {
+    const rows = await get<SiteCacheRow[]>('pub', '/api/site-cache');
+    const r = rows.find((x) => x.eid === `[0]${NAT_EID}/32`);
+    return r !== undefined && r.rlocs.some((x) => x.startsWith('198.51.100.10 (pi@tp-')) && r.rlocs.includes(pub.address);
+  })) return;
+  const row = (await get<SiteCacheRow[]>('pub', '/api/site-cache')).find((x) => x.eid === `[0]${NAT_EID}/32`);
+  t.false(row?.rlocs.some((x) => x.startsWith(nat.hostAddress)), `the private RLOC is never registered: ${JSON.stringify(row)}`);
+  // pi learns the group through its RTR (its NAT drops what pub replicates to it directly)
+  if (!await until('pi did not learn pub\'s EID', 20_000, async () => (await get<SiteCacheRow[]>('pi', '/api/site-cache')).some((x) => x.eid === `[0]${PUB_EID}/32`))) return;
+  if (!await until('pub holds no NAT binding for pi', 20_000, async () => (await get<Status>('pub', '/api/status')).nat.relaying.some((r) => r.name === 'pi' && r.dataPort !== undefined))) return;
+  const binding = (await get<Status>('pub', '/api/status')).nat.relaying.find((r) => r.name === 'pi');
+  t.like(binding, { address: '198.51.100.10' });
+  t.true((binding?.dataPort ?? 0) >= 40000 && (binding?.dataPort ?? 0) <= 40999, JSON.stringify(binding));
+
+  // Pings both ways (the first packets may wait for resolution).
+  const ping = (ns: Netns, from: string, to: string): boolean =>
+    spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-c', '1', '-W', '1', '-I', from, to]).status === 0;
+  if (!await until('pi -> pub: no ping through the RTR', 15_000, async () => ping(nat.host, NAT_EID, PUB_EID))) return;
+  const firstPingMs = Date.now() - startedAt;
+  if (!await until('pub -> pi: no ping through the RTR', 15_000, async () => ping(pub.ns, PUB_EID, NAT_EID))) return;
+  t.log(`first ping pi -> pub ${firstPingMs} ms after both processes were started`);
+
+  // A TCP transfer from behind the NAT, and one towards it.
+  for (const [fromNs, fromEid, toNs, toEid, port] of [[nat.host, NAT_EID, pub.ns, PUB_EID, 5501], [pub.ns, PUB_EID, nat.host, NAT_EID, 5502]] as const) {
+    let ready!: () => void;
+    const listening = new Promise<void>((r) => { ready = r; });
+    const rx = run(toNs, [process.execPath, '-e', RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
+    await Promise.race([listening, rx.done]);
+    const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, String(2 * 1024 * 1024)]);
+    const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });
+    t.is(received.bytes, 2 * 1024 * 1024, `${fromEid} -> ${toEid}`);
+    t.is(received.sha256, sent.sha256, `${fromEid} -> ${toEid}: the TCP transfer arrived byte for byte`);
+  }
+
+  // Behind the NAT all data leaves from the data socket: the NAT holds one UDP mapping from
+  // pi's 4341 (and its control port's), not one per flow.
+  const ct = nat.ns.exec(['conntrack', '-L', '-p', 'udp', '-s', nat.hostAddress]);
+  const sports = new Set([...ct.matchAll(/src=192\.168\.77\.5 dst=\S+ sport=(\d+)/g)].map((m) => m[1]));
+  t.deepEqual([...sports].sort(), ['4341', '4342'], ct);
+  t.log(`binding ${JSON.stringify(binding)}`);
+});
