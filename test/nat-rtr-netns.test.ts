@@ -121,4 +121,12 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   const sports = new Set([...ct.matchAll(/src=192\.168\.77\.5 dst=\S+ sport=(\d+)/g)].map((m) => m[1]));
   t.deepEqual([...sports].sort(), ['4341', '4342'], ct);
   t.log(`binding ${JSON.stringify(binding)}`);
+
+  // decent show peers (and /api/peers) say how each side reaches the other.
+  const peers = await get<{ name: string | null; rlocs: string[]; path: string }[]>('pub', '/api/peers');
+  t.like(peers.find((p) => p.name === 'pi'), { rlocs: ['198.51.100.10'], path: `direct to its NAT 198.51.100.10:${binding?.dataPort} (we are its RTR)` }, JSON.stringify(peers));
+  const shown = spawnSync(process.execPath, [DECENT_BIN, 'show', 'peers', '--socket', sock('pi')], { encoding: 'utf8' }).stdout;
+  t.regex(shown, /path/, shown);
+  t.true(shown.split('\n').some((l) => l.split(/\s{2,}/)[1] === pub.address && l.endsWith(`via RTR ${pub.address} (we are behind NAT)`)), shown);
+  t.false(shown.includes('198.51.100.10'), 'not itself');
 });

@@ -45,7 +45,8 @@ export const showCommand: Command = {
     '  database    own EIDs and RLOCs',
     '  peers       the group members: name, RLOCs, EIDs, last registration, state (registered,',
     '              notified: named by a Map-Notify only, seed-not-registered: a seed that never',
-    '              registered to us), reachability of their RLOCs (up, down, unknown), and',
+    '              registered to us), reachability of their RLOCs (up, down, unknown),',
+    '              path once a NAT is involved (direct, or via which RTR and why), and',
     '              encryption: the LISP-crypto send key (suite, key-id), packets sealed/opened',
     '  stats       a summary of the counters; --all lists every counter',
     '  conflicts   registrations refused: an EID another member owns, or a limit (newest last)'
@@ -122,10 +123,12 @@ function render(what: What, data: unknown, keys: readonly KeyRow[] = []): string
         const short = list.map((e) => e.replace(/^\[0\]/, ''));
         return short.length > 4 ? `${short.slice(0, 3).join(', ')} +${short.length - 3} more` : short.join(', ') || '-';
       };
-      // the encryption column once the data plane holds keys (none: no data plane, encryption off, or none agreed yet)
-      return table(['name', 'RLOCs', 'EIDs', 'registered', 'state', 'reachability', ...(keys.length ? ['encryption'] : [])], rows.map((p) => [
+      // the encryption column once the data plane holds keys (none: no data plane, encryption off, or none agreed yet);
+      // the path column once a NAT is involved (a member behind NAT, or we are)
+      const nat = rows.some((p) => p.path !== undefined && p.path !== 'direct');
+      return table(['name', 'RLOCs', 'EIDs', 'registered', 'state', 'reachability', ...(nat ? ['path'] : []), ...(keys.length ? ['encryption'] : [])], rows.map((p) => [
         p.name ?? '-', p.rlocs.join(', '), eids(p.eids), p.lastRegistered === null ? '-' : `${ago(p.lastRegistered, now)} ago`,
-        p.state, p.reachability, ...(keys.length ? [cryptoCell(p.rlocs, keys)] : []),
+        p.state, p.reachability, ...(nat ? [p.path] : []), ...(keys.length ? [cryptoCell(p.rlocs, keys)] : []),
       ]));
     }
     case 'conflicts': {

@@ -383,6 +383,11 @@ export class ControlNode implements NodeContext {
     return this.mapping.diagnostics();
   }
 
+  /** For `decent show peers`: our RTRs behind a NAT, the members we relay for as an RTR. */
+  natPaths(): { outbound: readonly string[]; relaying: { address: string; dataPort?: number }[] } {
+    return { outbound: this.nat.outboundRtrs(), relaying: this.rtr.servedMembers().map((s) => ({ address: s.binding.address, dataPort: s.binding.dataPort })) };
+  }
+
   /** NAT detection's latest answer (nat.ts), and as an RTR the members we relay for (rtr.ts). */
   natStatus(): NatStatus & { relaying: { name: string; address: string; dataPort?: number; controlPort?: number; xtrId: string }[] } {
     const relaying = this.rtr.servedMembers().map((s) => ({

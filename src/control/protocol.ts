@@ -100,5 +100,10 @@ export interface PeerRow {
   readonly expiresAt: number | null;
   readonly state: 'registered' | 'registered-unauthenticated' | 'notified' | 'seed-not-registered';
   readonly reachability: 'up' | 'down' | 'unknown';
+  /**
+   * How our data reaches it (README "Behind NAT"): `direct`; `via RTR X (it is behind NAT)`;
+   * `via RTR X (we are behind NAT)`; `direct to its NAT A:P (we are its RTR)`.
+   */
+  readonly path: string;
   readonly xtrId?: string;
 }

@@ -4,6 +4,7 @@ import type { MapCacheEntry } from '../mapping/entry';
 import type { PeerRow, SiteCacheRow } from './protocol';
 import type { Registration, SiteCache, SiteEntry } from './site-cache';
 import type { LocatorRecord } from '../wire';
+import { RTR_PRIORITY, hostOf } from './rtr';
 
 /** `192.0.2.1` or `192.0.2.1 (n1)`; a group locator lists its RLE nodes. */
 export function locatorTexts(l: LocatorRecord): string[] {
@@ -38,9 +39,13 @@ export interface PeerSource {
   readonly mapCache: { all(): MapCacheEntry[] };
   readonly groupKey: string;
   readonly rlocs: readonly string[];
+  /** Ours as the group knows them (behind a NAT: the translated RLOC). */
+  readonly registeredRlocs?: readonly string[];
   readonly config: { readonly group: { readonly seeds: readonly string[] } };
   /** The replication targets: the group entry's RLE plus members learned from Map-Notifys. */
   peers(): string[];
+  /** NAT traversal: our RTRs when we are behind a NAT, and the members we relay for as an RTR. */
+  natPaths?(): { readonly outbound: readonly string[]; readonly relaying: readonly { readonly address: string; readonly dataPort?: number }[] };
 }
 
 const ipOf = (a: { kind: string; ip?: string }): string | undefined => (a.kind === 'ipv4' || a.kind === 'ipv6' ? a.ip : undefined);
@@ -63,7 +68,7 @@ function registeredRlocs(r: Registration): { ip: string; name?: string }[] {
  * Map-Notify, and seeds that never registered, are listed too: they are what a new user checks.
  */
 export function peerRows(n: PeerSource): PeerRow[] {
-  const own = new Set(n.rlocs);
+  const own = new Set([...n.rlocs, ...(n.registeredRlocs ?? [])]);
   const group = n.siteCache.get(n.groupKey);
   const others = n.siteCache.all().filter((e) => e.key !== n.groupKey);
   const reach = new Map<string, boolean>();
@@ -75,6 +80,17 @@ export function peerRows(n: PeerSource): PeerRow[] {
     if (known.length === 0) return 'unknown';
     return known.some((ip) => reach.get(ip)) ? 'up' : 'down';
   };
+  const nat = n.natPaths?.() ?? { outbound: [], relaying: [] };
+  /** How our data reaches a member (README "Behind NAT"): direct, or through which RTR and why. */
+  const pathOf = (ips: readonly string[], rtrs: readonly string[]): string => {
+    if (nat.outbound.length > 0) return `via RTR ${nat.outbound.join(', ')} (we are behind NAT)`;
+    if (rtrs.length === 0) return 'direct';
+    if (rtrs.some((r) => own.has(r))) {
+      const b = nat.relaying.find((x) => ips.includes(x.address));
+      return `direct to its NAT${b?.dataPort !== undefined ? ` ${b.address}:${b.dataPort}` : ' (binding not learnt yet)'} (we are its RTR)`;
+    }
+    return `via RTR ${rtrs.join(', ')} (it is behind NAT)`;
+  };
   const rows: PeerRow[] = [];
   const listed = new Set<string>();
   for (const [who, reg] of group?.registrations ?? []) {
@@ -85,27 +101,33 @@ export function peerRows(n: PeerSource): PeerRow[] {
     const sameMember = (key: string, r: Registration): boolean =>
       who !== '' ? key === who : registeredRlocs(r).some((x) => ips.includes(x.ip));
     const eids: string[] = [];
+    const rtrs = new Set<string>();
     let last = reg.lastRegistered;
     let name = rlocs.find((r) => r.name)?.name;
     for (const e of others) {
       for (const [key, r] of e.registrations) {
         if (!sameMember(key, r)) continue;
         eids.push(e.key);
+        for (const l of r.locators) {
+          const ip = locatorIp(l.address);
+          if (ip !== undefined && l.priority === RTR_PRIORITY) rtrs.add(ip);
+        }
         last = Math.max(last, r.lastRegistered);
         name ??= registeredRlocs(r).find((x) => x.name)?.name ?? (e.eid.kind === 'name' ? e.eid.name : undefined);
       }
     }
     for (const ip of ips) listed.add(ip);
     rows.push({
-      name: name ?? null, rlocs: ips, eids: eids.sort(), lastRegistered: last, expiresAt: reg.expiresAt,
-      state: reg.authenticated ? 'registered' : 'registered-unauthenticated', reachability: reachability(ips),
+      // lispers names a member behind NAT's RLOC host@tp-PORT: the member is the host
+      name: name !== undefined ? hostOf(name) : null, rlocs: ips, eids: eids.sort(), lastRegistered: last, expiresAt: reg.expiresAt,
+      state: reg.authenticated ? 'registered' : 'registered-unauthenticated', reachability: reachability(ips), path: pathOf(ips, [...rtrs].sort()),
       ...(reg.xtrId !== undefined ? { xtrId: `0x${reg.xtrId.toString(16)}` } : {}),
     });
   }
   const extra = (ip: string, state: PeerRow['state']): void => {
     if (own.has(ip) || listed.has(ip)) return;
     listed.add(ip);
-    rows.push({ name: null, rlocs: [ip], eids: [], lastRegistered: null, expiresAt: null, state, reachability: reachability([ip]) });
+    rows.push({ name: null, rlocs: [ip], eids: [], lastRegistered: null, expiresAt: null, state, reachability: reachability([ip]), path: pathOf([ip], []) });
   };
   for (const ip of n.peers()) extra(ip, 'notified');
   for (const ip of n.config.group.seeds) extra(ip, 'seed-not-registered');
