@@ -41,7 +41,7 @@ test('the checks themselves catch public addresses', (t) => {
 test('examples, README and demo use private or documentation addresses only', (t) => {
   const files = [
     ...fs.readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml') || f.endsWith('.service')).map((f) => path.join('examples', f)),
-    'README.md', 'src/testbed/demo.ts', 'src/cli/demo.ts', 'src/api/ui.ts',
+    'README.md', 'src/testbed/demo.ts', 'src/testbed/demo-nat.ts', 'src/cli/demo.ts', 'src/api/ui.ts',
   ];
   for (const f of files) {
     const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
