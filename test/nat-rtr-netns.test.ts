@@ -2,7 +2,8 @@
 // whose public member is its seed and its RTR: it detects the NAT, registers its translated RLOC
 // and the RTR at priority 254 (never its private address), pings cross both ways through the RTR,
 // and a TCP transfer arrives byte for byte (SHA-256). Its data leaves from one source port (its
-// data socket), and the RTR shows the NAT binding it relays to.
+// data socket), the RTR shows the NAT binding it relays to, and when the NAT forgets its mappings
+// (conntrack flush) the next keepalive brings the path back.
 import test from 'ava';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,7 +31,7 @@ k.end(b,()=>console.log(JSON.stringify({bytes:b.length,sha256:c.createHash('sha2
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test.serial('behind a NAT: detected, registered via the RTR, pings both ways and a TCP transfer through the RTR', async (t) => {
+test.serial('behind a NAT: detected, registered via the RTR, pings both ways and a TCP transfer through the RTR, and back after the NAT forgets its mappings', async (t) => {
   if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
   const bed = createTestbed({ prefix: 'nrt', nodes: 1, subnet: '198.51.100', firstHost: 7 });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-nat-rtr-'));
@@ -129,4 +130,12 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   t.regex(shown, /path/, shown);
   t.true(shown.split('\n').some((l) => l.split(/\s{2,}/)[1] === pub.address && l.endsWith(`via RTR ${pub.address} (we are behind NAT)`)), shown);
   t.false(shown.includes('198.51.100.10'), 'not itself');
+
+  // NAT rebinding: the NAT forgets every mapping. pi's next data-port Info-Request (every
+  // keepalive) tells pub its new port; pub -> pi works again without anyone restarting.
+  nat.flushConntrack();
+  const flushedAt = Date.now();
+  if (!await until('pub -> pi: no ping after the NAT forgot its mappings', 15_000, async () => ping(pub.ns, PUB_EID, NAT_EID))) return;
+  const after = (await get<Status>('pub', '/api/status')).nat.relaying.find((r) => r.name === 'pi');
+  t.log(`after a conntrack flush pub -> pi works again after ${Date.now() - flushedAt} ms (keepalive 2 s); data port ${binding?.dataPort} -> ${after?.dataPort}`);
 });
