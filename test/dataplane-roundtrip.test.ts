@@ -302,10 +302,11 @@ function mapping(eid: string, rlocs: { address: string; port?: number; priority?
 test('RTR (nat.rtr): clear data from a member for an EID not ours is re-encapsulated, to a member behind NAT at its translated port from UDP 4341; sealed data, a dying TTL and a non-RTR node relay nothing', async (t) => {
   const net = new MemNet();
   const host = net.host(['192.0.2.7']);
+  const misses: string[] = [];
   const dp = createDataPlane({
     tun: 'decent0', mtu: 1400, offloads: false, instanceId: IID, localEids: [parseEid('10.7.0.1/32', IID)], rlocs: ['192.0.2.7'],
     routes: [], staticMapCache: [], rtr: true,
-  }, { onMiss: () => undefined, onEncapsulatedControl: () => true, log: () => undefined }, host);
+  }, { onMiss: (eid) => misses.push(eidKey(eid)), onEncapsulatedControl: () => true, log: () => undefined }, host);
   await dp.start();
   t.teardown(() => dp.stop());
   // a member behind NAT (its translated address and data port) and a public member
@@ -326,8 +327,9 @@ test('RTR (nat.rtr): clear data from a member for an EID not ours is re-encapsul
   const out = net.sent.slice(before).filter((d) => d.src === '192.0.2.7').sort((x, y) => x.payload[8 + 30] - y.payload[8 + 30]);
   t.deepEqual(out.map((d) => [d.dst, d.dport, d.sport === 4341, d.payload[8 + 30]]), [
     ['198.51.100.10', 40500, true, 1], // the member's NAT lets in only what comes from our 4341
-    ['192.0.2.8', 4341, false, 2],
+    ['192.0.2.8', 4341, true, 2], // relayed whole: only the outer header changes
   ]);
+  t.deepEqual([...out[1].payload.subarray(0, 8)], [0x88, 0, 0, 1, 0, 0, IID, 0], 'the sender\'s LISP header, as it came');
   t.is(out[0].payload[8 + 8], 63, 'inner TTL minus one');
   t.true(ipv4HeaderOk(out[0].payload.subarray(8)));
   const c = dp.counters();
@@ -335,6 +337,13 @@ test('RTR (nat.rtr): clear data from a member for an EID not ours is re-encapsul
   t.is(c.dropBadHeader, 1);
   t.is(c.dropTtlExpired, 1);
   t.is(c.decapPackets, 0);
+  // An EID the RTR has no mapping for yet: decapsulated and handed to the ITR side, which asks
+  // the control plane (and holds the packet) like for its own traffic.
+  send('192.0.2.8', 5555, ipv4Packet('10.8.0.1', '10.9.0.1', { mark: 5 }));
+  net.pump();
+  t.deepEqual(misses, [eidKey(parseEid('10.9.0.1/32', IID))]);
+  t.is(dp.counters().rtrRelayed, 3);
+  t.is(dp.counters().missHeld, 1);
 
   // Behind a NAT: everything leaves from the data socket (UDP 4341), not per-flow ports.
   const nat = net.host(['192.168.77.5']);

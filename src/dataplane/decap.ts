@@ -14,7 +14,7 @@
 // verifies, so per-segment fixes survive coalescing without native changes. A segment that must
 // be dropped (outer CE over inner Not-ECT) sends the message down the per-segment slow path.
 import { isIPv4 } from 'node:net';
-import { Pool, RecvPool, ipToBytes } from '../native';
+import { AddressTable, Pool, RecvPool, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import { DATA_FLAG_I, DATA_KEY_ID_MASK } from '../wire/constants';
@@ -22,7 +22,7 @@ import type { DataPlaneCounters } from './counters';
 import type { DatagramEndpoint, PacketDevice } from './io';
 import type { SourceFilter } from './sources';
 import {
-  ADDR, DESC, D_ADDR, D_FLAGS, D_GSO, D_HDR, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN,
+  ADDR, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN, flowHash,
 } from './packet';
 
 
@@ -107,6 +107,11 @@ export class RlocFilter {
     });
   }
 
+  /** Is entry `i` of an address table one of our RLOCs (false when we know none)? */
+  isOwn(dst: Uint8Array, i: number): boolean {
+    return this.count > 0 && this.matches(dst, i);
+  }
+
   /** Is entry `i` of an address table (pool.dst) one of ours? */
   matches(dst: Uint8Array, i: number): boolean {
     if (this.count === 0) return true;
@@ -150,6 +155,15 @@ export interface DecapOptions {
    * such packets are dropped (dropNotOurEid). `relayDone` runs after each receive batch.
    */
   relay?: { readonly enabled: boolean; packet(b: Buffer, at: number, len: number): void; done(): void };
+  /**
+   * The map-cache FIB: with it an RTR relays a whole message at once when it can (every segment
+   * for one inner destination whose FIB entry is there, an RLOC of the receiving socket's family):
+   * only the outer header changes (its datagrams, LISP headers included, go out as they came,
+   * inner TTL minus one, one UDP GSO message from our data socket). The rest takes `relay`.
+   */
+  relayFib?: FibReader;
+  /** The receiving socket's family (default 4): the fast path relays only within it. */
+  family?: 4 | 6;
   batch?: number;
   rounds?: number;
 }
@@ -157,6 +171,12 @@ export interface DecapOptions {
 export class Decapsulator {
   readonly pool: RecvPool;
   private readonly spare: Pool;
+  /** Relay fast path: destinations per slot, which slots go out again, their D.ADDR for the TUN write. */
+  private readonly relayAddrs: AddressTable;
+  private readonly relayed: Uint8Array;
+  private readonly savedAddr: Int32Array;
+  private relayCount = 0;
+  private nowSec = 0;
   private spareCount = 0;
   private readonly rounds: number;
 
@@ -166,6 +186,9 @@ export class Decapsulator {
     const slotSize = (o.udp.offloads.gro ? 65536 : 2048) + 64;
     this.pool = new RecvPool({ slots: batch, slotSize, headroom: 64 });
     this.spare = new Pool({ slots: 16, slotSize: 65536 + 64, headroom: 64 });
+    this.relayAddrs = new AddressTable(batch);
+    this.relayed = new Uint8Array(batch);
+    this.savedAddr = new Int32Array(batch);
   }
 
   drain(): void {
@@ -173,7 +196,11 @@ export class Decapsulator {
       const n = this.o.udp.recv(this.pool);
       if (n === 0) break;
       this.o.open?.(this.pool, n);
-      if (this.process(n)) this.o.tun.write(this.pool, n);
+      this.relayCount = 0;
+      this.nowSec = Math.floor(Date.now() / 1000);
+      const any = this.process(n);
+      if (this.relayCount > 0) this.sendRelayed(n);
+      if (any) this.o.tun.write(this.pool, n);
       this.flushSpare();
       this.o.relay?.done();
       if (n < this.pool.slots) break;
@@ -193,6 +220,7 @@ export class Decapsulator {
       const segs = gso > 0 ? Math.ceil(len / gso) : 1;
       const tt = desc[d + D_TTLTOS];
       desc[d + D_ADDR] = -1;
+      this.relayed[i] = 0;
       if ((desc[d + D_FLAGS] & F_TRUNC) !== 0) { c.dropBadHeader += segs; continue; }
       if (!this.o.rlocs.matches(p.dst, i)) { c.dropNotOurRloc += segs; continue; }
       // one source per message (GRO merges only datagrams of one flow)
@@ -209,7 +237,7 @@ export class Decapsulator {
         c.decapPackets += segs;
         c.decapBytes += len - segs * LISP_HEADER_LEN;
         any = true;
-      } else {
+      } else if (!(this.o.relayFib && this.relayFast(i, at, len, seg, tt, member))) {
         this.slowPath(i, at, len, seg, tt, member);
       }
     }
@@ -276,6 +304,74 @@ export class Decapsulator {
         case RELAY: this.relay(p.data, s + LISP_HEADER_LEN, sl - LISP_HEADER_LEN); break;
       }
     }
+  }
+
+  /**
+   * RTR fast path: message i is relayed whole when every segment is RELAY for the same inner
+   * destination, its FIB entry is usable and the chosen RLOC has the receiving socket's family
+   * (and is not ours). Marks it for sendRelayed(); false leaves it to the slow path.
+   */
+  private relayFast(i: number, at: number, len: number, seg: number, tt: number, member: boolean): boolean {
+    const fib = this.o.relayFib, b = this.pool.data, c = this.o.counters;
+    if (!fib) return false;
+    const ip = at + LISP_HEADER_LEN, v4 = b[ip] >> 4 === 4, dst = v4 ? 16 : 24, n = v4 ? 4 : 16;
+    let segs = 0;
+    for (let off = 0; off < len; off += seg, segs++) {
+      if (this.check(b, at + off, Math.min(seg, len - off), tt, member) !== RELAY) return false;
+      const o = at + off + LISP_HEADER_LEN;
+      if (b[o] >> 4 !== b[ip] >> 4) return false;
+      for (let k = 0; k < n; k++) if (b[o + dst + k] !== b[ip + dst + k]) return false;
+    }
+    if (segs > 1 && !this.o.udp.offloads.gso) return false;
+    const entry = v4 ? fib.lookup4Bytes(this.o.instanceId, b, ip + 16) : fib.lookup6Bytes(this.o.instanceId, b, ip + 24);
+    if (entry < 0 || fib.entryExpired(entry, this.nowSec)) return false;
+    const route = fib.route(entry);
+    if (fib.routeRlocCount(route) === 0) return false;
+    if (fib.selectRlocOfRoute(route, flowHash(b, ip, Math.min(seg, len) - LISP_HEADER_LEN, v4)) < 0) return false;
+    const fam = fib.selectedFamily, w = fib.selectedAddress, port = fib.selectedPort, a = this.relayAddrs.bytes, e = i * ADDR;
+    if (fam !== (this.o.family ?? 4)) return false;
+    a[e] = fam;
+    a[e + 1] = 0;
+    a[e + 2] = port >> 8;
+    a[e + 3] = port & 0xff;
+    for (let k = 0, words = fam === 6 ? 4 : 1; k < words; k++) {
+      const x = w[k], q = e + 4 + 4 * k;
+      a[q] = x >>> 24;
+      a[q + 1] = (x >>> 16) & 0xff;
+      a[q + 2] = (x >>> 8) & 0xff;
+      a[q + 3] = x & 0xff;
+    }
+    if (this.o.rlocs.isOwn(a, i)) return false;
+    // the inner TTL goes down by one in every datagram (as in relay()); the outer copies it
+    for (let off = 0; off < len; off += seg) {
+      const o = at + off + LISP_HEADER_LEN;
+      if (v4) patch16(b, o, 8, ((b[o + 8] - 1) << 8) | b[o + 9]);
+      else b[o + 7]--;
+    }
+    const desc = this.pool.desc, d = i * DESC;
+    const ttl = v4 ? b[ip + 8] : b[ip + 7], tos = v4 ? b[ip + 1] : ((b[ip] & 0x0f) << 4) | (b[ip + 1] >> 4);
+    desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
+    this.relayed[i] = 1;
+    this.relayCount++;
+    c.rtrRelayed += segs;
+    return true;
+  }
+
+  /** Sends the messages relayFast() marked, as they came (LISP headers included), then restores D.ADDR for the TUN write. */
+  private sendRelayed(n: number): void {
+    const desc = this.pool.desc, saved = this.savedAddr;
+    for (let i = 0; i < n; i++) {
+      const d = i * DESC;
+      saved[i] = desc[d + D_ADDR];
+      if (this.relayed[i] === 0) { desc[d + D_ADDR] = -1; continue; }
+      desc[d + D_ADDR] = i;
+      desc[d + D_HDR] = 0;
+      desc[d + D_FLAGS] = 0;
+      desc[d + D_KEY] = 0;
+      desc[d + D_AUX] = 0;
+    }
+    this.o.udp.send(this.pool, n, this.relayAddrs);
+    for (let i = 0; i < n; i++) desc[i * DESC + D_ADDR] = this.relayed[i] !== 0 ? -1 : saved[i];
   }
 
   /** RTR: one inner packet at b[ip, ip+len) for another member's EID, TTL checked (> 1). */

@@ -241,6 +241,8 @@ export class Encapsulator implements EncapBatch {
     this.staged = 0;
     this.forward(n, Date.now());
     this.o.icmp.flush(this.o.tun);
+    // packets an RTR relays to EIDs it has not resolved yet are asked for like its own
+    if (this.o.miss.reportDue) this.o.onMissDue();
   }
 
   private nextNonce(): number {

@@ -168,7 +168,7 @@ class LispDataPlane implements DataPlane {
           tun, udp, local: this.local, rlocs: this.rlocFilter, sources: this.sourceFilter, counters: this.c, instanceId: cfg.instanceId,
           mtu: cfg.mtu, onControl: (b, at, len, src, sport) => this.controlQueue.push(b, at, len, src, sport),
           open: crypto ? (p, n) => crypto.open(p, n) : undefined,
-          relay: this.relay,
+          relay: this.relay, relayFib: this.sync.fib, family: udp === this.udp6 ? 6 : 4,
         });
         const drainDecap = (): void => {
           decap.drain();

@@ -43,7 +43,20 @@ function ping(ns: Netns, from: string, to: string, seconds: number): boolean {
   return Number(/(\d+) received/.exec(r.stdout ?? '')?.[1] ?? 0) > 0;
 }
 
-export async function runNatDemo(progress: (line: string) => void): Promise<NatDemoResult> {
+/** What a measurement script gets while the demo's group runs (before the teardown). */
+export interface NatDemoBed {
+  /** alpha (RTR), beta, pi: their namespaces and EIDs. */
+  readonly nodes: readonly { readonly name: string; readonly ns: Netns; readonly eid: string }[];
+}
+
+export interface NatDemoOptions {
+  /** The nodes' `dataplane.encryption` (default `preferred`). */
+  readonly encryption?: 'preferred' | 'off';
+  /** Runs after the checks, before everything is removed. */
+  readonly during?: (bed: NatDemoBed) => Promise<void>;
+}
+
+export async function runNatDemo(progress: (line: string) => void, o: NatDemoOptions = {}): Promise<NatDemoResult> {
   const result: NatDemoResult = {
     ok: false, detected_ms: null, registered_ms: null, translated: null, relay_port: null, registered_rlocs: [], pings: {}, paths: {}, relayed: 0, problems: [],
   };
@@ -68,7 +81,7 @@ export async function runNatDemo(progress: (line: string) => void): Promise<NatD
         `decent: {group: 224.1.1.1, seeds: [${i === 0 ? '' : alpha.address}]}`, 'auth: {key: decent-password}',
         `nat: {keepalive: 2s, rtr: ${n.name === 'alpha'}}`,
         // relayed traffic is never sealed with the RTR's key: `preferred` keeps the rest encrypted
-        'dataplane: {tun: decent0, encryption: preferred}', `api: {socket: ${sock(n.name)}}`, '',
+        `dataplane: {tun: decent0, encryption: ${o.encryption ?? 'preferred'}}`, `api: {socket: ${sock(n.name)}}`, '',
       ].join('\n'));
       children.push(spawn('ip', ['netns', 'exec', ns[i].name, process.execPath, bin, 'run', '--config', cfg], { stdio: 'ignore' }));
     });
@@ -113,6 +126,7 @@ export async function runNatDemo(progress: (line: string) => void): Promise<NatD
     if (result.registered_rlocs.some((r) => r.startsWith(priv))) result.problems.push('the private RLOC was registered');
     if (result.relayed === 0) result.problems.push('alpha relayed nothing between beta and pi');
     result.ok = result.problems.length === 0;
+    if (o.during) await o.during({ nodes: NODES.map((n, i) => ({ name: n.name, ns: ns[i], eid: n.eid })) });
     return result;
   } finally {
     await Promise.all(children.map((c) => new Promise<void>((resolve) => {
