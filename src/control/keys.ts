@@ -54,7 +54,11 @@ const MAX_PAIRS = 4096;
 /** The registered-key index is rebuilt at most this often: key-carrying probes cannot make us scan the site cache per packet. */
 const REGISTERED_KEYS_MAX_AGE_MS = 250;
 
-interface Slot { suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number }
+interface Slot {
+  suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number;
+  /** Decap: packets the data plane opened under it (its report), and when that count last grew. */
+  opened: number; usedAt: number;
+}
 
 interface Pair {
   readonly local: string;
@@ -142,6 +146,18 @@ export class KeyExchange {
     p.packets = sealed;
     // at the limit: rekey now rather than at the next tick
     if (sealed >= (this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS)) this.tick();
+  }
+
+  /**
+   * The data plane's count of packets opened from `peerRloc` under our decap key `keyId`: a key
+   * whose count grows is in use, whatever its age (the peer's ITR rekeys on its own period).
+   */
+  packetsOpened(peerRloc: string, keyId: number, opened: number): void {
+    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peerRloc));
+    const s = local === undefined ? undefined : this.pairs.get(`${local}>${peerRloc}`)?.decap.get(keyId);
+    if (!s || s.opened === opened) return;
+    s.opened = opened;
+    s.usedAt = this.ctx.env.now();
   }
 
   status(): PairStatus[] {
@@ -313,7 +329,7 @@ export class KeyExchange {
     }
     const p = this.pair(local, itrIp);
     if (!p) return undefined;
-    this.install(p, 'decap', keyId, { suite: offered.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now() });
+    this.install(p, 'decap', keyId, { suite: offered.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0, usedAt: this.ctx.env.now() });
     return { localRloc: local, key: securityKeyLcaf(local, offered.cipherSuite, this.keyPair.publicKey, keyId) };
   }
 
@@ -350,7 +366,7 @@ export class KeyExchange {
       return true;
     }
     const previous = p.encapKeyId;
-    this.install(p, 'encap', pending.keyId, { suite: key.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now() });
+    this.install(p, 'encap', pending.keyId, { suite: key.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0, usedAt: this.ctx.env.now() });
     p.encapKeyId = pending.keyId;
     p.packets = 0;
     p.retryMs = RETRY_MS;
@@ -399,11 +415,12 @@ export class KeyExchange {
     }
     const none = new Set<string>();
     const rekeyMs = this.config.rekeyMs ?? DEFAULT_REKEY_MS;
-    // The peer's ITR renews our decap keys every rekey period while it sends to us (it keeps
-    // only its current key): one older than two periods and the retry backoff is unused.
-    const decapMaxAgeMs = 2 * rekeyMs + RETRY_MAX_MS;
+    // A decap key belongs to the peer's ITR, which rekeys on its own period (RFC 8061 §6 leaves it
+    // to each end): one that opened nothing for two default periods (or two of ours, if longer)
+    // is no longer used, and goes, so departed peers do not fill the key table.
+    const decapIdleMs = 2 * Math.max(rekeyMs, DEFAULT_REKEY_MS) + RETRY_MAX_MS;
     for (const p of [...this.pairs.values()]) {
-      for (const [id, s] of [...p.decap]) if (now - s.installedAt > decapMaxAgeMs) this.drop(p, 'decap', id, s);
+      for (const [id, s] of [...p.decap]) if (now - s.usedAt > decapIdleMs) this.drop(p, 'decap', id, s);
       const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
       if (keyGone) this.wipe(p, 'peer registered another key');

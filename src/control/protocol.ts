@@ -33,7 +33,7 @@ export type ToWorker =
   | { readonly t: 'encapsulated'; readonly packets: readonly Uint8Array[]; readonly sources: readonly string[]; readonly ports: readonly number[] }
   | { readonly t: 'resolve'; readonly eid: string }
   | { readonly t: 'rloc-alive'; readonly rloc: string }
-  /** Packets sealed per peer RLOC under its current send key-id (the data plane's key table, batched): the packet-count rekey. */
+  /** Packets sealed / opened per peer RLOC and key-id (the data plane's key table, batched): the packet-count rekey, idle decap keys. */
   | { readonly t: 'keys-used'; readonly used: readonly KeyUsage[] }
   | { readonly t: 'reconfigure'; readonly config: ControlConfig }
   | { readonly t: 'query'; readonly id: number; readonly what: Query }
@@ -43,11 +43,12 @@ export type ToWorker =
   /** Tests of the restart path: the worker throws an uncaught exception. */
   | { readonly t: 'crash-for-test' };
 
-/** Packets sealed to `peerRloc` under key-id `keyId` since that key was installed. */
+/** Packets sealed to (`encap`) or opened from (`decap`) `peerRloc` under key-id `keyId` since that key was installed. */
 export interface KeyUsage {
+  readonly direction: 'encap' | 'decap';
   readonly peerRloc: string;
   readonly keyId: number;
-  readonly sealed: number;
+  readonly packets: number;
 }
 
 export type FromWorker =

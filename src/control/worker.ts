@@ -201,7 +201,10 @@ function main(): void {
         n.rlocAnswered(m.rloc);
         return;
       case 'keys-used':
-        for (const u of m.used) n.keys.packetsSent(u.peerRloc, u.keyId, u.sealed);
+        for (const u of m.used) {
+          if (u.direction === 'encap') n.keys.packetsSent(u.peerRloc, u.keyId, u.packets);
+          else n.keys.packetsOpened(u.peerRloc, u.keyId, u.packets);
+        }
         return;
       case 'resolve':
         try {

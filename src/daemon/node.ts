@@ -133,9 +133,10 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
 }
 
 /**
- * Once a second, the packets sealed under each peer's send key (the data plane's key table) go
- * to the control worker's key exchange, which rekeys at crypto.rekey-packets (default 2^32,
- * RFC 8061 §6 leaves the policy to us): batched, and only the counts that changed.
+ * Once a second, the packets sealed under each peer's send key and opened under each decap key
+ * (the data plane's key table) go to the control worker's key exchange, which rekeys at
+ * crypto.rekey-packets (default 2^32, RFC 8061 §6 leaves the policy to us) and keeps decap keys
+ * that are in use: batched, and only the counts that changed.
  */
 function reportKeyUsage(dataPlane: DataPlane, control: ControlThread): () => void {
   const last = new Map<string, number>();
@@ -143,12 +144,12 @@ function reportKeyUsage(dataPlane: DataPlane, control: ControlThread): () => voi
     const used: KeyUsage[] = [];
     const seen = new Set<string>();
     for (const k of dataPlane.keyStats()) {
-      if (k.direction !== 'encap' || !k.sending) continue;
-      const id = `${k.peerRloc}#${k.keyId}`;
+      if (k.direction === 'encap' && !k.sending) continue;
+      const id = `${k.direction}#${k.peerRloc}#${k.keyId}`, packets = k.direction === 'encap' ? k.encrypted : k.decrypted;
       seen.add(id);
-      if (last.get(id) === k.encrypted) continue;
-      last.set(id, k.encrypted);
-      used.push({ peerRloc: k.peerRloc, keyId: k.keyId, sealed: k.encrypted });
+      if (last.get(id) === packets) continue;
+      last.set(id, packets);
+      used.push({ direction: k.direction, peerRloc: k.peerRloc, keyId: k.keyId, packets });
     }
     for (const id of last.keys()) if (!seen.has(id)) last.delete(id);
     control.keysUsed(used);
