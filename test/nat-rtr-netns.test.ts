@@ -59,7 +59,7 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
     ].join('\n'));
     ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
     const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-6000); });
+    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-60_000); });
     children.push(child);
   };
   start('pub', pub.ns, PUB_EID, []);
@@ -122,6 +122,9 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   const sports = new Set([...ct.matchAll(/src=192\.168\.77\.5 dst=\S+ sport=(\d+)/g)].map((m) => m[1]));
   t.deepEqual([...sports].sort(), ['4341', '4342'], ct);
   t.log(`binding ${JSON.stringify(binding)}`);
+  // The RTR's Map-Notifys (the member list that ends pi's bootstrapping) reach pi through its NAT.
+  const piCounters = await get<{ control: Record<string, number> }>('pi', '/api/counters');
+  t.true(piCounters.control['notify.received'] > 0, JSON.stringify(piCounters.control));
 
   // decent show peers (and /api/peers) say how each side reaches the other.
   const peers = await get<{ name: string | null; rlocs: string[]; path: string }[]>('pub', '/api/peers');

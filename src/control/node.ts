@@ -56,7 +56,15 @@ export class ControlNode implements NodeContext {
   private expiryTimer: unknown;
   private isRunning = false;
 
-  constructor(public config: ControlConfig, readonly env: ControlEnv) {
+  readonly env: ControlEnv;
+
+  constructor(public config: ControlConfig, env: ControlEnv) {
+    // As an RTR, a Map-Notify (member lists, acknowledgements) to a member behind NAT goes to the
+    // port its NAT lets our 4342 in (rtr.ts): its 4342 is unreachable from outside.
+    this.env = {
+      ...env,
+      sendControl: (dst, port, bytes) => env.sendControl(dst, port === CONTROL_PORT && bytes[0] >> 4 === 4 ? this.rtr.controlPortFor(dst) ?? port : port, bytes),
+    };
     this.rlocList = [...config.rlocs];
     this.mapCache = new MapCache((e) => env.mapCacheChanged(e));
     const g = config.group.address;

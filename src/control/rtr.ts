@@ -146,6 +146,18 @@ export class RtrRole {
     return [...this.served.values()];
   }
 
+  /** The control port a member we serve behind `address` gets control messages at (one member there only). */
+  controlPortFor(address: string): number | undefined {
+    if (!this.enabled) return undefined;
+    let port: number | undefined;
+    for (const s of this.servedMembers()) {
+      if (s.binding.address !== address) continue;
+      if (port !== undefined) return undefined;
+      port = s.binding.controlPort;
+    }
+    return port;
+  }
+
   /** The site cache changed: who we serve may have too. */
   siteCacheChanged(): void {
     this.dirty = true;
