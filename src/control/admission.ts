@@ -3,7 +3,6 @@
 // (RLOCs in our site cache) are not limited here; every other source has its own token bucket,
 // and all of them together share one more.
 import type { NodeContext } from './context';
-import { locatorIp, rleEntries } from './locators';
 import { TokenBucket } from '../limits/token-bucket';
 
 /** Per unknown source: a burst of 50 messages, refilled at 20/s. */
@@ -18,34 +17,17 @@ const SOURCES_MAX = 4096;
 export class Admission {
   private readonly sources = new Map<string, TokenBucket>();
   private readonly unknown = new TokenBucket(UNKNOWN_BURST, UNKNOWN_REFILL_PER_S);
-  private members = new Set<string>();
-  private registered = new Set<string>();
 
   constructor(private readonly ctx: NodeContext) {}
 
-  /** The site cache changed: the set of member RLOCs follows. */
-  refreshMembers(): void {
-    const next = new Set<string>();
-    for (const e of this.ctx.siteCache.all()) {
-      for (const l of e.locators) {
-        const ip = locatorIp(l.address);
-        if (ip) next.add(ip);
-        for (const r of rleEntries(l.address) ?? []) if (r.address.kind === 'ipv4' || r.address.kind === 'ipv6') next.add(r.address.ip);
-      }
-    }
-    this.registered = new Set(next);
-    for (const s of this.ctx.config.group.seeds) next.add(s);
-    this.members = next;
-  }
-
   /** An RLOC of an authenticated registration in our site cache (seeds not counted). */
   isRegistered(ip: string): boolean {
-    return this.registered.has(ip);
+    return this.ctx.siteCache.hasRloc(ip);
   }
 
   /** Whether a message from `src` may be decoded now; a refusal is counted. */
   admit(src: string): boolean {
-    if (this.members.has(src)) return true;
+    if (this.ctx.siteCache.hasRloc(src) || this.ctx.config.group.seeds.includes(src)) return true;
     const now = this.ctx.env.now();
     if (!this.unknown.take(now)) {
       this.ctx.count('control.rate-limited');

@@ -75,7 +75,6 @@ export class ControlNode implements NodeContext {
     this.groupKey = eidKey(this.groupEid);
     this.startedAt = env.now();
     this.admission = new Admission(this);
-    this.admission.refreshMembers();
     this.probing = new Probing(this);
     this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
     this.nat = new NatTraversal(this, () => this.natChanged());
@@ -191,7 +190,6 @@ export class ControlNode implements NodeContext {
   // Events between roles (NodeContext)
 
   siteCacheChanged(): void {
-    this.admission.refreshMembers();
     this.rtr.siteCacheChanged();
     this.itr.followSiteCache();
   }

@@ -47,6 +47,8 @@ interface MutableEntry {
   lastRegisterer: string;
   locators: LocatorRecord[];
   signature: string;
+  /** Group entries: the merged RLE entries, sorted by address, with their sort keys (same order). */
+  rle?: { entries: RleEntry[]; keys: string[] };
 }
 
 export interface RegisterInput {
@@ -88,6 +90,8 @@ export class SiteCache {
   private readonly entries = new Map<string, MutableEntry>();
   /** EID-records held per xTR-ID (the per-member cap). */
   private readonly heldBy = new Map<string, number>();
+  /** How many published locators (RLE entries included) name each RLOC: who is a member. */
+  private readonly rlocRefs = new Map<string, number>();
 
   get size(): number {
     return this.entries.size;
@@ -107,7 +111,7 @@ export class SiteCache {
       if (!reg) return { outcome: 'ignored', newRegistrant: false };
       if (!registeredRlocs(reg).includes(input.source) && input.via !== 'local') return { outcome: 'ignored', newRegistrant: false };
       this.drop(entry, regKey);
-      if (entry.registrations.size === 0) this.entries.delete(key);
+      if (entry.registrations.size === 0) this.remove(entry);
       else this.republish(entry, input.lispersForm);
       return { outcome: 'deregistered', newRegistrant: false };
     }
@@ -129,10 +133,12 @@ export class SiteCache {
         return refused('limit', `xTR-ID 0x${who || '0'} holds ${limits.eidsPerMember} EIDs (limits.eids-per-member)`);
       }
     }
-    const mergedCount = new Set([...(entry ? [...entry.registrations].filter(([k]) => k !== who).flatMap(([, r]) => registeredRlocs(r)) : []),
-      ...registeredRlocsOf(input.record.locators)]).size;
-    if (input.eid.kind !== 'group' && mergedCount > limits.rlocsPerEid) {
-      return refused('limit', `${key} would merge ${mergedCount} RLOCs (limits.rlocs-per-eid ${limits.rlocsPerEid})`);
+    if (input.eid.kind !== 'group') {
+      const mergedCount = new Set([...(entry ? [...entry.registrations].filter(([k]) => k !== who).flatMap(([, r]) => registeredRlocs(r)) : []),
+        ...registeredRlocsOf(input.record.locators)]).size;
+      if (mergedCount > limits.rlocsPerEid) {
+        return refused('limit', `${key} would merge ${mergedCount} RLOCs (limits.rlocs-per-eid ${limits.rlocsPerEid})`);
+      }
     }
     const registerer = `${input.source}:${input.sourcePort}`;
     if (!entry) {
@@ -143,11 +149,23 @@ export class SiteCache {
       this.entries.set(key, entry);
     }
     // The same RLOC under a new xTR-ID is that member restarted (the xTR-ID is random per start):
-    // its new registration supersedes the old one instead of merging with it.
-    for (const [k, reg] of entry.registrations) {
-      if (k !== who && input.via !== 'local' && registeredRlocs(reg).includes(input.source)) this.drop(entry, k);
+    // its new registration supersedes the old one instead of merging with it. In the group entry
+    // only a new xTR-ID whose RLOC the merged list already names can be one, which spares a scan
+    // of every member for each member's registration.
+    let dropped = false;
+    const group = entry.rle;
+    if (group ? !previous && lowerBoundHas(group.keys, ipSortKey(input.source)) : true) {
+      for (const [k, reg] of entry.registrations) {
+        if (k !== who && input.via !== 'local' && registeredRlocs(reg).includes(input.source)) {
+          this.drop(entry, k);
+          dropped = true;
+        }
+      }
     }
-    if (!input.merge) for (const k of [...entry.registrations.keys()]) this.drop(entry, k);
+    if (!input.merge) {
+      for (const k of [...entry.registrations.keys()]) this.drop(entry, k);
+      dropped = true;
+    }
     if (!previous && entry.eid.kind !== 'group') this.heldBy.set(who, (this.heldBy.get(who) ?? 0) + 1);
     entry.registrations.set(who, {
       xtrId: input.xtrId, siteId: input.siteId, locators: input.record.locators, registerer, via: input.via,
@@ -158,7 +176,7 @@ export class SiteCache {
     entry.lastRegistered = input.now;
     entry.lastRegisterer = registerer;
     const before = entry.signature;
-    this.republish(entry, input.lispersForm);
+    if (entry.eid.kind !== 'group' || dropped || !this.mergeRleIncrementally(entry, previous, input)) this.republish(entry, input.lispersForm);
     const newRegistrant = !previous;
     if (!previous && before === '') return { outcome: 'created', newRegistrant };
     return { outcome: entry.signature === before ? 'refreshed' : 'changed', newRegistrant };
@@ -203,7 +221,7 @@ export class SiteCache {
       }
       if (!dropped) continue;
       changed.push(entry.key);
-      if (entry.registrations.size === 0) this.entries.delete(entry.key);
+      if (entry.registrations.size === 0) this.remove(entry);
       else this.republish(entry, lispersForm);
     }
     return changed;
@@ -225,11 +243,78 @@ export class SiteCache {
   clear(): void {
     this.entries.clear();
     this.heldBy.clear();
+    this.rlocRefs.clear();
+  }
+
+  /** Whether an RLOC is published in the site cache (a unicast locator or an RLE entry). */
+  hasRloc(ip: string): boolean {
+    return this.rlocRefs.has(ip);
+  }
+
+  /** Every RLOC the site cache publishes (unicast locators and RLE entries). */
+  rlocs(): IterableIterator<string> {
+    return this.rlocRefs.keys();
+  }
+
+  private remove(entry: MutableEntry): void {
+    this.entries.delete(entry.key);
+    this.publish(entry, []);
   }
 
   private republish(entry: MutableEntry, lispersForm: boolean): void {
-    entry.locators = entry.eid.kind === 'group' ? mergeRles(entry, lispersForm) : mergeUnicast(entry);
-    entry.signature = entry.locators.map(locatorSignature).join('|');
+    if (entry.eid.kind === 'group') {
+      entry.rle = mergeRles(entry);
+      this.publish(entry, entry.rle.entries.length ? [rleLocator(entry.rle.entries, false, lispersForm)] : []);
+    } else {
+      this.publish(entry, mergeUnicast(entry));
+    }
+  }
+
+  /**
+   * Sets an entry's published locators, keeping the RLOC reference counts and the signature;
+   * `onlyAdded`: the new locators name the old RLOCs and these more (the counts need only them).
+   */
+  private publish(entry: MutableEntry, locators: LocatorRecord[], onlyAdded?: readonly RleEntry[]): void {
+    if (!onlyAdded) {
+      for (const ip of publishedRlocs(entry.locators)) {
+        const n = (this.rlocRefs.get(ip) ?? 1) - 1;
+        if (n > 0) this.rlocRefs.set(ip, n);
+        else this.rlocRefs.delete(ip);
+      }
+    }
+    const added = onlyAdded ? onlyAdded.flatMap((e) => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? [e.address.ip] : [])) : publishedRlocs(locators);
+    for (const ip of added) this.rlocRefs.set(ip, (this.rlocRefs.get(ip) ?? 0) + 1);
+    entry.locators = locators;
+    entry.signature = locators.map(locatorSignature).join('|');
+  }
+
+  /**
+   * The two group-entry updates that make up nearly all of them, without re-merging every
+   * member: a member's refresh naming the same RLE entries (nothing changes), and a new member
+   * whose RLE entries no other member names (each is inserted at its place). Anything else
+   * (a member's entries changed, a restart, duplicates) returns false: the caller re-merges.
+   */
+  private mergeRleIncrementally(entry: MutableEntry, previous: Registration | undefined, input: RegisterInput): boolean {
+    const rle = entry.rle;
+    if (!rle) return false;
+    const added = input.record.locators.flatMap((l) => [...(rleEntries(l.address) ?? [])]);
+    if (previous) {
+      const had = previous.locators.flatMap((l) => [...(rleEntries(l.address) ?? [])]);
+      return had.length === added.length && had.every((e, i) => sameRleEntry(e, added[i]));
+    }
+    const entries = [...rle.entries];
+    const keys = [...rle.keys];
+    for (const e of added) {
+      const key = rleSortKey(e);
+      const at = lowerBound(keys, key);
+      if (keys[at] === key) return false;
+      keys.splice(at, 0, key);
+      entries.splice(at, 0, e);
+    }
+    if (added.length === 0) return true;
+    entry.rle = { entries, keys };
+    this.publish(entry, [rleLocator(entries, false, input.lispersForm)], added);
+    return true;
   }
 }
 
@@ -262,31 +347,75 @@ function mergeUnicast(entry: MutableEntry): LocatorRecord[] {
   return out.sort((a, b) => compareIp(locatorIp(a.address), locatorIp(b.address)));
 }
 
-function mergeRles(entry: MutableEntry, lispersForm: boolean): LocatorRecord[] {
-  const byAddress = new Map<string, RleEntry>();
+function mergeRles(entry: MutableEntry): { entries: RleEntry[]; keys: string[] } {
+  const byKey = new Map<string, RleEntry>();
   for (const reg of entry.registrations.values()) {
     for (const loc of reg.locators) {
-      for (const e of rleEntries(loc.address) ?? []) {
-        const ip = e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? e.address.ip : JSON.stringify(e.address);
-        byAddress.set(ip, e);
-      }
+      for (const e of rleEntries(loc.address) ?? []) byKey.set(rleSortKey(e), e);
     }
   }
-  if (byAddress.size === 0) return [];
-  const entries = [...byAddress.entries()].sort(([a], [b]) => compareIp(a, b)).map(([, e]) => e);
-  return [rleLocator(entries, false, lispersForm)];
+  const keys = [...byKey.keys()].sort();
+  return { entries: keys.map((k) => byKey.get(k) as RleEntry), keys };
+}
+
+/**
+ * What RLE entries are ordered by: IPv4 before IPv6 (RFC 9301 §5.5 orders locators by address),
+ * IPv4 by its zero-padded dotted form, the rest by their text. Computed once per address, so a
+ * sort compares plain strings.
+ */
+function rleSortKey(e: RleEntry): string {
+  const ip = e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? e.address.ip : JSON.stringify(e.address);
+  return ipSortKey(ip);
+}
+
+const sortKeys = new Map<string, string>();
+const SORT_KEYS_MAX = 65_536;
+
+function ipSortKey(ip: string): string {
+  let k = sortKeys.get(ip);
+  if (k === undefined) {
+    k = ip.includes(':') ? `1${ip}` : `0${ip.split('.').map((x) => x.padStart(3, '0')).join('.')}`;
+    if (sortKeys.size >= SORT_KEYS_MAX) sortKeys.clear();
+    sortKeys.set(ip, k);
+  }
+  return k;
+}
+
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function lowerBoundHas(sorted: readonly string[], key: string): boolean {
+  return sorted[lowerBound(sorted, key)] === key;
+}
+
+function sameRleEntry(a: RleEntry, b: RleEntry): boolean {
+  return a.level === b.level && a.name === b.name && rleSortKey(a) === rleSortKey(b);
 }
 
 function compareIp(a: string | undefined, b: string | undefined): number {
   if (a === b) return 0;
   if (a === undefined) return 1;
   if (b === undefined) return -1;
-  const va = a.includes(':') ? 1 : 0;
-  const vb = b.includes(':') ? 1 : 0;
-  if (va !== vb) return va - vb;
-  const pa = va ? a : a.split('.').map((x) => x.padStart(3, '0')).join('.');
-  const pb = vb ? b : b.split('.').map((x) => x.padStart(3, '0')).join('.');
-  return pa < pb ? -1 : 1;
+  const ka = ipSortKey(a), kb = ipSortKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** The RLOCs a set of published locators names: unicast addresses and RLE entries. */
+function publishedRlocs(locators: readonly LocatorRecord[]): string[] {
+  const out: string[] = [];
+  for (const l of locators) {
+    const ip = locatorIp(l.address);
+    if (ip) out.push(ip);
+    for (const r of rleEntries(l.address) ?? []) if (r.address.kind === 'ipv4' || r.address.kind === 'ipv6') out.push(r.address.ip);
+  }
+  return out;
 }
 
 function locatorSignature(l: LocatorRecord): string {

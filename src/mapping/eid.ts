@@ -191,6 +191,7 @@ export function routableEid(rec: { readonly eid: Address; readonly eidMaskLen: n
 export function lookupEid<T extends { readonly eid: Eid }>(table: ReadonlyMap<string, T>, eid: Eid): T | undefined {
   const exact = table.get(eidKey(eid));
   if (exact || eid.kind === 'name' || eid.kind === 'group') return exact;
+  if (table.size > PROBE_ABOVE) return probeLongest(table, eid);
   let best: T | undefined;
   for (const e of table.values()) {
     if ((e.eid.kind === 'ipv4' || e.eid.kind === 'ipv6') && eidCovers(e.eid, eid)) {
@@ -198,6 +199,24 @@ export function lookupEid<T extends { readonly eid: Eid }>(table: ReadonlyMap<st
     }
   }
   return best;
+}
+
+/**
+ * Above this many entries a longest-prefix lookup probes each prefix length (at most 33 or 129
+ * map lookups) instead of testing every entry: a site cache of N members costs O(N) per new EID
+ * otherwise, O(N²) for a group to form.
+ */
+const PROBE_ABOVE = 64;
+
+function probeLongest<T extends { readonly eid: Eid }>(table: ReadonlyMap<string, T>, eid: Eid & { kind: 'ipv4' | 'ipv6' }): T | undefined {
+  const b = addressBytes(eid.address);
+  for (let bit = eid.maskLen; bit < b.length * 8; bit++) b[bit >> 3] &= ~(0x80 >> (bit & 7));
+  for (let len = eid.maskLen; len >= 0; len--) {
+    const hit = table.get(`[${eid.iid}]${b.length === 4 ? formatIpv4(b, 0) : formatIpv6(b, 0)}/${len}`);
+    if (hit && hit.eid.kind === eid.kind) return hit;
+    if (len > 0) b[(len - 1) >> 3] &= ~(0x80 >> ((len - 1) & 7));
+  }
+  return undefined;
 }
 
 export function isMulticastAddress(text: string): boolean {

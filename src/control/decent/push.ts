@@ -20,13 +20,13 @@
 // With `lispers-compat` the Map-Server notifies every member of the whole list whenever it
 // changes, as lispers.net does (README, "Interoperating with lispers.net").
 import { isIPv4 } from 'node:net';
-import { encodeInnerUdp, type RleEntry } from '../../wire';
+import { encodeInnerUdp, type LocatorRecord, type RleEntry } from '../../wire';
 import type { Eid } from '../../mapping/eid';
 import type { MapCacheEntry } from '../../mapping/entry';
 import type { NodeContext, Via } from '../context';
 import type { Etr } from '../etr';
 import type { Itr } from '../itr';
-import { locatorIp, rleEntries, rleEntry } from '../locators';
+import { rleEntries, rleEntry } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import type { MappingSystem } from './mapping-system';
@@ -60,12 +60,19 @@ interface RecentJoin {
 
 export class PushMappingSystem implements MappingSystem {
   readonly mode = 'push';
-  /** Members learned from (authenticated) Map-Notifys, with their expiry. */
+  /** Members learned from (authenticated) Map-Notifys, with their expiry; the version counts additions. */
   private readonly notifiedMembers = new Map<string, number>();
+  private notifiedVersion = 0;
+  /** replicationTargets() and membersFromSiteCache() as last computed, and from what (never mutated). */
+  private targetsCache?: {
+    readonly locators?: readonly LocatorRecord[]; readonly own: string; readonly notified: number; readonly validUntil: number;
+    readonly targets: string[];
+  };
+  private membersCache?: { readonly locators?: readonly LocatorRecord[]; readonly members: string[] };
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
-  /** The member RLOC set last given to memberRlocsChanged, sorted and joined. */
-  private lastMemberRlocs = '';
+  /** The member RLOC set last given to memberRlocsChanged. */
+  private lastMemberRlocs = new Set<string>();
   private registerTimer: unknown;
   /** Rounds sent, and the diagnostics already logged. */
   private rounds = 0;
@@ -218,6 +225,7 @@ export class PushMappingSystem implements MappingSystem {
       this.mergeCluster(ips);
     }
     for (const ip of ips) this.notifiedMembers.set(ip, until);
+    this.notifiedVersion++;
     this.membersMaybeChanged();
   }
 
@@ -334,22 +342,39 @@ export class PushMappingSystem implements MappingSystem {
    */
   replicationTargets(): string[] {
     const now = this.ctx.env.now();
+    const locators = this.ctx.siteCache.get(this.ctx.groupKey)?.locators;
+    const own = [...this.ctx.rlocs, ...this.ctx.registeredRlocs];
+    const ownKey = own.join(',');
+    const c = this.targetsCache;
+    // Asked for at every registration and Map-Notify: recomputed only when an input changed.
+    if (c && c.locators === locators && c.own === ownKey && c.notified === this.notifiedVersion && now < c.validUntil) return c.targets;
     const set = new Set<string>(this.membersFromSiteCache());
+    let validUntil = Infinity;
     for (const [ip, until] of this.notifiedMembers) {
-      if (until <= now || set.has(ip)) this.notifiedMembers.delete(ip);
-      else set.add(ip);
+      if (until <= now || set.has(ip)) {
+        this.notifiedMembers.delete(ip);
+      } else {
+        set.add(ip);
+        validUntil = Math.min(validUntil, until);
+      }
     }
-    for (const own of [...this.ctx.rlocs, ...this.ctx.registeredRlocs]) set.delete(own);
-    return [...set].sort();
+    for (const ip of own) set.delete(ip);
+    const targets = [...set].sort();
+    this.targetsCache = { locators, own: ownKey, notified: this.notifiedVersion, validUntil, targets };
+    return targets;
   }
 
+  /** The RLE of our group entry: its members' RLOCs (kept while the entry's locators stay the same). */
   private membersFromSiteCache(): string[] {
-    const entry = this.ctx.siteCache.get(this.ctx.groupKey);
-    const out: string[] = [];
-    for (const l of entry?.locators ?? []) {
-      for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') out.push(e.address.ip);
+    const locators = this.ctx.siteCache.get(this.ctx.groupKey)?.locators;
+    const c = this.membersCache;
+    if (c && c.locators === locators) return c.members;
+    const members: string[] = [];
+    for (const l of locators ?? []) {
+      for (const e of rleEntries(l.address) ?? []) if (e.address.kind === 'ipv4' || e.address.kind === 'ipv6') members.push(e.address.ip);
     }
-    return out;
+    this.membersCache = { locators, members };
+    return members;
   }
 
   /** The seeds that are not ourselves. */
@@ -492,18 +517,11 @@ export class PushMappingSystem implements MappingSystem {
   private publishMemberRlocs(members: readonly string[]): void {
     const { ctx } = this;
     if (!ctx.env.memberRlocsChanged) return;
-    const set = new Set<string>([...members, ...ctx.config.group.seeds]);
-    for (const e of ctx.siteCache.all()) {
-      for (const l of e.locators) {
-        const ip = locatorIp(l.address);
-        if (ip !== undefined) set.add(ip);
-      }
-    }
-    const rlocs = [...set].sort();
-    const sig = rlocs.join(',');
-    if (sig === this.lastMemberRlocs) return;
-    this.lastMemberRlocs = sig;
-    ctx.env.memberRlocsChanged(rlocs);
+    const set = new Set<string>([...members, ...ctx.config.group.seeds, ...ctx.siteCache.rlocs()]);
+    const last = this.lastMemberRlocs;
+    if (set.size === last.size && [...set].every((ip) => last.has(ip))) return;
+    this.lastMemberRlocs = set;
+    ctx.env.memberRlocsChanged([...set].sort());
   }
 
   /** The inner IP+UDP packet of a head-end replicated registration: our RLOC → G, 4342 → 4342. */
