@@ -49,6 +49,8 @@ const DIAGNOSE_AFTER_ROUNDS = 4;
  * joined at the same time through another seed was not in the list we sent them, nor they in its.
  */
 const RECENT_JOIN_MS = 10_000;
+/** How long after the first page of the member list that listed us its other pages may come. */
+const SEED_LIST_WINDOW_MS = 100;
 /** A member we sent our registrations this recently does not get them again when it registers. */
 const SENT_RECENTLY_MS = 5_000;
 
@@ -100,6 +102,9 @@ export class PushMappingSystem implements MappingSystem {
   private gossipRound = 0;
   private notifyTimer: unknown;
   private bootstrapTimer: unknown;
+  /** What a seed named while we were not listed, and the pages after the one that listed us. */
+  private seedList?: { readonly src: string; readonly named: Set<string> };
+  private clusterTimer: unknown;
 
   constructor(
     private readonly ctx: NodeContext, private readonly etr: Etr, private readonly mapServer: MapServer, private readonly itr: Itr,
@@ -125,8 +130,8 @@ export class PushMappingSystem implements MappingSystem {
   }
 
   stop(): void {
-    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
-    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = undefined;
+    for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer, this.clusterTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
+    this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = this.clusterTimer = undefined;
     for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
   }
 
@@ -218,11 +223,24 @@ export class PushMappingSystem implements MappingSystem {
   membersNotified(ips: readonly string[], src: string): void {
     const until = this.ctx.env.now() + Math.min(NOTIFIED_MEMBER_MS, this.ctx.config.timers.registrationTtlMs);
     const listedNow = !this.listed && this.seeds().includes(src) && ips.some((ip) => this.isOwn(ip));
+    if (!this.listed && this.seeds().includes(src)) {
+      // Pages of a seed's list may come in any order: keep what it named until one names us.
+      const named = this.seedList?.src === src ? this.seedList.named : new Set<string>();
+      for (const ip of ips) named.add(ip);
+      this.seedList = { src, named };
+    } else if (this.seedList?.src === src) {
+      for (const ip of ips) this.seedList.named.add(ip);
+    }
     if (listedNow) {
-      // A seed holds our registration and told us its members: bootstrapping is over.
+      // A seed holds our registration and told us its members: bootstrapping is over. Its other
+      // pages arrive with this one; the members none of them names are looked at after them.
       this.listed = true;
       this.ctx.env.log('debug', 'listed as a member', { members: ips.length });
-      this.mergeCluster(ips);
+      const seedList = this.seedList ?? { src, named: new Set(ips) };
+      this.clusterTimer = this.ctx.env.setTimeout(() => {
+        this.clusterTimer = this.seedList = undefined;
+        if (this.ctx.running) this.mergeCluster(seedList);
+      }, SEED_LIST_WINDOW_MS);
     }
     for (const ip of ips) this.notifiedMembers.set(ip, until);
     this.notifiedVersion++;
@@ -235,15 +253,16 @@ export class PushMappingSystem implements MappingSystem {
    * sent the seed's list, and every member of it that registers to us is told about them (as if
    * they had just joined through us).
    */
-  private mergeCluster(named: readonly string[]): void {
+  private mergeCluster(seedList: { readonly src: string; readonly named: ReadonlySet<string> }): void {
     const { ctx } = this;
-    const inList = new Set(named);
-    const cluster = this.membersFromSiteCache().filter((ip) => !inList.has(ip) && !this.isOwn(ip));
+    const inList = seedList.named;
+    const named = [...inList];
+    const cluster = this.membersFromSiteCache().filter((ip) => !inList.has(ip) && ip !== seedList.src && !this.isOwn(ip));
     if (cluster.length === 0) return;
     const now = ctx.env.now();
     for (const ip of cluster) if (!this.joinedThroughUs.has(ip)) this.joinedThroughUs.set(ip, { at: now, told: new Set([ip]) });
-    const seedList = named.filter((ip) => !this.isOwn(ip)).map((ip) => rleEntry(ip));
-    for (const ip of cluster) if (this.sendList(ip, seedList)) ctx.count('members.recent.sent');
+    const seedMembers = named.filter((ip) => !this.isOwn(ip)).map((ip) => rleEntry(ip));
+    for (const ip of cluster) if (this.sendList(ip, seedMembers)) ctx.count('members.recent.sent');
     for (const ip of this.membersFromSiteCache()) if (inList.has(ip)) this.pendingRecent.add(ip);
     this.flushSoon();
     ctx.env.log('debug', 'bootstrapped with members our seed did not list', { cluster });
