@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, parseConfigText } from '../src/config/load';
+import { defaultSuites, hasAesInstructions, readCpuinfo } from '../src/crypto';
 
 const GOOD = `name: n1
 eids:
@@ -128,7 +129,8 @@ test('dataplane.encryption: required by default, the key exchange follows it; cr
   const on = parseConfigText(`${GOOD}dataplane:\n  tun: decent0\n`, 'n1.yaml', {});
   t.is(on.dataplane?.encryption, 'required');
   t.is(on.control.crypto?.mode, 'required');
-  t.deepEqual(on.control.crypto?.suites, [6, 5]);
+  // by CPU: AES-128-GCM first where the CPU has AES instructions (this one: see below), else ChaCha20-Poly1305
+  t.deepEqual(on.control.crypto?.suites, hasAesInstructions(readCpuinfo()) ? [5, 6] : [6, 5]);
   t.is(on.control.crypto?.rekeyMs, 3_600_000);
   t.is(on.control.crypto?.privateKey?.length, 32);
   // a fresh key per load when no file names one
@@ -151,4 +153,20 @@ test('dataplane.encryption: required by default, the key exchange follows it; cr
   t.deepEqual(Buffer.from(loadConfig(path.join(dir, 'n1.yaml'), {}).control.crypto?.privateKey ?? []), key);
   fs.writeFileSync(path.join(dir, 'x25519.key'), 'short\n');
   t.throws(() => loadConfig(path.join(dir, 'n1.yaml'), {}), { message: /crypto\.key-file: .* 32-byte X25519 private key/ });
+});
+
+test('default cipher suites follow the CPU: AES instructions (x86 AES-NI, ARMv8 crypto) put AES-128-GCM first', (t) => {
+  const x86 = 'processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu vme de pse sse2 ssse3 fma cx16 sse4_1 sse4_2 movbe popcnt aes xsave avx\n';
+  const x86NoAes = 'processor\t: 0\nflags\t\t: fpu vme de pse sse2 ssse3\n';
+  const pi4 = 'processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n';
+  const pi5 = 'processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid\n';
+  const aesInName = 'model name\t: aes-capable test chip\nflags\t\t: fpu sse2 vaes-like\n';
+  t.true(hasAesInstructions(x86));
+  t.false(hasAesInstructions(x86NoAes));
+  t.false(hasAesInstructions(pi4));
+  t.true(hasAesInstructions(pi5));
+  t.false(hasAesInstructions(aesInName), 'only the flags/Features line counts, and only the whole word');
+  t.false(hasAesInstructions(''));
+  t.deepEqual(defaultSuites(true), [5, 6]);
+  t.deepEqual(defaultSuites(false), [6, 5]);
 });

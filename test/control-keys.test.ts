@@ -219,3 +219,15 @@ test('a Map-Request whose ITR-RLOC is a Security Key LCAF (lispers.net) is answe
   const reply = net.wire.slice(sent).find((w) => decodeControl(w.bytes).type === 'map-reply');
   t.is(reply?.to, N1);
 });
+
+test('the ITR offers the suite both prefer; a peer that prefers ChaCha20-Poly1305 (no AES instructions) gets it both ways', (t) => {
+  const aesFirst: CryptoConfig = { mode: 'required', suites: [5, 6] };
+  const chachaFirst: CryptoConfig = { mode: 'required', suites: [6, 5] };
+  for (const [c1, c2, want] of [[aesFirst, aesFirst, 5], [aesFirst, chachaFirst, 6], [chachaFirst, aesFirst, 6], [chachaFirst, chachaFirst, 6]] as const) {
+    const net = new SimNet();
+    pairOfMembers(net, c1, c2);
+    t.true(net.until(() => installs(net, 'n1', 'encap').length > 0 && installs(net, 'n2', 'encap').length > 0, 5_000) >= 0);
+    t.deepEqual([installs(net, 'n1', 'encap')[0].suite, installs(net, 'n2', 'encap')[0].suite], [want, want],
+      `n1 ${c1.suites?.join(',')} / n2 ${c2.suites?.join(',')}: suite ${want} both ways`);
+  }
+});

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Netmask } from 'netmask';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { DEFAULT_TIMERS, type ControlConfig } from '../control/config';
-import { generateKeyPair, privateKeyBytes } from '../crypto';
+import { defaultSuites, generateKeyPair, hasAesInstructions, privateKeyBytes, readCpuinfo } from '../crypto';
 import type { DataPlaneConfig } from '../dataplane/types';
 import { parseEid } from '../mapping/eid';
 import { configSchema, type ConfigFile } from './schema';
@@ -110,7 +110,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     nat: { keepaliveMs: c.nat.keepalive, rtr: c.nat.rtr },
     // The key exchange runs where a data plane can use its keys; a control-only node registers no key.
     crypto: {
-      mode: encryption, privateKey: readCryptoKey(c, file), suites: c.crypto.suites, rekeyMs: c.crypto.rekey,
+      mode: encryption, privateKey: readCryptoKey(c, file), suites: c.crypto.suites ?? defaultSuites(hasAesInstructions(readCpuinfo())), rekeyMs: c.crypto.rekey,
       rekeyPackets: c.crypto['rekey-packets'],
     },
   };

@@ -129,13 +129,16 @@ export const configSchema = z.strictObject({
   crypto: z.strictObject({
     /** Our long-term X25519 private key (32 bytes: 64 hex digits or base64); absent = a new one per start. */
     'key-file': z.string().min(1).optional(),
-    /** Cipher suites offered and accepted, best first (RFC 8061 §5: 6 ChaCha20-Poly1305, 5 AES-128-GCM). */
-    suites: z.array(z.union([z.literal(5), z.literal(6)])).min(1).default([6, 5]),
+    /**
+     * Cipher suites offered and accepted, best first (RFC 8061 §5: 6 ChaCha20-Poly1305, 5
+     * AES-128-GCM); absent: [5, 6] on a CPU with AES instructions, else [6, 5] (load.ts).
+     */
+    suites: z.array(z.union([z.literal(5), z.literal(6)])).min(1).optional(),
     /** Rekey after this long (RFC 8061 §6 leaves the period to the implementation). */
     rekey: duration.default(3_600_000),
     /** ... or after this many packets under one key, whichever comes first (low values are for tests). */
     'rekey-packets': z.number().int().min(1000).max(2 ** 32).default(2 ** 32),
-  }).default({ suites: [6, 5], rekey: 3_600_000, 'rekey-packets': 2 ** 32 }),
+  }).default({ rekey: 3_600_000, 'rekey-packets': 2 ** 32 }),
   api: z.strictObject({
     /** Unix socket for the CLI; default /run/decent/<name>.sock. */
     socket: z.string().min(1).optional(),

@@ -15,7 +15,7 @@
 // `required`.
 import { isIPv4 } from 'node:net';
 import {
-  checkSuite, deriveTrafficKeys, generateKeyPair, keyPairFromPrivate, SUPPORTED_SUITES,
+  checkSuite, deriveTrafficKeys, generateKeyPair, keyPairFromPrivate, SUITE_CHACHA, SUPPORTED_SUITES,
   type CryptoVariant, type KeyEvent, type X25519KeyPair,
 } from '../crypto';
 import { encodeControl, type MapReply, type MapRequest, type SecurityKeyLcaf } from '../wire';
@@ -48,6 +48,14 @@ export const DEFAULT_REKEY_PACKETS = 2 ** 32;
 const TICK_MS = 1_000;
 /** An unanswered exchange is retried after this long, doubling up to a minute. */
 const RETRY_MS = 1_000;
+/**
+ * A rekey's new send key is used this long after the ETR's reply: the ETR installs its decap key
+ * before it replies, but in its control worker; the main thread that opens packets applies it a
+ * message later, and under a busy packet loop packets sealed at once under the new key-id arrived
+ * first and were dropped as unknown (38 in a 4 MiB transfer). The old key stays valid meanwhile
+ * (the ETR keeps the previous generation), so waiting costs nothing.
+ */
+const REKEY_SWITCH_MS = 50;
 const RETRY_MAX_MS = 60_000;
 /** Pairs held at most (one per map-cache RLOC); beyond it new pairs are refused and counted. */
 const MAX_PAIRS = 4096;
@@ -69,6 +77,8 @@ interface Pair {
   decap: Map<number, Slot>;
   /** The exchange in flight: its nonce, key-id, when it was sent, and the retry delay. */
   pending?: { nonce: bigint; keyId: number; suite: number; sentAt: number; eid: Eid };
+  /** A rekey answered, its new send key not used yet (REKEY_SWITCH_MS): no other exchange starts meanwhile. */
+  switchTimer?: unknown;
   retryMs: number;
   packets: number;
   /** The peer key the current encap keys came from (a registration change wipes them). */
@@ -91,7 +101,8 @@ export class KeyExchange {
   private readonly pairs = new Map<string, Pair>();
   private readonly keyPair: X25519KeyPair;
   private timer: unknown;
-  private registeredCache?: { at: number; keys: Map<string, Set<string>> };
+  /** Registered keys per RLOC (hex), and the suite each RLOC registered first (its preference). */
+  private registeredCache?: { at: number; keys: Map<string, Set<string>>; suites: Map<string, number> };
 
   constructor(private readonly ctx: NodeContext, private readonly config: CryptoConfig) {
     this.keyPair = config.privateKey ? keyPairFromPrivate(config.privateKey) : generateKeyPair();
@@ -142,7 +153,7 @@ export class KeyExchange {
   packetsSent(peerRloc: string, keyId: number, sealed: number): void {
     const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peerRloc));
     const p = local === undefined ? undefined : this.pairs.get(`${local}>${peerRloc}`);
-    if (!p || p.encapKeyId !== keyId || p.pending) return;
+    if (!p || p.encapKeyId !== keyId || p.pending || p.switchTimer !== undefined) return;
     p.packets = sealed;
     // at the limit: rekey now rather than at the next tick
     if (sealed >= (this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS)) this.tick();
@@ -200,7 +211,8 @@ export class KeyExchange {
     const cached = this.registeredCache;
     if (!fresh && cached && now - cached.at < REGISTERED_KEYS_MAX_AGE_MS && now >= cached.at) return cached.keys;
     const out = new Map<string, Set<string>>();
-    this.registeredCache = { at: now, keys: out };
+    const suites = new Map<string, number>();
+    this.registeredCache = { at: now, keys: out, suites };
     for (const entry of this.ctx.siteCache.all()) {
       for (const reg of entry.registrations.values()) {
         if (!reg.authenticated) continue;
@@ -211,10 +223,25 @@ export class KeyExchange {
           let set = out.get(ip);
           if (!set) out.set(ip, (set = new Set()));
           set.add(hexOf(k.keys[k.keys.length - 1]));
+          if (!suites.has(ip)) suites.set(ip, k.cipherSuite);
         }
       }
     }
     return out;
+  }
+
+  /**
+   * The suite the ITR offers a peer. Both sides prefer the same: that one. Otherwise ChaCha20-
+   * Poly1305 when the peer registered it first (a CPU without AES instructions, e.g. a Raspberry
+   * Pi 4, where AES-GCM would cost it several times more) and we accept it; else our first.
+   */
+  private offerSuite(variant: CryptoVariant, peer: string): number | undefined {
+    const ours = this.suites(variant);
+    if (variant !== 'rfc') return ours[0];
+    this.registeredKeys();
+    const theirs = this.registeredCache?.suites.get(peer);
+    if (theirs === SUITE_CHACHA && ours.includes(SUITE_CHACHA)) return SUITE_CHACHA;
+    return ours[0];
   }
 
   private registeredPeerKeys(peer: string, fresh = false): Set<string> {
@@ -278,6 +305,8 @@ export class KeyExchange {
     for (const [id, s] of [...p.decap]) this.drop(p, 'decap', id, s);
     p.encapKeyId = 0;
     p.pending = undefined;
+    if (p.switchTimer !== undefined) this.ctx.env.clearTimeout(p.switchTimer);
+    p.switchTimer = undefined;
     this.pairs.delete(`${p.local}>${p.peer}`);
     this.ctx.env.log('debug', 'LISP-crypto keys wiped', { peer: p.peer, why });
   }
@@ -366,18 +395,29 @@ export class KeyExchange {
       return true;
     }
     const previous = p.encapKeyId;
-    this.install(p, 'encap', pending.keyId, { suite: key.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0, usedAt: this.ctx.env.now() });
-    p.encapKeyId = pending.keyId;
-    p.packets = 0;
     p.retryMs = RETRY_MS;
     p.peerKey = hexOf(peerPublic);
-    if (previous !== 0) this.ctx.count('crypto.rekey');
+    const switchTo = (): void => {
+      this.install(p, 'encap', pending.keyId, { suite: key.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0, usedAt: this.ctx.env.now() });
+      p.encapKeyId = pending.keyId;
+      p.packets = 0;
+    };
+    if (previous === 0) {
+      // The first key: packets wait for it in the miss queue, so it is used at once.
+      switchTo();
+      return true;
+    }
+    this.ctx.count('crypto.rekey');
+    p.switchTimer = this.ctx.env.setTimeout(() => {
+      p.switchTimer = undefined;
+      if (this.pairs.get(`${p.local}>${p.peer}`) === p && p.encapKeyId === previous) switchTo();
+    }, REKEY_SWITCH_MS);
     return true;
   }
 
   /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer. */
   private exchange(p: Pair, eid: Eid, variant: CryptoVariant): void {
-    const suite = this.suites(variant)[0];
+    const suite = this.offerSuite(variant, p.peer);
     if (suite === undefined) return;
     // lispers keeps a single key (key-id 1) and never rekeys with another id.
     const keyId = variant === 'lispers' ? 1 : p.encapKeyId === 0 ? 1 : (p.encapKeyId % 3) + 1;
@@ -442,6 +482,7 @@ export class KeyExchange {
         this.exchange(p, eid, variant);
         continue;
       }
+      if (p.switchTimer !== undefined) continue;
       const cur = p.encap.get(p.encapKeyId);
       const rekeyPackets = this.config.rekeyPackets ?? DEFAULT_REKEY_PACKETS;
       if (!cur) this.exchange(p, eid, variant);

@@ -6,3 +6,4 @@ export * from './kdf';
 export * from './data';
 export * from './replay';
 export * from './key-event';
+export * from './cpu';
