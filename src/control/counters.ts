@@ -18,7 +18,7 @@ export const COUNTER_NAMES = [
   // NAT traversal: data-port Info-Requests sent; as an RTR, bindings learnt and registrations relayed (rtr.ts)
   'info.request.data-port', 'rtr.info.data', 'rtr.info.control', 'rtr.info.unnamed', 'rtr.register.relayed',
   // LISP-crypto exchanges (keys.ts)
-  'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
+  'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.repeated', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',
   'crypto.rejected.limit', 'crypto.reply.unmatched',
   // Pull mode: a Map-Resolver did not answer in time (the lookup asks another of the set).

@@ -66,6 +66,8 @@ interface Slot {
   suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number;
   /** Decap: packets the data plane opened under it (its report), and when that count last grew. */
   opened: number; usedAt: number;
+  /** Decap: the exchange it came from (the ITR's Map-Request nonce and public key, hex). */
+  from?: { nonce: bigint; peerKey: string };
 }
 
 interface Pair {
@@ -358,7 +360,20 @@ export class KeyExchange {
     }
     const p = this.pair(local, itrIp);
     if (!p) return undefined;
-    this.install(p, 'decap', keyId, { suite: offered.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0, usedAt: this.ctx.env.now() });
+    // A retry of an exchange we already installed (same nonce and key: the ITR resends its
+    // request unchanged) is answered without reinstalling, so a late or reordered copy never
+    // replaces a newer key of that key-id with an older one.
+    const have = p.decap.get(keyId), peerKey = hexOf(peerPublic);
+    if (have && have.from?.nonce === m.nonce && have.from.peerKey === peerKey && have.suite === offered.cipherSuite) {
+      d.keys.encryptKey.fill(0);
+      d.keys.icvKey.fill(0);
+      this.ctx.count('crypto.exchange.repeated');
+    } else {
+      this.install(p, 'decap', keyId, {
+        suite: offered.cipherSuite, variant, encryptKey: d.keys.encryptKey, icvKey: d.keys.icvKey, installedAt: this.ctx.env.now(), opened: 0,
+        usedAt: this.ctx.env.now(), from: { nonce: m.nonce, peerKey },
+      });
+    }
     return { localRloc: local, key: securityKeyLcaf(local, offered.cipherSuite, this.keyPair.publicKey, keyId) };
   }
 
@@ -417,14 +432,17 @@ export class KeyExchange {
 
   /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer. */
   private exchange(p: Pair, eid: Eid, variant: CryptoVariant): void {
-    const suite = this.offerSuite(variant, p.peer);
+    // A retry resends the pending exchange unchanged (nonce, key-id, suite): the keys both ends
+    // derive stay the same whichever copy arrives, or answers, last (the network may reorder them).
+    const retry = p.pending;
+    const suite = retry?.suite ?? this.offerSuite(variant, p.peer);
     if (suite === undefined) return;
     // lispers keeps a single key (key-id 1) and never rekeys with another id.
-    const keyId = variant === 'lispers' ? 1 : p.encapKeyId === 0 ? 1 : (p.encapKeyId % 3) + 1;
-    const nonce = randomNonce();
+    const keyId = retry?.keyId ?? (variant === 'lispers' ? 1 : p.encapKeyId === 0 ? 1 : (p.encapKeyId % 3) + 1);
+    const nonce = retry?.nonce ?? randomNonce();
     const req = mapRequest({ nonce, itrRloc: p.local, eid, probe: true, lispersPad: this.ctx.config.lispers });
     const withKey: MapRequest = { ...req, itrRlocs: [{ kind: 'lcaf', lcaf: securityKeyLcaf(p.local, suite, this.keyPair.publicKey, keyId) }] };
-    p.pending = { nonce, keyId, suite, sentAt: this.ctx.env.now(), eid };
+    p.pending = { nonce, keyId, suite, sentAt: this.ctx.env.now(), eid: retry?.eid ?? eid };
     this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(withKey));
     this.ctx.count('crypto.exchange.sent');
   }
