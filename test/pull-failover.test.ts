@@ -101,3 +101,23 @@ test('pull mode: decent lig without --to asks the EID\'s Map-Server set from DNS
   const e = await t.throwsAsync(none);
   t.regex(e?.message ?? '', /no Map-Reply from any Map-Resolver of the EID's set \(10\.7\.0\.1, 10\.7\.0\.2\)/);
 });
+
+test('pull mode: lookups never wait for a DNS refresh once the set was resolved, and concurrent lookups share one query', async (t) => {
+  const net = new SimNet();
+  net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
+  const a = pullNode(net, 1, ['10.1.0.0/16']);
+  const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16'];
+  const b = pullNode(net, 2, targets);
+  const itr = pullNode(net, 3, ['10.3.0.0/16']);
+  for (const n of [a, b, itr]) n.start();
+  t.true(await net.untilAsync(() => a.siteCache.size === 6 && b.siteCache.size === 6, 5_000) >= 0);
+  // DNS now answers in 5 s (a lost datagram's retry); the cached answer has expired (30 s).
+  net.dnsDelayMs = 5_000;
+  net.advance(31_000);
+  itr.mapCache.clear();
+  const queriesBefore = net.dnsQueries.get('0.ms.test') ?? 0;
+  for (const eid of targets) itr.resolve(parseEid(eid.replace('.0.0/16', '.0.1/32')));
+  const took = await net.untilAsync(() => targets.every((e) => itr.mapCache.get(`[0]${e}`)?.negative === false), 10_000);
+  t.true(took >= 0 && took < 1_000, `resolved with the expired set in ${took} ms (DNS takes 5,000)`);
+  t.is((net.dnsQueries.get('0.ms.test') ?? 0) - queriesBefore, 1, 'one refresh query for four lookups');
+});

@@ -92,6 +92,9 @@ export class SimNet {
   readonly keyEvents = new Map<string, KeyEvent[]>();
   /** Names for pull mode's Map-Server sets. */
   readonly dns = new Map<string, string[]>();
+  /** How long a DNS answer takes (simulated ms), and how many queries were made per name. */
+  dnsDelayMs = 0;
+  readonly dnsQueries = new Map<string, number>();
   /** Nodes behind a NAT: private RLOC → the address and port their control packets leave with. */
   readonly nat = new Map<string, { address: string; port: number }>();
 
@@ -205,6 +208,8 @@ export class SimNet {
       eidSpaceChanged: (c) => eidSpace.push(c),
       memberRlocsChanged: (rlocs) => this.memberRlocs.set(name, rlocs),
       resolveName: async (name) => {
+        this.dnsQueries.set(name, (this.dnsQueries.get(name) ?? 0) + 1);
+        if (this.dnsDelayMs > 0) await new Promise<void>((r) => this.schedule(r, this.dnsDelayMs));
         const a = this.dns.get(name);
         if (!a) throw new Error(`NXDOMAIN ${name}`);
         return a;

@@ -41,6 +41,8 @@ export class PullMappingSystem implements MappingSystem {
   private readonly resolvingKeys = new Set<string>();
   /** Map-Server set addresses per DNS name, and when they were looked up. */
   private readonly msAddresses = new Map<string, { addresses: string[]; at: number }>();
+  /** DNS queries in flight, per name: one at a time. */
+  private readonly dnsInFlight = new Map<string, Promise<string[]>>();
   /** Round-robin position; random, so ITRs that start together do not all ask the same address first. */
   private resolverTurn = Math.floor(Math.random() * 0x10000);
   /** Map-Resolvers that did not answer in time, until when they are skipped. */
@@ -123,21 +125,39 @@ export class PullMappingSystem implements MappingSystem {
     return [...servers.filter((s) => !isDown(s)), ...servers.filter(isDown)];
   }
 
-  /** Addresses of a Map-Server set's DNS name, reused for dnsRefreshMs (RFC 9962 §5: re-resolve periodically). */
-  private async mapServers(name: string): Promise<string[]> {
-    const { env } = this.ctx;
+  /**
+   * Addresses of a Map-Server set's DNS name, re-resolved every dnsRefreshMs (RFC 9962 §5). Only a
+   * name never resolved makes a lookup wait for DNS: an expired answer is used at once while one
+   * query refreshes it behind (a lost DNS datagram costs the resolver library 5 s, and lookups that
+   * waited for it missed their first 12 s in CI), and concurrent lookups share one query per name.
+   */
+  private mapServers(name: string): Promise<string[]> {
     const cached = this.msAddresses.get(name);
-    const now = env.now();
-    if (cached && now - cached.at < this.pull.dnsRefreshMs) return cached.addresses;
-    if (!env.resolveName) return cached?.addresses ?? [];
-    try {
-      const addresses = [...new Set(await env.resolveName(name))].sort();
-      this.msAddresses.set(name, { addresses, at: now });
-      return addresses;
-    } catch (e) {
-      env.log('warn', 'cannot resolve the Map-Server set', { name, error: (e as Error).message });
-      return cached?.addresses ?? [];
-    }
+    if (cached && this.ctx.env.now() - cached.at < this.pull.dnsRefreshMs) return Promise.resolve(cached.addresses);
+    const refresh = this.resolveSet(name);
+    return cached ? Promise.resolve(cached.addresses) : refresh;
+  }
+
+  private resolveSet(name: string): Promise<string[]> {
+    const { env } = this.ctx;
+    const inFlight = this.dnsInFlight.get(name);
+    if (inFlight) return inFlight;
+    const cached = this.msAddresses.get(name);
+    if (!env.resolveName) return Promise.resolve(cached?.addresses ?? []);
+    const query = (async (): Promise<string[]> => {
+      try {
+        const addresses = [...new Set(await env.resolveName?.(name) ?? [])].sort();
+        this.msAddresses.set(name, { addresses, at: env.now() });
+        return addresses;
+      } catch (e) {
+        env.log('warn', 'cannot resolve the Map-Server set', { name, error: (e as Error).message });
+        return cached?.addresses ?? [];
+      } finally {
+        this.dnsInFlight.delete(name);
+      }
+    })();
+    this.dnsInFlight.set(name, query);
+    return query;
   }
 
   /** Map-Registers to every address of each EID's Map-Server set (RFC 9962 §5: all A/AAAA records). */
