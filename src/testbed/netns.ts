@@ -156,7 +156,9 @@ export function run(ns: Netns, argv: string[], onLine?: (line: string) => void):
     });
     child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': a child's stdout can still hold its last line when it exits, and a
+    // transfer whose JSON result line had not arrived failed with "Unexpected end of JSON input".
+    child.on('close', (code, signal) => {
       if (code === 0) resolve(out);
       else reject(new Error(`${argv.join(' ')} in ${ns.name} exited with ${code ?? signal}: ${err.trim()}`));
     });
