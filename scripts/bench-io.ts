@@ -196,7 +196,7 @@ async function stopRelays(kids: ChildProcess[]): Promise<string[]> {
     let err = '';
     k.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
     if (k.exitCode !== null) { resolve(err); return; }
-    k.once('exit', () => resolve(err.trim()));
+    k.once('close', () => resolve(err.trim()));
     k.kill('SIGTERM');
   })));
 }
@@ -213,7 +213,7 @@ async function tcp(bed: Pair, target: string, secs: number): Promise<{ mbps: num
 async function pps(bed: Pair, local: string, target: string, secs: number): Promise<number> {
   const sink = bed.b.spawn([process.execPath, SELF, '--child-recv', target, '9000', String(secs)]);
   await waitLine(sink, 'listening');
-  const sinkOut = new Promise<string>((resolve) => { let o = ''; sink.stdout?.on('data', (d: Buffer) => { o += d.toString(); }); sink.on('exit', () => resolve(o)); });
+  const sinkOut = new Promise<string>((resolve) => { let o = ''; sink.stdout?.on('data', (d: Buffer) => { o += d.toString(); }); sink.on('close', () => resolve(o)); });
   await run(bed.a, [process.execPath, SELF, '--child-send', local, target, '9000', String(secs)]).done;
   const out = await sinkOut;
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { pps?: number; received?: number };

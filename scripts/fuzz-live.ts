@@ -142,7 +142,7 @@ export async function fuzzLive(o: { seconds: number; rate: number; httpRate: num
     const ping = n1.spawn(['ping', '-n', '-c', String(pingCount), '-i', '0.05', '-W', '1', '-I', eid(1), eid(2)]);
     let pingOut = '';
     ping.stdout?.on('data', (d: Buffer) => { pingOut += d.toString(); });
-    const pingDone = new Promise<void>((r) => ping.once('exit', () => r()));
+    const pingDone = new Promise<void>((r) => ping.once('close', () => r()));
 
     const latencies: number[] = [];
     let apiFailed = 0;

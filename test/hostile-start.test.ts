@@ -29,7 +29,7 @@ function runToExit(ns: Netns, file: string): Promise<{ code: number | string; st
   c.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   return new Promise((resolve) => {
     const timer = setTimeout(() => { c.kill('SIGKILL'); resolve({ code: 'hung', stderr }); }, 20_000);
-    c.once('exit', (code, sig) => { clearTimeout(timer); resolve({ code: code ?? sig ?? -1, stderr }); });
+    c.once('close', (code, sig) => { clearTimeout(timer); resolve({ code: code ?? sig ?? -1, stderr }); });
   });
 }
 

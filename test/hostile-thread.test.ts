@@ -128,7 +128,7 @@ test.serial('UDP 4342 in use: the node exits non-zero naming the port and the fi
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const code = await new Promise<number | string>((resolve) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('hung'); }, 20_000);
-    child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1); });
+    child.once('close', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1); });
   });
   t.log(stderr.trim().split('\n').slice(-2).join('\n'));
   t.is(code, 1);

@@ -34,7 +34,9 @@ function ping(ns: Netns, from: string, to: string, seconds: number): Promise<boo
     const c = spawn('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-q', '-c', '3', '-i', '0.25', '-w', String(seconds), '-I', from, to], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     c.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    c.once('exit', () => resolve(Number(/(\d+) received/.exec(out)?.[1] ?? 0) > 0));
+    // 'close', not 'exit': ping's summary line can still be in the pipe when it exits, and reading
+    // it at 'exit' counted answered pings as lost (the CI failures of this test).
+    c.once('close', () => resolve(Number(/(\d+) received/.exec(out)?.[1] ?? 0) > 0));
   });
 }
 

@@ -60,7 +60,8 @@ export function pingSeries(ns: { spawn(argv: string[]): ChildProcess }, src: str
   const p = ns.spawn(['ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '1', '-I', src, dst]);
   let out = '';
   p.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve) => p.once('exit', () => {
+  // 'close': the output is complete only once the pipe is (at 'exit' the last lines may be in it)
+  return new Promise((resolve) => p.once('close', () => {
     const answered = new Set<number>();
     for (const m of out.matchAll(/icmp_seq=(\d+)/g)) answered.add(Number(m[1]));
     const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
