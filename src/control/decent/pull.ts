@@ -232,10 +232,12 @@ export class PullMappingSystem implements MappingSystem {
     // All of them down: ask anyway, one may be back.
     const choices = up.length ? up : untried;
     const resolver = choices[this.resolverTurn++ % choices.length];
-    // A resolver that was marked down gets one trial request at a time: until it answers (the mark
-    // is cleared) or times out (marked down again), concurrent lookups go to the others, so a dead
-    // set member costs one retry per down period, not one per lookup in flight when it expired.
-    if (this.resolverDownUntil.has(resolver)) this.resolverDownUntil.set(resolver, now + RESOLUTION_TIMEOUT_MS);
+    // A resolver whose down period has ended gets one trial request at a time: until it answers
+    // (the mark is cleared) or times out (marked down again), concurrent lookups go to the others,
+    // so a dead set member costs one retry per down period, not one per lookup in flight when it
+    // expired. A resolver still marked down (asked because all are) keeps its mark as it is.
+    const downUntil = this.resolverDownUntil.get(resolver);
+    if (downUntil !== undefined && downUntil <= now) this.resolverDownUntil.set(resolver, now + RESOLUTION_TIMEOUT_MS);
     const nonce = randomNonce();
     const pending: PendingResolution = { key, resolver, tried: new Set([...tried, resolver]), timer: undefined };
     pending.timer = env.setTimeout(() => {
