@@ -2,6 +2,7 @@
 // name): when one Map-Server of a set dies, each lookup reaches another one within one retry,
 // and later lookups stop asking the dead one.
 import test from 'ava';
+import type { ControlNode } from '../src/control/node';
 import { parseEid } from '../src/mapping/eid';
 import { messageType } from './helpers/message-tally';
 import { SimNet, simConfig } from './helpers/sim-net';
@@ -14,17 +15,27 @@ function pullNode(net: SimNet, i: number, eids: string[]): ReturnType<SimNet['ad
   return net.addNode({ ...simConfig({ name: `p${i}`, rloc: `10.7.0.${i}`, eids, seeds: [] }), mode: 'pull', pull: PULL });
 }
 
+/**
+ * One Map-Server set of two (p1, p2) holding p2's `targets` and p1's 10.1/16, and an ITR p3 outside
+ * it; resolves once every EID is registered to both Map-Servers (or -1 after 5 s).
+ */
+async function setOfTwo(targets: string[]): Promise<{ net: SimNet; a: ControlNode; b: ControlNode; itr: ControlNode; registered: number }> {
+  const net = new SimNet();
+  net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
+  const a = pullNode(net, 1, ['10.1.0.0/16']);
+  const b = pullNode(net, 2, targets);
+  const itr = pullNode(net, 3, ['10.3.0.0/16']);
+  for (const n of [a, b, itr]) n.start();
+  const all = targets.length + 2;
+  const registered = await net.untilAsync(() => a.siteCache.size === all && b.siteCache.size === all, 5_000);
+  return { net, a, b, itr, registered };
+}
+
 test('pull mode: a dead Map-Server of the set costs each lookup at most one retry, and is then avoided', async (t) => {
   // Seeds of the run: several fresh ITRs, so both starting points of the round-robin are covered.
   for (let run = 0; run < 4; run++) {
-    const net = new SimNet();
-    net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
-    const a = pullNode(net, 1, ['10.1.0.0/16']);
     const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16', '10.8.0.0/16', '10.9.0.0/16'];
-    const b = pullNode(net, 2, targets);
-    const itr = pullNode(net, 3, ['10.3.0.0/16']);
-    for (const n of [a, b, itr]) n.start();
-    const registered = await net.untilAsync(() => a.siteCache.size === 8 && b.siteCache.size === 8, 5_000);
+    const { net, a, itr, registered } = await setOfTwo(targets);
     t.true(registered >= 0, 'every EID registered to both Map-Servers of the set');
 
     net.kill(a);
@@ -45,14 +56,9 @@ test('pull mode: a dead Map-Server of the set costs each lookup at most one retr
 
 test('pull mode: when the dead Map-Server\'s down period ends, concurrent lookups send it one trial request, not one each', async (t) => {
   for (let run = 0; run < 4; run++) {
-    const net = new SimNet();
-    net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
-    const a = pullNode(net, 1, ['10.1.0.0/16']);
     const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16', '10.8.0.0/16', '10.9.0.0/16'];
-    const b = pullNode(net, 2, targets);
-    const itr = pullNode(net, 3, ['10.3.0.0/16']);
-    for (const n of [a, b, itr]) n.start();
-    t.true(await net.untilAsync(() => a.siteCache.size === 8 && b.siteCache.size === 8, 5_000) >= 0);
+    const { net, a, itr, registered } = await setOfTwo(targets);
+    t.true(registered >= 0);
     net.kill(a);
     // Two lookups at once, so one of them surely asks the dead one first and it is marked down.
     for (const eid of targets.slice(0, 2)) itr.resolve(parseEid(eid.replace('.0.0/16', '.0.1/32')));
@@ -71,13 +77,8 @@ test('pull mode: when the dead Map-Server\'s down period ends, concurrent lookup
 });
 
 test('pull mode: decent lig without --to asks the EID\'s Map-Server set from DNS, the next address when one does not answer', async (t) => {
-  const net = new SimNet();
-  net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
-  const a = pullNode(net, 1, ['10.1.0.0/16']);
-  const b = pullNode(net, 2, ['10.2.0.0/16']);
-  const itr = pullNode(net, 3, ['10.3.0.0/16']);
-  for (const n of [a, b, itr]) n.start();
-  t.true(await net.untilAsync(() => a.siteCache.size === 3 && b.siteCache.size === 3, 5_000) >= 0);
+  const { net, a, b, itr, registered } = await setOfTwo(['10.2.0.0/16']);
+  t.true(registered >= 0);
   const lig = async (): Promise<Awaited<ReturnType<typeof itr.lig>>> => {
     const p = itr.lig(parseEid('10.2.0.1/32'), undefined, RESOLUTION_TIMEOUT_MS);
     await net.untilAsync(() => false, 2 * RESOLUTION_TIMEOUT_MS + 100);
@@ -103,14 +104,9 @@ test('pull mode: decent lig without --to asks the EID\'s Map-Server set from DNS
 });
 
 test('pull mode: lookups never wait for a DNS refresh once the set was resolved, and concurrent lookups share one query', async (t) => {
-  const net = new SimNet();
-  net.dns.set('0.ms.test', ['10.7.0.1', '10.7.0.2']);
-  const a = pullNode(net, 1, ['10.1.0.0/16']);
   const targets = ['10.2.0.0/16', '10.4.0.0/16', '10.5.0.0/16', '10.6.0.0/16'];
-  const b = pullNode(net, 2, targets);
-  const itr = pullNode(net, 3, ['10.3.0.0/16']);
-  for (const n of [a, b, itr]) n.start();
-  t.true(await net.untilAsync(() => a.siteCache.size === 6 && b.siteCache.size === 6, 5_000) >= 0);
+  const { net, itr, registered } = await setOfTwo(targets);
+  t.true(registered >= 0);
   // DNS now answers in 5 s (a lost datagram's retry); the cached answer has expired (30 s).
   net.dnsDelayMs = 5_000;
   net.advance(31_000);

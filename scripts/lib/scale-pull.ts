@@ -4,6 +4,7 @@
 // address of each set takes, whether every node resolves every other node's EID through the
 // hash → DNS → set path (`/api/lookup` without a resolver, what `decent lig` does), and what one
 // set member's death costs the lookups for that set. Everything is removed on return.
+import { stopProcesses } from '../../src/testbed/processes';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -158,15 +159,7 @@ export async function runPull(o: PullOptions): Promise<PullResult> {
       cpuPctPerNode: median(cpuPct), rssMbPerNode: median(usage.map((u) => u.rssMb)),
     };
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((r) => {
-      if (!c || c.exitCode !== null || c.signalCode !== null) return r();
-      const kill = setTimeout(() => c.kill('SIGKILL'), 5_000);
-      c.once('exit', () => {
-        clearTimeout(kill);
-        r();
-      });
-      c.kill('SIGTERM');
-    })));
+    await stopProcesses(children, 5_000);
     await dns?.stop();
     for (const r of removers) r();
     bed?.destroy();

@@ -2,6 +2,7 @@
 // `decent run` each (control plane only, or with data planes), seeded in a ring. Measures
 // convergence, steady CPU/RSS per node, bridge packets and bytes per second, and how long a join
 // and a leave take to reach every member. Everything is removed on return, also on failure.
+import { stopProcesses } from '../../src/testbed/processes';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -216,15 +217,7 @@ export async function runReal(o: RealOptions): Promise<RealResult> {
       joinMs, leaveMs, udpRcvbufErrors: pids.reduce((n, p) => n + udpRcvbufErrors(p), 0),
     };
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((r) => {
-      if (!c || c.exitCode !== null || c.signalCode !== null) return r();
-      const kill = setTimeout(() => c.kill('SIGKILL'), 5_000);
-      c.once('exit', () => {
-        clearTimeout(kill);
-        r();
-      });
-      c.kill('SIGTERM');
-    })));
+    await stopProcesses(children, 5_000);
     bed?.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
     undo = undefined;

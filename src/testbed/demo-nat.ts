@@ -4,6 +4,7 @@
 // registers its translated RLOC with alpha as RTR (priority 254), learns the group through alpha,
 // and every pair pings through the overlay: pi and beta through alpha, which re-encapsulates.
 // Direct paths between members behind NATs are not built: everything with pi goes via the RTR.
+import { stopProcesses } from './processes';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -129,12 +130,7 @@ export async function runNatDemo(progress: (line: string) => void, o: NatDemoOpt
     if (o.during) await o.during({ nodes: NODES.map((n, i) => ({ name: n.name, ns: ns[i], eid: n.eid })) });
     return result;
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-      setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 3000).unref();
-    })));
+    await stopProcesses(children);
     nat?.destroy();
     bed?.destroy();
     fs.rmSync(dir, { recursive: true, force: true });

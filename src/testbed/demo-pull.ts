@@ -3,6 +3,7 @@
 // every EID registers to both servers of its hashed set, every node pings every EID through the
 // overlay, then one Map-Server is killed and the pings go again (each lookup fails over within
 // one retry).
+import { stopProcesses } from './processes';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -95,12 +96,7 @@ export async function runPullDemo(progress: (line: string) => void): Promise<Pul
     result.ok = result.registered_ms !== null && all.every(Boolean);
     return result;
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-      setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 3000).unref();
-    })));
+    await stopProcesses(children);
     await dns?.stop();
     for (const r of removers) r();
     bed?.destroy();

@@ -1,5 +1,6 @@
 // "LISP-Decent in Action": three nodes in a head-end-replicated push group on a bridge that
 // does not forward multicast; convergence, pings through the overlay, and a roaming node.
+import { stopProcesses } from './processes';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -223,12 +224,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-      setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 3000).unref();
-    })));
+    await stopProcesses(children);
     // The capture stops last, after the nodes' goodbyes, and may take its time to flush.
     if (capture && capture.exitCode === null) {
       const cap = capture;
