@@ -13,17 +13,12 @@ import { apiRequest } from '../src/api/client';
 import type { SiteCacheRow } from '../src/control/protocol';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat } from '../src/testbed/nat';
-import { netnsAvailable, run, type Netns } from '../src/testbed/netns';
+import { netnsAvailable, run, TCP_RECEIVER, type Netns } from '../src/testbed/netns';
 import { DECENT_BIN, stopChildren } from './helpers/nodes';
 
 const avail = netnsAvailable();
 const PUB_EID = '10.0.0.7', NAT_EID = '10.0.0.5';
 
-const RECEIVER = `const net=require('net'),c=require('crypto');
-const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
-k.on('data',(d)=>{h.update(d);n+=d.length;});
-k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
-s.listen(+process.argv[2],process.argv[1],()=>console.log('listening'));`;
 const SENDER = `const net=require('net'),c=require('crypto');
 const b=c.randomBytes(+process.argv[4]);
 const k=net.connect({port:+process.argv[2],host:process.argv[1],localAddress:process.argv[3]},()=>{
@@ -108,7 +103,7 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   for (const [fromNs, fromEid, toNs, toEid, port] of [[nat.host, NAT_EID, pub.ns, PUB_EID, 5501], [pub.ns, PUB_EID, nat.host, NAT_EID, 5502]] as const) {
     let ready!: () => void;
     const listening = new Promise<void>((r) => { ready = r; });
-    const rx = run(toNs, [process.execPath, '-e', RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
+    const rx = run(toNs, [process.execPath, '-e', TCP_RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
     await Promise.race([listening, rx.done]);
     const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, String(2 * 1024 * 1024)]);
     const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });

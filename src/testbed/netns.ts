@@ -168,7 +168,11 @@ export function run(ns: Netns, argv: string[], onLine?: (line: string) => void):
 
 // A TCP receiver that hashes what it gets and a sender of random bytes that hashes what it
 // sends: the two SHA-256 sums must be equal for a byte-identical transfer.
-const RECEIVER = `const net=require('net'),c=require('crypto');
+/**
+ * `node -e TCP_RECEIVER ADDRESS PORT`: prints 'listening', then {bytes, sha256} of the first
+ * connection's data when it ends (the tests' senders print the same for what they sent).
+ */
+export const TCP_RECEIVER = `const net=require('net'),c=require('crypto');
 const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
 k.on('data',(d)=>{h.update(d);n+=d.length;});
 k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
@@ -187,7 +191,7 @@ export interface TransferResult {
 export async function tcpTransfer(from: Netns, to: Netns, toAddr: string, port: number, bytes: number): Promise<TransferResult> {
   let listening!: () => void;
   const ready = new Promise<void>((r) => { listening = r; });
-  const rx = run(to, [process.execPath, '-e', RECEIVER, toAddr, String(port)], (l) => { if (l === 'listening') listening(); });
+  const rx = run(to, [process.execPath, '-e', TCP_RECEIVER, toAddr, String(port)], (l) => { if (l === 'listening') listening(); });
   await Promise.race([ready, rx.done]);
   const tx = run(from, [process.execPath, '-e', SENDER, toAddr, String(port), String(bytes)]);
   try {

@@ -9,17 +9,11 @@ import * as path from 'node:path';
 import { apiRequest } from '../../src/api/client';
 import type { SiteCacheRow } from '../../src/control/protocol';
 import { createTestbed, type Testbed } from '../../src/testbed/bridge';
-import { run } from '../../src/testbed/netns';
+import { run, TCP_RECEIVER } from '../../src/testbed/netns';
 
 export const EIDS = ['10.0.0.1', '10.0.0.2'];
 export const BIN = path.resolve(__dirname, '../../../bin/decent');
 
-/** A TCP receiver that prints {bytes, sha256} of what it got. */
-const RECEIVER = `const net=require('net'),c=require('crypto');
-const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
-k.on('data',(d)=>{h.update(d);n+=d.length;});
-k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
-s.listen(+process.argv[2],process.argv[1],()=>console.log('listening'));`;
 /** A TCP sender of `hex` repeated `count` times, in `chunks` writes `gapMs` apart; prints {bytes, sha256}. */
 const SENDER = `const net=require('net'),c=require('crypto');
 const b=Buffer.from(Buffer.from(process.argv[4],'hex').toString().repeat(+process.argv[5]));
@@ -98,7 +92,7 @@ export async function startCryptoNodes(t: ExecutionContext, subnet: string, extr
     async transfer(port, hex, count, chunks = 1, gapMs = 0) {
       let ready!: () => void;
       const listening = new Promise<void>((r) => { ready = r; });
-      const rx = run(nodes[1].ns, [process.execPath, '-e', RECEIVER, EIDS[1], String(port)], (l) => { if (l === 'listening') ready(); });
+      const rx = run(nodes[1].ns, [process.execPath, '-e', TCP_RECEIVER, EIDS[1], String(port)], (l) => { if (l === 'listening') ready(); });
       await Promise.race([listening, rx.done]);
       const tx = run(nodes[0].ns, [process.execPath, '-e', SENDER, EIDS[1], String(port), EIDS[0], hex, String(count), String(chunks), String(gapMs)]);
       const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as Digest);
