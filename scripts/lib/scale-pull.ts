@@ -16,6 +16,7 @@ import { parseEid } from '../../src/mapping/eid';
 import { createTestbed, type Testbed } from '../../src/testbed/bridge';
 import { startDnsmasq, useResolver, type DnsServer } from '../../src/testbed/dns';
 import { DECENT_BIN, pinNeighbours, procUsage } from './scale-real';
+import { summarize } from './stats';
 
 export interface PullOptions {
   readonly nodes: number;
@@ -41,11 +42,7 @@ export interface PullResult {
 
 const SUFFIX = 'ms.decent.bench';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const median = (xs: readonly number[]): number => (xs.length ? summarize(xs).median : NaN);
 
 let undo: (() => void) | undefined;
 

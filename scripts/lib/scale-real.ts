@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { apiRequest } from '../../src/api/client';
 import { createTestbed, type Testbed } from '../../src/testbed/bridge';
+import { summarize } from './stats';
 
 export const DECENT_BIN = path.resolve(__dirname, '../../../bin/decent');
 
@@ -173,10 +174,7 @@ export async function runReal(o: RealOptions): Promise<RealResult> {
     const br1 = bridgeCounters(b);
     const after = pids.map(procUsage);
     const cpuPct = after.map((a, k) => ((a.cpuS - before[k].cpuS) / windowS) * 100);
-    const median = (xs: number[]): number => {
-      const s = [...xs].sort((a, c) => a - c);
-      return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    };
+    const median = (xs: readonly number[]): number => summarize(xs).median;
 
     // Join: one more node, seeded from node 1.
     const joiner = total;

@@ -62,6 +62,9 @@ const MAX_PAIRS = 4096;
 /** The registered-key index is rebuilt at most this often: key-carrying probes cannot make us scan the site cache per packet. */
 const REGISTERED_KEYS_MAX_AGE_MS = 250;
 
+/** Registered keys (hex) per RLOC and each RLOC's first registered suite, from one site-cache scan. */
+interface RegisteredIndex { at: number; keys: Map<string, Set<string>>; suites: Map<string, number> }
+
 interface Slot {
   suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number;
   /** Decap: packets the data plane opened under it (its report), and when that count last grew. */
@@ -104,7 +107,7 @@ export class KeyExchange {
   private readonly keyPair: X25519KeyPair;
   private timer: unknown;
   /** Registered keys per RLOC (hex), and the suite each RLOC registered first (its preference). */
-  private registeredCache?: { at: number; keys: Map<string, Set<string>>; suites: Map<string, number> };
+  private registeredCache?: RegisteredIndex;
 
   constructor(private readonly ctx: NodeContext, private readonly config: CryptoConfig) {
     this.keyPair = config.privateKey ? keyPairFromPrivate(config.privateKey) : generateKeyPair();
@@ -204,14 +207,14 @@ export class KeyExchange {
   }
 
   /**
-   * The keys registered (in authenticated registrations) per RLOC, as hex: one scan of the site
-   * cache. A peer with none registered no key (a lispers.net node, or a decent node with
-   * encryption off).
+   * The keys registered (in authenticated registrations) per RLOC, as hex, and the suite each RLOC
+   * registered first: one scan of the site cache. A peer with none registered no key (a
+   * lispers.net node, or a decent node with encryption off).
    */
-  private registeredKeys(fresh = false): Map<string, Set<string>> {
+  private registered(fresh = false): RegisteredIndex {
     const now = this.ctx.env.now();
     const cached = this.registeredCache;
-    if (!fresh && cached && now - cached.at < REGISTERED_KEYS_MAX_AGE_MS && now >= cached.at) return cached.keys;
+    if (!fresh && cached && now - cached.at < REGISTERED_KEYS_MAX_AGE_MS && now >= cached.at) return cached;
     const out = new Map<string, Set<string>>();
     const suites = new Map<string, number>();
     this.registeredCache = { at: now, keys: out, suites };
@@ -229,7 +232,7 @@ export class KeyExchange {
         }
       }
     }
-    return out;
+    return this.registeredCache;
   }
 
   /**
@@ -240,14 +243,13 @@ export class KeyExchange {
   private offerSuite(variant: CryptoVariant, peer: string): number | undefined {
     const ours = this.suites(variant);
     if (variant !== 'rfc') return ours[0];
-    this.registeredKeys();
-    const theirs = this.registeredCache?.suites.get(peer);
+    const theirs = this.registered().suites.get(peer);
     if (theirs === SUITE_CHACHA && ours.includes(SUITE_CHACHA)) return SUITE_CHACHA;
     return ours[0];
   }
 
   private registeredPeerKeys(peer: string, fresh = false): Set<string> {
-    return this.registeredKeys(fresh).get(peer) ?? new Set();
+    return this.registered(fresh).keys.get(peer) ?? new Set();
   }
 
   /**
@@ -456,7 +458,7 @@ export class KeyExchange {
       if (mc.negative || mc.source === 'group') continue;
       for (const r of mc.rlocs) if (!ctx.rlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
     }
-    const registeredAll = this.registeredKeys();
+    const registeredAll = this.registered().keys;
     // Members that registered a key get an exchange as soon as their registration is here, not
     // at their first packet: under `required` a packet to a peer without keys is dropped, so the
     // first one would be lost (and a ping that sends one would fail). The probe names an EID the

@@ -347,19 +347,17 @@ export class ControlNode implements NodeContext {
     const candidates = chosen.length ? chosen : this.rlocList.slice(0, 1);
     if (candidates.length === 0) throw new Error('no RLOC to ask from');
     const unanswered: string[] = [];
-    for (const [i, r] of candidates.entries()) {
+    for (const r of candidates) {
       try {
         return { ...(await this.itr.lig(eid, r, timeoutMs)), unanswered };
       } catch (e) {
         if (!(e instanceof LigTimeoutError)) throw e;
         unanswered.push(r);
-        if (i === candidates.length - 1 && unanswered.length > 1) {
-          throw new LigTimeoutError(`no Map-Reply from any Map-Resolver of the EID's set (${unanswered.join(', ')}) within ${timeoutMs} ms each`);
-        }
-        if (i === candidates.length - 1) throw e;
       }
     }
-    throw new Error('no Map-Resolver to ask');
+    throw new LigTimeoutError(unanswered.length > 1
+      ? `no Map-Reply from any Map-Resolver of the EID's set (${unanswered.join(', ')}) within ${timeoutMs} ms each`
+      : `no Map-Reply from ${unanswered[0]} within ${timeoutMs} ms`);
   }
 
   /** Another sign of life from an RLOC (an ICMP echo reply): counts like a probe reply. */
