@@ -159,3 +159,21 @@ test('Info messages the control plane does not handle are counted, never thrown:
   t.notThrows(() => node.receiveEncapsulated(frame(65), '198.51.100.10'));
   t.is(node.counters.get('her.rejected'), 1);
 });
+
+test('a member that learns it is not behind a NAT sends no extra registration round', (t) => {
+  // NAT detection's first answer used to call the NAT-change hook even when it only confirmed our
+  // RLOC, so every public member re-registered to the whole group once at start for nothing.
+  const registersIn = (keepaliveMs: number): number => {
+    const net = new SimNet();
+    const seed = net.addNode(simConfig({ name: 'seed', rloc: '198.51.100.7', eids: ['10.0.0.7/32'], seeds: [] }));
+    const open = net.addNode({ ...simConfig({ name: 'vm', rloc: '198.51.100.8', eids: ['10.0.0.8/32'], seeds: ['198.51.100.7'] }), nat: { keepaliveMs, rtr: false } });
+    seed.start();
+    open.start();
+    net.advance(2000);
+    if (keepaliveMs > 0) t.false(open.natStatus().behindNat, 'the seed answered: not behind NAT');
+    return open.counters.get('register.sent') ?? 0;
+  };
+  const withoutDetection = registersIn(0);
+  t.true(withoutDetection > 0);
+  t.is(registersIn(KEEPALIVE), withoutDetection);
+});

@@ -58,6 +58,11 @@ export interface NatRegistration {
   readonly rtrs: readonly string[];
 }
 
+function sameRegistration(a: NatRegistration | undefined, b: NatRegistration | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.global === b.global && a.port === b.port && a.rtrs.join() === b.rtrs.join();
+}
+
 export class NatTraversal {
   private readonly pending = new Map<bigint, Pending>();
   private timer: unknown;
@@ -207,12 +212,15 @@ export class NatTraversal {
     const rtrs = m.nat.rtrRlocs.flatMap((a) => (a.kind === 'ipv4' || a.kind === 'ipv6' ? [a.ip] : []));
     const behindNat = g.ip !== p.local || m.nat.etrPort !== CONTROL_PORT;
     const before = this.state;
+    const registeredBefore = this.registration();
     this.state = {
       behindNat, local: p.local, rtrs,
       translated: { address: g.ip, port: m.nat.etrPort, seed: src, at: this.node.env.now() },
     };
     const moved = before.translated?.address !== g.ip || before.translated.port !== m.nat.etrPort;
-    if (before.behindNat !== behindNat || moved || before.rtrs.join() !== rtrs.join()) {
+    // Only a change of what we register or forward through is news for the group: a public member
+    // whose first answer confirms its RLOC changes neither, and must not re-register to everyone.
+    if (!sameRegistration(registeredBefore, this.registration())) {
       this.changed();
       // the RTRs learn our data port now, not at the next keepalive
       this.sendToRtrs();
