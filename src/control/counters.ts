@@ -17,6 +17,8 @@ export const COUNTER_NAMES = [
   'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent',
   // NAT traversal: data-port Info-Requests sent; as an RTR, bindings learnt and registrations relayed (rtr.ts)
   'info.request.data-port', 'rtr.info.data', 'rtr.info.control', 'rtr.info.unnamed', 'rtr.register.relayed',
+  // RTR failover behind NAT (nat.ts): an RTR left unanswered, taken out of our registration; back again
+  'nat.rtr.retry', 'nat.rtr.down', 'nat.rtr.up',
   // LISP-crypto exchanges (keys.ts)
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.repeated', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',

@@ -10,6 +10,14 @@
 //     priority 254 (registration()), forwards everything through its RTRs (outboundRtrs()), and
 //     sends its RTRs Info-Requests from its data port too (lispers' form: a data header with
 //     instance-id 0xFFFFFF), so they learn where to re-encapsulate its data (rtr.ts).
+//   - RTR failover: the RTRs are the union of what every seed offered (each offers itself), all
+//     registered at priority 254 so ITRs spread flows over them (RFC 9301 §5.4 weights, and their
+//     RLOC-probes, §7.1, mark a dead one down). The member's own check is faster: an RTR that
+//     leaves RTR_MISSES control-port Info-Requests in a row unanswered (asked again RTR_ANSWER_MS
+//     after each) is taken out of the registration and of our forwarding at once, and the group
+//     follows the re-registration; it is asked every keepalive and comes back when it answers.
+//     Neither draft says how a member leaves a dead RTR (draft-ietf-lisp-nat-traversal §6 lists
+//     RTRs in the Info-Reply; lispers.net keeps its RTR list until the next Info-Reply).
 // Not here yet (README "Behind NAT"): direct paths between two members behind NATs.
 import { isIPv4, isIPv6 } from 'node:net';
 import { encodeControl, encodeData, type Address, type InfoReply, type InfoRequest } from '../wire';
@@ -34,6 +42,14 @@ const REPLIES_PER_SECOND = 20;
 const BURST = 40;
 /** Requests awaiting a reply; older ones are forgotten (bounded however many seeds there are). */
 const MAX_PENDING = 64;
+/** An RTR's Info-Reply is due within this long (one round trip, generously); else we ask again. */
+const RTR_ANSWER_MS = 1000;
+/** Unanswered Info-Requests in a row that take an RTR down (one lost datagram must not). */
+const RTR_MISSES = 3;
+/** RTRs kept from the seeds' offers (bounded however many seeds offer however many RTRs). */
+const MAX_RTRS = 16;
+/** A seed's offer not renewed by its Info-Replies for this many keepalives is forgotten. */
+const OFFER_KEEPALIVES = 3;
 
 export interface NatStatus {
   /** Undefined until a seed answered. */
@@ -42,8 +58,10 @@ export interface NatStatus {
   readonly local?: string;
   /** What the seed saw: our translated address and control port. */
   readonly translated?: { readonly address: string; readonly port: number; readonly seed: string; readonly at: number };
-  /** RTRs the seed offered. */
+  /** RTRs the seeds offered (every seed offers itself with nat.rtr). */
   readonly rtrs: readonly string[];
+  /** Offered RTRs that left our Info-Requests unanswered: not registered, not forwarded through. */
+  readonly rtrsDown?: readonly string[];
 }
 
 /** `toRtr`: asked only to keep the RTR's binding: its answer changes nothing (a symmetric NAT would show another port). */
@@ -68,15 +86,28 @@ export class NatTraversal {
   private timer: unknown;
   private readonly replies = new TokenBucket(BURST, REPLIES_PER_SECOND);
   private state: NatStatus = { rtrs: [] };
+  /** Per seed, the RTRs its latest Info-Reply offered. */
+  private readonly offers = new Map<string, { readonly rtrs: readonly string[]; readonly at: number }>();
+  /** Per RTR: the nonce of our latest control-port Info-Request still unanswered, and how many in a row were. */
+  private readonly rtrWaiting = new Map<string, bigint>();
+  private readonly rtrMisses = new Map<string, number>();
+  private readonly rtrDown = new Set<string>();
+  private readonly checks = new Set<unknown>();
 
   /** `changed`: what we register or forward through changed (behind NAT or not, address, RTRs). */
   constructor(private readonly node: NodeContext, private readonly changed: () => void = () => undefined) {}
 
-  /** Behind a NAT with RTRs: what to register (translated RLOC, RTRs at 254); else undefined. */
+  /** Behind a NAT with RTRs: what to register (translated RLOC, live RTRs at 254); else undefined. */
   registration(): NatRegistration | undefined {
     const s = this.state;
     if (s.behindNat !== true || s.translated === undefined || s.rtrs.length === 0) return undefined;
-    return { global: s.translated.address, port: s.translated.port, rtrs: s.rtrs };
+    return { global: s.translated.address, port: s.translated.port, rtrs: this.liveRtrs() };
+  }
+
+  /** The offered RTRs that answer; all of them if none does (there is nothing better to send to). */
+  private liveRtrs(): readonly string[] {
+    const live = this.state.rtrs.filter((r) => !this.rtrDown.has(r));
+    return live.length > 0 ? live : this.state.rtrs;
   }
 
   /** Behind a NAT with RTRs: everything we send goes through them (draft-ietf-lisp-nat-traversal, the RTR). */
@@ -89,7 +120,7 @@ export class NatTraversal {
   }
 
   status(): NatStatus {
-    return this.state;
+    return { ...this.state, rtrsDown: this.state.rtrs.filter((r) => this.rtrDown.has(r)) };
   }
 
   start(): void {
@@ -105,6 +136,9 @@ export class NatTraversal {
     if (this.timer !== undefined) this.node.env.clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();
+    for (const c of this.checks) this.node.env.clearTimeout(c);
+    this.checks.clear();
+    this.rtrWaiting.clear();
   }
 
   /**
@@ -126,14 +160,10 @@ export class NatTraversal {
    * does not answer it, nor does ours). Both keep those NAT bindings alive.
    */
   private sendToRtrs(): void {
-    const reg = this.registration();
-    if (!reg) return;
-    const local = this.state.local;
-    for (const rtr of reg.rtrs) {
-      const request = this.request(true);
-      if (local !== undefined) this.track(request.nonce, { seed: rtr, local, sentAt: this.node.env.now(), toRtr: true });
-      this.node.env.sendControl(rtr, CONTROL_PORT, encodeControl(request));
-      this.node.count('info.request.sent');
+    if (!this.registration()) return;
+    // the dead ones too: an answer brings them back
+    for (const rtr of this.state.rtrs) {
+      this.askRtr(rtr);
       if (!this.node.env.sendFromDataPort) continue;
       const bytes = encodeData({
         type: 'data', payload: encodeControl(this.request(true)),
@@ -142,6 +172,58 @@ export class NatTraversal {
       this.node.env.sendFromDataPort(rtr, DATA_PORT, bytes);
       this.node.count('info.request.data-port');
     }
+  }
+
+  /**
+   * A control-port Info-Request to an RTR, checked RTR_ANSWER_MS later: unanswered, it counts a
+   * miss and (below RTR_MISSES) is asked again at once; at RTR_MISSES the RTR is down.
+   */
+  private askRtr(rtr: string): void {
+    const local = this.state.local;
+    if (local === undefined) return;
+    const request = this.request(true);
+    this.track(request.nonce, { seed: rtr, local, sentAt: this.node.env.now(), toRtr: true });
+    this.rtrWaiting.set(rtr, request.nonce);
+    this.node.env.sendControl(rtr, CONTROL_PORT, encodeControl(request));
+    this.node.count('info.request.sent');
+    const check = this.node.env.setTimeout(() => {
+      this.checks.delete(check);
+      // answered, or a newer request is the one to check
+      if (this.rtrWaiting.get(rtr) !== request.nonce || !this.state.rtrs.includes(rtr)) return;
+      const misses = (this.rtrMisses.get(rtr) ?? 0) + 1;
+      this.rtrMisses.set(rtr, misses);
+      if (misses < RTR_MISSES) {
+        this.node.count('nat.rtr.retry');
+        this.askRtr(rtr);
+      } else if (!this.rtrDown.has(rtr)) {
+        this.setRtrDown(rtr, true);
+      }
+    }, RTR_ANSWER_MS);
+    this.checks.add(check);
+  }
+
+  /** An RTR goes down (unanswered) or comes back (answered): register and forward accordingly. */
+  private setRtrDown(rtr: string, down: boolean): void {
+    const before = this.liveRtrs().join();
+    if (down) this.rtrDown.add(rtr); else this.rtrDown.delete(rtr);
+    this.node.count(down ? 'nat.rtr.down' : 'nat.rtr.up');
+    this.node.env.log(down ? 'warn' : 'info', down
+      ? `RTR ${rtr} does not answer (${RTR_MISSES} Info-Requests): registering and forwarding without it`
+      : `RTR ${rtr} answers again: registering it again`, { rtr, live: this.liveRtrs() });
+    if (this.liveRtrs().join() !== before) this.changed();
+  }
+
+  /** The union of what the seeds offered lately, in a stable order; bounded. */
+  private offeredRtrs(now: number): string[] {
+    const all = new Set<string>();
+    for (const [seed, o] of this.offers) {
+      if (now - o.at > OFFER_KEEPALIVES * this.config.keepaliveMs) this.offers.delete(seed);
+      else for (const r of o.rtrs) all.add(r);
+    }
+    const rtrs = [...all].sort().slice(0, MAX_RTRS);
+    for (const r of this.rtrDown) if (!rtrs.includes(r)) this.rtrDown.delete(r);
+    for (const r of this.rtrMisses.keys()) if (!rtrs.includes(r)) this.rtrMisses.delete(r);
+    return rtrs;
   }
 
   /** One Info-Request to every seed that is not one of our own RLOCs. */
@@ -203,19 +285,27 @@ export class NatTraversal {
     }
     this.pending.delete(m.nonce);
     this.node.count('info.reply.received');
-    if (p.toRtr === true) return;
+    if (p.toRtr === true) {
+      // the RTR is alive (its answer changes nothing else: a symmetric NAT would show another port)
+      this.rtrWaiting.delete(src);
+      this.rtrMisses.delete(src);
+      if (this.rtrDown.has(src)) this.setRtrDown(src, false);
+      return;
+    }
     const g = m.nat.globalEtrRloc;
     if (g.kind !== 'ipv4' && g.kind !== 'ipv6') {
       this.node.count('control.malformed');
       return;
     }
-    const rtrs = m.nat.rtrRlocs.flatMap((a) => (a.kind === 'ipv4' || a.kind === 'ipv6' ? [a.ip] : []));
+    const now = this.node.env.now();
+    this.offers.set(src, { rtrs: m.nat.rtrRlocs.flatMap((a) => (a.kind === 'ipv4' || a.kind === 'ipv6' ? [a.ip] : [])), at: now });
+    const rtrs = this.offeredRtrs(now);
     const behindNat = g.ip !== p.local || m.nat.etrPort !== CONTROL_PORT;
     const before = this.state;
     const registeredBefore = this.registration();
     this.state = {
       behindNat, local: p.local, rtrs,
-      translated: { address: g.ip, port: m.nat.etrPort, seed: src, at: this.node.env.now() },
+      translated: { address: g.ip, port: m.nat.etrPort, seed: src, at: now },
     };
     const moved = before.translated?.address !== g.ip || before.translated.port !== m.nat.etrPort;
     // Only a change of what we register or forward through is news for the group: a public member

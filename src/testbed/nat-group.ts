@@ -1,0 +1,167 @@
+// A group with one member behind a NAT, for the NAT netns tests and `scripts/bench-nat.ts`:
+// public members on a bridge (any of them RTRs, `nat.rtr: true`) and `pi` behind an nftables
+// masquerade NAT (src/testbed/nat.ts) whose seeds are the members listed as its seeds. Each node
+// is a real `decent run` process with a TUN; its EID is on its loopback.
+//
+//   const g = startNatGroup({ prefix: 'nfo', publics: [{ name: 'r1', rtr: true }, { name: 'pub' }], piSeeds: ['r1'] });
+//   await g.until('pi behind NAT', 20_000, async () => (await g.get<Status>('pi', '/api/status')).nat.behindNat === true);
+//   g.ping('pub', 'pi');   g.kill('r1');   await g.stop();   // stop() also removes the namespaces
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { apiRequest } from '../api/client';
+import { createTestbed, type Testbed } from './bridge';
+import { createNat, type Nat } from './nat';
+import type { Netns } from './netns';
+import { stopProcesses } from './processes';
+
+export interface NatGroupOptions {
+  /** Up to 5 characters, for unique namespace names. */
+  readonly prefix: string;
+  /** Public members, in bridge order (198.51.100.7, .8, …); the first seeds the others. */
+  readonly publics: readonly { readonly name: string; readonly rtr?: boolean }[];
+  /** Names of the public members pi seeds from (default: the first). */
+  readonly piSeeds?: readonly string[];
+  /** `nat.keepalive` of every node (default 2s). */
+  readonly keepalive?: string;
+  /** `dataplane.encryption` of every node (default off: relayed traffic is clear anyway). */
+  readonly encryption?: 'off' | 'preferred';
+  /** Extra YAML lines for every node's config. */
+  readonly extra?: readonly string[];
+}
+
+export interface GroupNode {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly eid: string;
+  /** Its RLOC (pi: its private address). */
+  readonly address: string;
+}
+
+export interface NatStatusView {
+  nat: {
+    behindNat?: boolean; rtrs: string[]; rtrsDown?: string[];
+    translated?: { address: string; port: number };
+    relaying: { name: string; address: string; dataPort?: number; controlPort?: number }[];
+  };
+}
+
+export interface NatGroup {
+  readonly bed: Testbed;
+  readonly nat: Nat;
+  readonly nodes: ReadonlyMap<string, GroupNode>;
+  /** Date.now() when the processes were started. */
+  readonly startedAt: number;
+  /** The last 60 kB of each node's stderr (for failure messages). */
+  readonly logs: Record<string, string>;
+  get<T>(name: string, apiPath: string): Promise<T>;
+  /** One ICMP echo from `from`'s EID to `to`'s EID through the overlay, waiting up to `waitS` seconds. */
+  ping(from: string, to: string, waitS?: number): boolean;
+  /** Pings from `from`'s EID to `to`'s every `intervalMs` until stopped; `replies` are the arrival times (Date.now() ms). */
+  pingStream(from: string, to: string, intervalMs?: number): PingStream;
+  /** Polls `ok` every 100 ms; resolves with the ms it took, or null after `ms`. */
+  until(ms: number, ok: () => Promise<boolean> | boolean): Promise<number | null>;
+  /** SIGKILL: the node dies without a goodbye. */
+  kill(name: string): void;
+  /** Stops every process and removes everything (also when a start failed half way). */
+  stop(): Promise<void>;
+}
+
+export interface PingStream {
+  readonly replies: number[];
+  /** The first reply that arrived after `t` (ms), or undefined. */
+  firstAfter(t: number): number | undefined;
+  stop(): void;
+}
+
+/** An EID per node: 10.0.0.(7 + i) for public member i, 10.0.0.5 for pi. */
+export const PI_EID = '10.0.0.5';
+
+export function startNatGroup(o: NatGroupOptions): NatGroup {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-nat-group-'));
+  const children = new Map<string, ChildProcess>();
+  let bed: Testbed | undefined;
+  let nat: Nat | undefined;
+  const stop = async (): Promise<void> => {
+    await stopProcesses([...children.values()]);
+    nat?.destroy();
+    bed?.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    bed = createTestbed({ prefix: o.prefix, nodes: o.publics.length, subnet: '198.51.100', firstHost: 7 });
+    nat = createNat({ bridge: bed, prefix: o.prefix, publicAddress: '198.51.100.30', privateSubnet: '192.168.77' });
+    const b = bed;
+    const nodes = new Map<string, GroupNode>();
+    o.publics.forEach((p, i) => nodes.set(p.name, { name: p.name, ns: b.nodes[i].ns, eid: `10.0.0.${7 + i}`, address: b.nodes[i].address }));
+    nodes.set('pi', { name: 'pi', ns: nat.host, eid: PI_EID, address: nat.hostAddress });
+    const logs: Record<string, string> = {};
+    const sock = (name: string): string => path.join(dir, `${name}.sock`);
+    const bin = path.resolve(__dirname, '../../../bin/decent');
+    const first = o.publics[0].name;
+    const piSeeds = (o.piSeeds ?? [first]).map((n) => nodes.get(n)?.address ?? n);
+    for (const n of nodes.values()) {
+      const rtr = o.publics.find((p) => p.name === n.name)?.rtr === true;
+      const seeds = n.name === 'pi' ? piSeeds : n.name === first ? [] : [nodes.get(first)?.address ?? ''];
+      const file = path.join(dir, `${n.name}.yaml`);
+      fs.writeFileSync(file, [
+        `name: ${n.name}`, 'eids:', `  - ${n.eid}/32`, 'rlocs: {interfaces: [eth0]}',
+        `decent: {group: 224.9.9.9, seeds: [${seeds.join(', ')}]}`, 'auth: {key: decent-password}',
+        `nat: {keepalive: ${o.keepalive ?? '2s'}, rtr: ${rtr}}`,
+        `dataplane: {tun: decent0, encryption: ${o.encryption ?? 'off'}}`, `api: {socket: ${sock(n.name)}}`, ...(o.extra ?? []), '',
+      ].join('\n'));
+      n.ns.ip(['addr', 'add', `${n.eid}/32`, 'dev', 'lo']);
+      const child = n.ns.spawn([process.execPath, bin, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      logs[n.name] = '';
+      child.stderr?.on('data', (d: Buffer) => { logs[n.name] = (logs[n.name] + d.toString()).slice(-60_000); });
+      children.set(n.name, child);
+    }
+    const startedAt = Date.now();
+    const node = (name: string): GroupNode => {
+      const n = nodes.get(name);
+      if (!n) throw new Error(`no node ${name}`);
+      return n;
+    };
+    return {
+      bed, nat, nodes, startedAt, logs, stop,
+      get: <T>(name: string, apiPath: string) => apiRequest<T>(sock(name), 'GET', apiPath, 2000),
+      ping(from, to, waitS = 1) {
+        const a = node(from), z = node(to);
+        return spawnSync('ip', ['netns', 'exec', a.ns.name, 'ping', '-n', '-q', '-c', '1', '-W', String(waitS), '-I', a.eid, z.eid]).status === 0;
+      },
+      pingStream(from, to, intervalMs = 100) {
+        const a = node(from), z = node(to);
+        const replies: number[] = [];
+        // -D: each reply line starts with its arrival time ([seconds.micros]); the line is read at once
+        const child = spawn('ip', ['netns', 'exec', a.ns.name, 'ping', '-n', '-D', '-i', String(intervalMs / 1000), '-W', '1', '-I', a.eid, z.eid], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let partial = '';
+        child.stdout.on('data', (d: Buffer) => {
+          partial += d.toString();
+          let nl: number;
+          while ((nl = partial.indexOf('\n')) >= 0) {
+            const m = /^\[(\d+\.\d+)\] \d+ bytes from/.exec(partial.slice(0, nl));
+            if (m) replies.push(Math.round(Number(m[1]) * 1000));
+            partial = partial.slice(nl + 1);
+          }
+        });
+        children.set(`ping-${from}-${to}-${children.size}`, child);
+        return { replies, firstAfter: (t) => replies.find((r) => r > t), stop: () => { child.kill('SIGINT'); } };
+      },
+      async until(ms, ok) {
+        const t0 = Date.now();
+        for (;;) {
+          if (await Promise.resolve().then(ok).catch(() => false)) return Date.now() - t0;
+          if (Date.now() - t0 > ms) return null;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      kill(name) {
+        children.get(name)?.kill('SIGKILL');
+      },
+    };
+  } catch (e) {
+    void stop();
+    throw e;
+  }
+}
