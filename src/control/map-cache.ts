@@ -19,6 +19,8 @@ export function rlocsOf(locators: readonly LocatorRecord[], downSet?: ReadonlySe
 
 export class MapCache {
   private readonly entries = new Map<string, MapCacheEntry>();
+  /** No entry expires before this (a lower bound): the once-a-second scan skips the walk until then. */
+  private nextExpiry = Infinity;
 
   constructor(private readonly listener: (e: MapCacheEvent) => void) {}
 
@@ -39,6 +41,7 @@ export class MapCache {
     const old = this.entries.get(entry.key);
     const created = old ? { ...entry, createdAt: old.createdAt } : entry;
     this.entries.set(entry.key, created);
+    if (created.source !== 'static') this.nextExpiry = Math.min(this.nextExpiry, created.expiresAt);
     if (!old || forwardingSignature(old) !== forwardingSignature(created)) this.listener({ op: 'set', entry: created });
   }
 
@@ -55,7 +58,16 @@ export class MapCache {
   }
 
   expire(now: number): void {
-    for (const e of [...this.entries.values()]) if (e.source !== 'static' && e.expiresAt <= now) this.remove(e.key);
+    if (now < this.nextExpiry) return;
+    // A listener may set entries while we walk: they lower nextExpiry themselves.
+    this.nextExpiry = Infinity;
+    let next = Infinity;
+    for (const e of [...this.entries.values()]) {
+      if (e.source === 'static') continue;
+      if (e.expiresAt <= now) this.remove(e.key);
+      else next = Math.min(next, e.expiresAt);
+    }
+    this.nextExpiry = Math.min(this.nextExpiry, next);
   }
 
   clear(): void {

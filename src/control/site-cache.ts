@@ -92,6 +92,14 @@ export class SiteCache {
   private readonly heldBy = new Map<string, number>();
   /** How many published locators (RLE entries included) name each RLOC: who is a member. */
   private readonly rlocRefs = new Map<string, number>();
+  /** Group-entry member sets published so far: their signatures. */
+  private groupVersions = 0;
+  /**
+   * No registration expires before this (a lower bound: refreshes move expiries later). The
+   * expiry scan runs every second and walked every registration: O(N) per second on each of N
+   * members (issue 17).
+   */
+  private nextExpiry = Infinity;
 
   get size(): number {
     return this.entries.size;
@@ -173,6 +181,7 @@ export class SiteCache {
       expiresAt: input.now + input.ttlMs, proxyReply: input.proxyReply, merge: input.merge,
       wantMapNotify: input.wantMapNotify, authenticated: input.authenticated,
     });
+    this.nextExpiry = Math.min(this.nextExpiry, input.now + input.ttlMs);
     entry.lastRegistered = input.now;
     entry.lastRegisterer = registerer;
     const before = entry.signature;
@@ -211,12 +220,16 @@ export class SiteCache {
   /** Drops registrations whose lifetime ended; returns the keys whose published set changed. */
   expire(now: number, lispersForm: boolean): string[] {
     const changed: string[] = [];
+    if (now < this.nextExpiry) return changed;
+    let next = Infinity;
     for (const entry of this.entries.values()) {
       let dropped = false;
       for (const [who, reg] of entry.registrations) {
         if (reg.expiresAt <= now) {
           this.drop(entry, who);
           dropped = true;
+        } else if (reg.expiresAt < next) {
+          next = reg.expiresAt;
         }
       }
       if (!dropped) continue;
@@ -224,6 +237,7 @@ export class SiteCache {
       if (entry.registrations.size === 0) this.remove(entry);
       else this.republish(entry, lispersForm);
     }
+    this.nextExpiry = next;
     return changed;
   }
 
@@ -263,8 +277,10 @@ export class SiteCache {
 
   private republish(entry: MutableEntry, lispersForm: boolean): void {
     if (entry.eid.kind === 'group') {
+      const before = entry.rle;
       entry.rle = mergeRles(entry);
-      this.publish(entry, entry.rle.entries.length ? [rleLocator(entry.rle.entries, false, lispersForm)] : []);
+      const same = before !== undefined && sameKeys(before.keys, entry.rle.keys);
+      this.publish(entry, entry.rle.entries.length ? [rleLocator(entry.rle.entries, false, lispersForm)] : [], undefined, same);
     } else {
       this.publish(entry, mergeUnicast(entry));
     }
@@ -273,8 +289,10 @@ export class SiteCache {
   /**
    * Sets an entry's published locators, keeping the RLOC reference counts and the signature;
    * `onlyAdded`: the new locators name the old RLOCs and these more (the counts need only them).
+   * A group entry's signature is a version, bumped unless `sameMembers`: spelling out an RLE of
+   * N members at each of N joins made building a group O(N³) in string work (issue 17).
    */
-  private publish(entry: MutableEntry, locators: LocatorRecord[], onlyAdded?: readonly RleEntry[]): void {
+  private publish(entry: MutableEntry, locators: LocatorRecord[], onlyAdded?: readonly RleEntry[], sameMembers = false): void {
     if (!onlyAdded) {
       for (const ip of publishedRlocs(entry.locators)) {
         const n = (this.rlocRefs.get(ip) ?? 1) - 1;
@@ -285,7 +303,9 @@ export class SiteCache {
     const added = onlyAdded ? onlyAdded.flatMap((e) => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? [e.address.ip] : [])) : publishedRlocs(locators);
     for (const ip of added) this.rlocRefs.set(ip, (this.rlocRefs.get(ip) ?? 0) + 1);
     entry.locators = locators;
-    entry.signature = locators.map(locatorSignature).join('|');
+    if (entry.eid.kind !== 'group') entry.signature = locators.map(locatorSignature).join('|');
+    else if (locators.length === 0) entry.signature = '';
+    else if (!sameMembers || entry.signature === '') entry.signature = `rle#${++this.groupVersions}`;
   }
 
   /**
@@ -371,7 +391,8 @@ function rleSortKey(e: RleEntry): string {
 const sortKeys = new Map<string, string>();
 const SORT_KEYS_MAX = 65_536;
 
-function ipSortKey(ip: string): string {
+/** The order of RLE entries and of member lists: IPv4 before IPv6, each by address. */
+export function ipSortKey(ip: string): string {
   let k = sortKeys.get(ip);
   if (k === undefined) {
     k = ip.includes(':') ? `1${ip}` : `0${ip.split('.').map((x) => x.padStart(3, '0')).join('.')}`;
@@ -389,6 +410,10 @@ function lowerBound(sorted: readonly string[], key: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
 function lowerBoundHas(sorted: readonly string[], key: string): boolean {

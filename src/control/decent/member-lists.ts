@@ -8,6 +8,7 @@ import type { EidRecord, RleEntry } from '../../wire';
 import { eidToWire } from '../../mapping/eid';
 import type { NodeContext } from '../context';
 import { rleEntries, rleLocator } from '../locators';
+import { ipSortKey } from '../site-cache';
 import { msToRecordTtl } from '../ttl';
 
 /** RLE entries per page: 100 IPv4 entries make a 1,020-byte Map-Notify, 50 IPv6 ones 1,040 bytes. */
@@ -38,4 +39,36 @@ export function memberListRecords(ctx: NodeContext, members: readonly RleEntry[]
     });
   }
   return out;
+}
+
+/**
+ * `sorted` (member RLOCs in the site cache's order, ipSortKey) with the addresses of `more` it
+ * lacks merged in at their places: O(N + k log N), where a sort of the whole list per member
+ * change made a join cost every member O(N log N) (issue 17).
+ */
+export function mergeByAddress(sorted: readonly string[], more: Iterable<string>): string[] {
+  const keyOf = (ip: string): string => ipSortKey(ip);
+  const extra = [...new Set(more)].filter((ip) => !hasAddress(sorted, ip));
+  if (extra.length === 0) return [...sorted];
+  extra.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+  const out: string[] = [];
+  let i = 0;
+  for (const ip of extra) {
+    while (i < sorted.length && keyOf(sorted[i]) < keyOf(ip)) out.push(sorted[i++]);
+    out.push(ip);
+  }
+  while (i < sorted.length) out.push(sorted[i++]);
+  return out;
+}
+
+/** Whether `sorted` (in ipSortKey order) holds `ip`: a binary search. */
+export function hasAddress(sorted: readonly string[], ip: string): boolean {
+  const k = ipSortKey(ip);
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ipSortKey(sorted[mid]) < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === ip;
 }

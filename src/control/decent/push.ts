@@ -30,7 +30,7 @@ import { rleEntries, rleEntry } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import type { MappingSystem } from './mapping-system';
-import { groupEntryMembers, memberListRecords, rleEntryIp } from './member-lists';
+import { groupEntryMembers, hasAddress, memberListRecords, mergeByAddress, rleEntryIp } from './member-lists';
 
 const REGISTER_DEBOUNCE_MS = 20;
 const NOTIFY_DEBOUNCE_MS = 30;
@@ -65,16 +65,22 @@ export class PushMappingSystem implements MappingSystem {
   /** Members learned from (authenticated) Map-Notifys, with their expiry; the version counts additions. */
   private readonly notifiedMembers = new Map<string, number>();
   private notifiedVersion = 0;
-  /** replicationTargets() and membersFromSiteCache() as last computed, and from what (never mutated). */
+  /** replicationTargets(), every member, and membersFromSiteCache() as last computed, and from what (never mutated). */
   private targetsCache?: {
     readonly locators?: readonly LocatorRecord[]; readonly own: string; readonly notified: number; readonly validUntil: number;
-    readonly targets: string[];
+    readonly targets: string[]; readonly all: string[];
   };
   private membersCache?: { readonly locators?: readonly LocatorRecord[]; readonly members: string[] };
   /** Replication targets at the last registration round. */
   private lastTargets = new Set<string>();
-  /** The member RLOC set last given to memberRlocsChanged. */
-  private lastMemberRlocs = new Set<string>();
+  /** The member RLOCs last given to memberRlocsChanged (in address order). */
+  private lastMemberRlocs: readonly string[] = [];
+  /**
+   * The group changed since the last flush: the members new to us and the data plane's member set
+   * are worked out there, once per burst. Per change, that O(N) work made building a group of N
+   * cost O(N³) and a join O(N²) across the group (issue 17).
+   */
+  private membersDirty = false;
   private registerTimer: unknown;
   /** Rounds sent, and the diagnostics already logged. */
   private rounds = 0;
@@ -189,7 +195,7 @@ export class PushMappingSystem implements MappingSystem {
   periodic(): void {
     const { ctx } = this;
     if (ctx.config.lispers || !ctx.running) return;
-    const members = this.membersFromSiteCache().filter((ip) => !this.isOwn(ip)).sort();
+    const members = this.membersFromSiteCache().filter((ip) => !this.isOwn(ip));
     if (members.length === 0) return;
     const own = ctx.rlocs[0] ?? '';
     let offset = 0;
@@ -360,27 +366,35 @@ export class PushMappingSystem implements MappingSystem {
    * site cache, members learned from Map-Notifys that have not expired, minus ourselves.
    */
   replicationTargets(): string[] {
+    return this.memberLists().targets;
+  }
+
+  /** The replication targets, and every member (them and us when the site cache lists us), in address order. */
+  private memberLists(): { readonly targets: string[]; readonly all: string[] } {
     const now = this.ctx.env.now();
     const locators = this.ctx.siteCache.get(this.ctx.groupKey)?.locators;
     const own = [...this.ctx.rlocs, ...this.ctx.registeredRlocs];
     const ownKey = own.join(',');
     const c = this.targetsCache;
     // Asked for at every registration and Map-Notify: recomputed only when an input changed.
-    if (c && c.locators === locators && c.own === ownKey && c.notified === this.notifiedVersion && now < c.validUntil) return c.targets;
-    const set = new Set<string>(this.membersFromSiteCache());
+    if (c && c.locators === locators && c.own === ownKey && c.notified === this.notifiedVersion && now < c.validUntil) return c;
+    // The site cache keeps its members in address order: the notified ones are merged in, no sort.
+    const members = this.membersFromSiteCache();
+    const notified: string[] = [];
     let validUntil = Infinity;
     for (const [ip, until] of this.notifiedMembers) {
-      if (until <= now || set.has(ip)) {
+      if (until <= now || hasAddress(members, ip)) {
         this.notifiedMembers.delete(ip);
-      } else {
-        set.add(ip);
+      } else if (!own.includes(ip)) {
+        notified.push(ip);
         validUntil = Math.min(validUntil, until);
       }
     }
-    for (const ip of own) set.delete(ip);
-    const targets = [...set].sort();
-    this.targetsCache = { locators, own: ownKey, notified: this.notifiedVersion, validUntil, targets };
-    return targets;
+    const all = notified.length ? mergeByAddress(members, notified) : members;
+    const targets = all.filter((ip) => !own.includes(ip));
+    const cache = { locators, own: ownKey, notified: this.notifiedVersion, validUntil, targets, all };
+    this.targetsCache = cache;
+    return cache;
   }
 
   /** The RLE of our group entry: its members' RLOCs (kept while the entry's locators stay the same). */
@@ -405,8 +419,17 @@ export class PushMappingSystem implements MappingSystem {
     return now - (this.sentAt.get(rloc) ?? -Infinity) < SENT_RECENTLY_MS;
   }
 
-  /** Members we did not replicate to yet get our registrations at once (only they: the others have them). */
+  /** The group changed: looked at in the next flush (once per burst), or now when we do not run. */
   private membersMaybeChanged(): void {
+    this.membersDirty = true;
+    if (this.ctx.running) this.flushSoon();
+    else this.applyMemberChanges();
+  }
+
+  /** Members we did not replicate to yet get our registrations at once (only they: the others have them). */
+  private applyMemberChanges(): void {
+    if (!this.membersDirty) return;
+    this.membersDirty = false;
     const fresh = this.replicationTargets().filter((ip) => !this.lastTargets.has(ip));
     this.refreshGroupMapCache();
     const now = this.ctx.env.now();
@@ -414,7 +437,6 @@ export class PushMappingSystem implements MappingSystem {
       if (!this.sentRecently(ip, now)) this.pendingRegs.add(ip);
       if (this.joinedThroughUs.size && !this.ctx.config.lispers) this.pendingRecent.add(ip);
     }
-    if (fresh.length) this.flushSoon();
   }
 
   /** One flush serves a burst of joins and notifies. */
@@ -430,6 +452,7 @@ export class PushMappingSystem implements MappingSystem {
     const { ctx } = this;
     const now = ctx.env.now();
     this.forgetOld(now);
+    this.applyMemberChanges();
     const members = groupEntryMembers(ctx);
     const recentJoins = [...this.joinedThroughUs.values()];
     // Bootstrapping through us: every member.
@@ -514,7 +537,7 @@ export class PushMappingSystem implements MappingSystem {
   /** The (0/0,G) map-cache entry: its members are the replication list (RFC 9962 §4). */
   private refreshGroupMapCache(): void {
     const { ctx } = this;
-    const members = [...new Set([...this.membersFromSiteCache(), ...this.replicationTargets()])].sort();
+    const members = this.memberLists().all;
     this.publishMemberRlocs(members);
     if (members.length === 0) {
       ctx.mapCache.remove(ctx.groupKey);
@@ -536,11 +559,11 @@ export class PushMappingSystem implements MappingSystem {
   private publishMemberRlocs(members: readonly string[]): void {
     const { ctx } = this;
     if (!ctx.env.memberRlocsChanged) return;
-    const set = new Set<string>([...members, ...ctx.config.group.seeds, ...ctx.siteCache.rlocs()]);
+    const rlocs = mergeByAddress(members, [...ctx.config.group.seeds, ...ctx.siteCache.rlocs()]);
     const last = this.lastMemberRlocs;
-    if (set.size === last.size && [...set].every((ip) => last.has(ip))) return;
-    this.lastMemberRlocs = set;
-    ctx.env.memberRlocsChanged([...set].sort());
+    if (rlocs.length === last.length && rlocs.every((ip, i) => ip === last[i])) return;
+    this.lastMemberRlocs = rlocs;
+    ctx.env.memberRlocsChanged(rlocs);
   }
 
   /** The inner IP+UDP packet of a head-end replicated registration: our RLOC → G, 4342 → 4342. */
