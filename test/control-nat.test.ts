@@ -105,7 +105,8 @@ test('behind a NAT with an RTR: registers its translated RLOC and the RTR at pri
   const entry = seed.siteCache.lookup(parseEid('10.0.0.5/32'));
   const locs = (entry?.locators ?? []).map((l) => ({ ip: locatorIp(l.address), name: locatorName(l.address), priority: l.priority }));
   t.deepEqual(locs.sort((a, b) => a.priority - b.priority), [
-    { ip: '198.51.100.10', name: 'pi@tp-40582', priority: 1 },
+    // named by its translated data port, which the RTR's answer to its data-port Info-Request told it
+    { ip: '198.51.100.10', name: 'pi@tp-40583', priority: 1 },
     { ip: '198.51.100.7', name: undefined, priority: 254 },
   ]);
   t.is(net.natChanges.get('pi'), true, 'its data plane sends from one port now');

@@ -19,6 +19,9 @@ export const COUNTER_NAMES = [
   'info.request.data-port', 'rtr.info.data', 'rtr.info.control', 'rtr.info.unnamed', 'rtr.register.relayed',
   // RTR failover behind NAT (nat.ts): an RTR left unanswered, taken out of our registration; back again
   'nat.rtr.retry', 'nat.rtr.down', 'nat.rtr.up',
+  // an RTR's answer to a data-port Info-Request (nat.ts); direct paths between members behind NAT (direct.ts)
+  'info.reply.data-port', 'direct.probe.sent', 'direct.probe.received', 'direct.reply.sent', 'direct.reply.received',
+  'direct.reply.unmatched', 'direct.rate-limited',
   // LISP-crypto exchanges (keys.ts)
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.repeated', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',

@@ -18,7 +18,11 @@
 //     follows the re-registration; it is asked every keepalive and comes back when it answers.
 //     Neither draft says how a member leaves a dead RTR (draft-ietf-lisp-nat-traversal §6 lists
 //     RTRs in the Info-Reply; lispers.net keeps its RTR list until the next Info-Reply).
-// Not here yet (README "Behind NAT"): direct paths between two members behind NATs.
+//   - A decent RTR answers the data-port Info-Requests (lispers' draft §3 step 5 says the RTR
+//     does; lispers' code does not), from its data port inside the same data header: the member
+//     learns its translated *data* port and registers it in its RLOC-name "host@tp-PORT", where
+//     lispers' one ETR socket makes control and data port the same. Members behind NAT try direct
+//     paths to that port (direct.ts).
 import { isIPv4, isIPv6 } from 'node:net';
 import { encodeControl, encodeData, type Address, type InfoReply, type InfoRequest } from '../wire';
 import type { NodeContext } from './context';
@@ -58,20 +62,28 @@ export interface NatStatus {
   readonly local?: string;
   /** What the seed saw: our translated address and control port. */
   readonly translated?: { readonly address: string; readonly port: number; readonly seed: string; readonly at: number };
+  /** Our translated data port, from an RTR's answer to our data-port Info-Request. */
+  readonly dataPort?: number;
   /** RTRs the seeds offered (every seed offers itself with nat.rtr). */
   readonly rtrs: readonly string[];
   /** Offered RTRs that left our Info-Requests unanswered: not registered, not forwarded through. */
   readonly rtrsDown?: readonly string[];
 }
 
-/** `toRtr`: asked only to keep the RTR's binding: its answer changes nothing (a symmetric NAT would show another port). */
-interface Pending { readonly seed: string; readonly local: string; readonly sentAt: number; readonly toRtr?: boolean }
+/**
+ * `toRtr`: asked only to keep the RTR's binding: its answer changes nothing (a symmetric NAT would
+ * show another port). `dataPort`: sent from our data port; its answer tells our translated data port.
+ */
+interface Pending { readonly seed: string; readonly local: string; readonly sentAt: number; readonly toRtr?: boolean; readonly dataPort?: boolean }
 
 /** What a member behind NAT registers instead of its private RLOC. */
 export interface NatRegistration {
-  /** The translated address a seed saw, and its translated control port (lispers' "@tp-" name). */
+  /** The translated address a seed saw. */
   readonly global: string;
+  /** lispers' "@tp-" port: our translated data port once an RTR told it, else the control port. */
   readonly port: number;
+  /** Whether `port` is our translated data port (members can try a direct path to it, direct.ts). */
+  readonly dataPortKnown: boolean;
   /** RTRs, registered at priority 254. */
   readonly rtrs: readonly string[];
 }
@@ -101,7 +113,7 @@ export class NatTraversal {
   registration(): NatRegistration | undefined {
     const s = this.state;
     if (s.behindNat !== true || s.translated === undefined || s.rtrs.length === 0) return undefined;
-    return { global: s.translated.address, port: s.translated.port, rtrs: this.liveRtrs() };
+    return { global: s.translated.address, port: s.dataPort ?? s.translated.port, dataPortKnown: s.dataPort !== undefined, rtrs: this.liveRtrs() };
   }
 
   /** The offered RTRs that answer; all of them if none does (there is nothing better to send to). */
@@ -165,11 +177,10 @@ export class NatTraversal {
     for (const rtr of this.state.rtrs) {
       this.askRtr(rtr);
       if (!this.node.env.sendFromDataPort) continue;
-      const bytes = encodeData({
-        type: 'data', payload: encodeControl(this.request(true)),
-        header: { noncepresent: false, lsbEnabled: false, echoNonce: false, mapVersioning: false, iidPresent: true, keyId: 0, nonce: 0, iid: HER_IID, lsb: 0 },
-      });
-      this.node.env.sendFromDataPort(rtr, DATA_PORT, bytes);
+      const dataRequest = this.request(true);
+      const local = this.state.local;
+      if (local !== undefined) this.track(dataRequest.nonce, { seed: rtr, local, sentAt: this.node.env.now(), toRtr: true, dataPort: true });
+      this.node.env.sendFromDataPort(rtr, DATA_PORT, inDataHeader(encodeControl(dataRequest)));
       this.node.count('info.request.data-port');
     }
   }
@@ -250,6 +261,27 @@ export class NatTraversal {
       this.node.count('info.rate-limited');
       return;
     }
+    this.node.env.sendControl(src, sport, encodeControl(this.reply(m, src, sport)));
+    this.node.count('info.reply.sent');
+  }
+
+  /**
+   * As an RTR, a member's data-port Info-Request (lispers' form, to our 4341): the answer goes back
+   * from our data port inside the same data header (lispers' draft §3 step 5; lispers' own RTR
+   * sends none, so with `lispers-compat` neither do we). It tells the member its translated data
+   * port, which its NAT lets in only from where the request went: our data port.
+   */
+  onDataPortInfoRequest(m: InfoRequest, src: string, sport: number): void {
+    if (this.node.config.lispers || !this.node.env.sendFromDataPort) return;
+    if (!this.takeToken()) {
+      this.node.count('info.rate-limited');
+      return;
+    }
+    this.node.env.sendFromDataPort(src, sport, inDataHeader(encodeControl(this.reply(m, src, sport))));
+    this.node.count('info.reply.data-port');
+  }
+
+  private reply(m: InfoRequest, src: string, sport: number): InfoReply {
     const lispers = this.node.config.lispers;
     const ours = this.node.rlocs.find((r) => isIPv4(r) === isIPv4(src));
     const rtrs: Address[] = this.config.rtr && ours !== undefined ? [ipAddress(ours)] : [];
@@ -271,20 +303,25 @@ export class NatTraversal {
         ...(lispers ? { declaredLength: 16 } : {}),
       },
     };
-    this.node.env.sendControl(src, sport, encodeControl(reply));
-    this.node.count('info.reply.sent');
+    return reply;
   }
 
   /** As an xTR (§4.2): an answer to one of our requests tells us what the NAT did to us. */
-  onInfoReply(m: InfoReply, src: string): void {
+  onInfoReply(m: InfoReply, src: string, dataPort = false): void {
     const p = this.pending.get(m.nonce);
-    if (p === undefined || p.seed !== src) {
+    if (p === undefined || p.seed !== src || (p.dataPort === true) !== dataPort) {
       // Not an answer to a request of ours (a forgery, or a late reply): it must change nothing.
       this.node.count('info.reply.unmatched');
       return;
     }
     this.pending.delete(m.nonce);
     this.node.count('info.reply.received');
+    if (p.dataPort === true) {
+      // (an answer on the data port says nothing about the RTR's control side: failover
+      // looks at control-port answers only)
+      this.dataPortLearnt(m);
+      return;
+    }
     if (p.toRtr === true) {
       // the RTR is alive (its answer changes nothing else: a symmetric NAT would show another port)
       this.rtrWaiting.delete(src);
@@ -303,11 +340,13 @@ export class NatTraversal {
     const behindNat = g.ip !== p.local || m.nat.etrPort !== CONTROL_PORT;
     const before = this.state;
     const registeredBefore = this.registration();
+    const moved = before.translated?.address !== g.ip || before.translated.port !== m.nat.etrPort;
     this.state = {
       behindNat, local: p.local, rtrs,
       translated: { address: g.ip, port: m.nat.etrPort, seed: src, at: now },
+      // a NAT that rebound forgot the data binding too: the next RTR answer tells the new one
+      ...(moved || before.dataPort === undefined ? {} : { dataPort: before.dataPort }),
     };
-    const moved = before.translated?.address !== g.ip || before.translated.port !== m.nat.etrPort;
     // Only a change of what we register or forward through is news for the group: a public member
     // whose first answer confirms its RLOC changes neither, and must not re-register to everyone.
     if (!sameRegistration(registeredBefore, this.registration())) {
@@ -326,6 +365,21 @@ export class NatTraversal {
     }
   }
 
+  /** Our translated data port (an RTR's answer): what we register as "@tp-PORT" (etr.ts). */
+  private dataPortLearnt(m: InfoReply): void {
+    const g = m.nat.globalEtrRloc;
+    const port = m.nat.etrPort;
+    // An answer about another address than the one our seed saw is from before a rebinding.
+    if ((g.kind !== 'ipv4' && g.kind !== 'ipv6') || g.ip !== this.state.translated?.address || port < 1) {
+      this.node.count('info.reply.unmatched');
+      return;
+    }
+    if (this.state.dataPort === port) return;
+    this.state = { ...this.state, dataPort: port };
+    this.node.env.log('info', `behind NAT: our data port is seen as ${g.ip}:${port}`, { address: g.ip, port });
+    this.changed();
+  }
+
   private track(nonce: bigint, p: Pending): void {
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as bigint);
     this.pending.set(nonce, p);
@@ -334,4 +388,12 @@ export class NatTraversal {
   private takeToken(): boolean {
     return this.replies.take(this.node.env.now());
   }
+}
+
+/** lispers' form for control messages to and from a data port: right after a data header with instance-id 0xFFFFFF. */
+export function inDataHeader(message: Buffer): Buffer {
+  return encodeData({
+    type: 'data', payload: message,
+    header: { noncepresent: false, lsbEnabled: false, echoNonce: false, mapVersioning: false, iidPresent: true, keyId: 0, nonce: 0, iid: HER_IID, lsb: 0 },
+  });
 }

@@ -19,6 +19,7 @@ import { KeyExchange } from './keys';
 import { MapCache } from './map-cache';
 import { MapResolver } from './map-resolver';
 import { MapServer } from './map-server';
+import { DirectPaths, dataPortMessage } from './direct';
 import { NatTraversal, type NatStatus } from './nat';
 import { RTR_PRIORITY, RtrRole } from './rtr';
 import { CONTROL_PORT, HER_IID } from './ports';
@@ -51,6 +52,7 @@ export class ControlNode implements NodeContext {
   private readonly mapping: MappingSystem;
   private readonly nat: NatTraversal;
   private readonly rtr: RtrRole;
+  private readonly direct: DirectPaths;
   private rlocList: string[];
   private periodicTimer: unknown;
   private expiryTimer: unknown;
@@ -79,6 +81,7 @@ export class ControlNode implements NodeContext {
     this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
     this.nat = new NatTraversal(this, () => this.natChanged());
     this.rtr = new RtrRole(this);
+    this.direct = new DirectPaths(this, () => this.nat.registration(), () => this.itr.followSiteCache());
     this.itr = new Itr(this, this.probing, (locators, rlocs) => this.forwardingRlocs(locators, rlocs));
     this.etr = new Etr(this, () => this.mapping, this.keys, () => this.nat.registration());
     this.mapServer = new MapServer(this);
@@ -127,6 +130,7 @@ export class ControlNode implements NodeContext {
     this.expiryTimer = this.env.setTimeout(scan, t.expiryScanMs);
     this.probing.start();
     this.nat.start();
+    this.direct.start();
     this.keys.start();
   }
 
@@ -139,6 +143,7 @@ export class ControlNode implements NodeContext {
     this.mapping.stop();
     this.probing.stop();
     this.nat.stop();
+    this.direct.stop();
     this.keys.stop();
     this.mapServer.stop();
     this.itr.stop();
@@ -191,16 +196,20 @@ export class ControlNode implements NodeContext {
 
   siteCacheChanged(): void {
     this.rtr.siteCacheChanged();
+    this.direct.siteCacheChanged();
     this.itr.followSiteCache();
   }
 
   /**
-   * What the ITR forwards with for a registered RLOC-set: behind a NAT, through our RTRs; as an
-   * RTR, to a member behind NAT at its translated port; else to its RTRs only (rtr.ts).
+   * What the ITR forwards with for a registered RLOC-set: behind a NAT, straight to a member behind
+   * NAT whose probes we answered (direct.ts), else through our RTRs; as an RTR, to a member behind
+   * NAT at its translated port; else to its RTRs only (rtr.ts).
    */
   private forwardingRlocs(locators: readonly LocatorRecord[], rlocs: readonly MapCacheRloc[]): MapCacheRloc[] {
     const via = this.nat.outboundRtrs();
     if (via.length > 0 && rlocs.length > 0) {
+      const direct = this.direct.forwarding(locators);
+      if (direct) return direct;
       return via.map((address) => ({ address, priority: RTR_PRIORITY, weight: 100, up: !this.probing.downRlocs.has(address) }));
     }
     return this.rtr.forwardingRlocs(locators, rlocs);
@@ -254,11 +263,18 @@ export class ControlNode implements NodeContext {
       if (!d.header.iidPresent || d.header.iid !== HER_IID) return false;
       // The budget keys on the outer source: the inner one is the sender's choice.
       if (!this.admission.admit(outerSrc)) return true;
-      if (d.payload.length > 0 && d.payload[0] >> 4 === 7) {
-        // lispers' data-port Info-Request (draft-farinacci-lisp-lispers-net-nat): the message
-        // right after the data header, no inner IP; its outer port is the NAT's translation.
-        const m = decodeControl(d.payload);
-        if (m.type === 'info-request' && this.config.nat?.rtr === true) this.rtr.learn(m, outerSrc, outerPort, true);
+      // lispers' form for control messages on a data port (draft-farinacci-lisp-lispers-net-nat):
+      // the message right after the data header, no inner IP; its outer port is the NAT's
+      // translation. Info-Requests to an RTR and its answers (nat.ts, rtr.ts), direct-path
+      // RLOC-probes and their replies (direct.ts).
+      const m = dataPortMessage(d.payload);
+      if (m !== undefined) {
+        if (m.type === 'info-request' && this.config.nat?.rtr === true) {
+          this.rtr.learn(m, outerSrc, outerPort, true);
+          this.nat.onDataPortInfoRequest(m, outerSrc, outerPort);
+        } else if (m.type === 'info-reply') this.nat.onInfoReply(m, outerSrc, true);
+        else if (m.type === 'map-request') this.direct.onProbe(m, outerSrc, outerPort);
+        else if (m.type === 'map-reply') this.direct.onProbeReply(m, outerSrc, outerPort);
         else this.count('her.rejected');
         return true;
       }
@@ -388,15 +404,18 @@ export class ControlNode implements NodeContext {
   }
 
   /** For `decent show peers`: our RTRs behind a NAT, the members we relay for as an RTR. */
-  natPaths(): { outbound: readonly string[]; relaying: { address: string; dataPort?: number }[] } {
-    return { outbound: this.nat.outboundRtrs(), relaying: this.rtr.servedMembers().map((s) => ({ address: s.binding.address, dataPort: s.binding.dataPort })) };
+  natPaths(): { outbound: readonly string[]; relaying: { address: string; dataPort?: number }[]; direct: ReturnType<DirectPaths['status']>; now: number } {
+    return {
+      outbound: this.nat.outboundRtrs(), relaying: this.rtr.servedMembers().map((s) => ({ address: s.binding.address, dataPort: s.binding.dataPort })),
+      direct: this.direct.status(), now: this.env.now(),
+    };
   }
 
   /** NAT detection's latest answer (nat.ts), and as an RTR the members we relay for (rtr.ts). */
-  natStatus(): NatStatus & { relaying: { name: string; address: string; dataPort?: number; controlPort?: number; xtrId: string }[] } {
+  natStatus(): NatStatus & { relaying: { name: string; address: string; dataPort?: number; controlPort?: number; xtrId: string }[]; direct: ReturnType<DirectPaths['status']> } {
     const relaying = this.rtr.servedMembers().map((s) => ({
       name: s.binding.name, address: s.binding.address, dataPort: s.binding.dataPort, controlPort: s.binding.controlPort, xtrId: s.xtrId,
     }));
-    return { ...this.nat.status(), relaying };
+    return { ...this.nat.status(), relaying, direct: this.direct.status() };
   }
 }

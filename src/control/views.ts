@@ -45,7 +45,27 @@ export interface PeerSource {
   /** The replication targets: the group entry's RLE plus members learned from Map-Notifys. */
   peers(): string[];
   /** NAT traversal: our RTRs when we are behind a NAT, and the members we relay for as an RTR. */
-  natPaths?(): { readonly outbound: readonly string[]; readonly relaying: readonly { readonly address: string; readonly dataPort?: number }[] };
+  natPaths?(): {
+    readonly outbound: readonly string[]; readonly relaying: readonly { readonly address: string; readonly dataPort?: number }[];
+    /** Direct paths to members behind NAT (direct.ts), and the clock they are timed by. */
+    readonly direct?: readonly DirectPathRow[]; readonly now?: number;
+  };
+}
+
+export interface DirectPathRow {
+  readonly address: string; readonly port: number; readonly state: 'trying' | 'direct' | 'unanswered';
+  readonly since: number; readonly lastAnswer?: number; readonly lost?: string; readonly probes: number;
+}
+
+const seconds = (ms: number): string => `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+
+/** Behind NAT, how we reach a member behind another NAT: direct once its probes answer, else via our RTRs and why. */
+function natPeerPath(via: string, d: DirectPathRow | undefined, now: number): string {
+  if (d === undefined) return `via RTR ${via} (we are behind NAT)`;
+  const at = `${d.address}:${d.port}`;
+  if (d.state === 'direct') return `direct to ${at} (both behind NAT; probe answered ${seconds(now - (d.lastAnswer ?? now))} ago)`;
+  if (d.state === 'trying') return `via RTR ${via} (trying direct to ${at}: ${d.probes} probe${d.probes === 1 ? '' : 's'} unanswered)`;
+  return `via RTR ${via} (${d.lost ?? `direct probes to ${at} unanswered: ${d.probes} sent (symmetric NAT?)`})`;
 }
 
 const ipOf = (a: { kind: string; ip?: string }): string | undefined => (a.kind === 'ipv4' || a.kind === 'ipv6' ? a.ip : undefined);
@@ -83,7 +103,7 @@ export function peerRows(n: PeerSource): PeerRow[] {
   const nat = n.natPaths?.() ?? { outbound: [], relaying: [] };
   /** How our data reaches a member (README "Behind NAT"): direct, or through which RTR and why. */
   const pathOf = (ips: readonly string[], rtrs: readonly string[]): string => {
-    if (nat.outbound.length > 0) return `via RTR ${nat.outbound.join(', ')} (we are behind NAT)`;
+    if (nat.outbound.length > 0) return natPeerPath(nat.outbound.join(', '), nat.direct?.find((d) => ips.includes(d.address)), nat.now ?? 0);
     if (rtrs.length === 0) return 'direct';
     if (rtrs.some((r) => own.has(r))) {
       const b = nat.relaying.find((x) => ips.includes(x.address));

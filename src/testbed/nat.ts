@@ -44,6 +44,9 @@ export interface Nat {
   readonly mapping: NatMapping;
   /** The current outside address. */
   publicAddress: string;
+  /** Drops everything between the NAT's outside and `peer` (a path that breaks), until `unblock`. */
+  block(peer: string): void;
+  unblock(): void;
   /** Forgets every mapping, as a NAT that reboots or times out does (NAT rebinding). */
   flushConntrack(): void;
   /** Moves the outside interface to another address of the bridge subnet and forgets every mapping. */
@@ -113,7 +116,11 @@ export function createNat(opts: NatOptions): Nat {
     host.ip(['route', 'add', 'default', 'via', gateway, 'src', hostAddress]);
 
     // Forward only between the two sides; nothing from outside reaches the LAN unless a
-    // mapping (conntrack) says so: that is what makes it a NAT and not a router.
+    // mapping (conntrack) says so: that is what makes it a NAT and not a router. Unsolicited
+    // packets to the NAT itself are dropped too, as home routers' firewalls do. Answered
+    // instead (ICMP port unreachable), the first hole-punching probe from a peer would leave a
+    // conntrack entry for (peer -> our translated port) that makes our next mapping towards that
+    // peer take another port: endpoint-independent mapping broken exactly when it matters.
     ns.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     const rules = natRuleset(mapping, ports) + [
       `table ip ${TABLE}filter {`,
@@ -121,6 +128,11 @@ export function createNat(opts: NatOptions): Nat {
       '    type filter hook forward priority filter; policy drop;',
       '    ct state established,related accept',
       '    iifname "eth1" oifname "eth0" accept',
+      '  }',
+      '  chain input {',
+      '    type filter hook input priority filter; policy drop;',
+      '    ct state established,related accept',
+      '    iifname { "eth1", "lo" } accept',
       '  }',
       '}',
       '',
@@ -148,6 +160,19 @@ export function createNat(opts: NatOptions): Nat {
         ns.ip(['addr', 'add', `${address}/24`, 'dev', 'eth0']);
         nat.publicAddress = address;
         nat.flushConntrack();
+      },
+      block(peer) {
+        ns.exec([NFT, '-f', '-'], { input: [
+          `table ip ${TABLE}block {`,
+          '  chain prerouting { type filter hook prerouting priority raw; policy accept;',
+          `    ip saddr ${peer} drop`, '  }',
+          '  chain postrouting { type filter hook postrouting priority srcnat + 1; policy accept;',
+          `    ip daddr ${peer} drop`, '  }',
+          '}', '',
+        ].join('\n') });
+      },
+      unblock() {
+        ns.exec([NFT, 'delete', 'table', 'ip', `${TABLE}block`]);
       },
       ruleset: () => ns.exec([NFT, 'list', 'ruleset']),
       destroy,

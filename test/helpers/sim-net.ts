@@ -72,7 +72,7 @@ export class SimNet {
   readonly nodes = new Map<string, ControlNode>();
   readonly latencyMs = 1;
   /** Every datagram put on the simulated wire, for codec checks (unless keepWire is false). */
-  readonly wire: { from: string; to: string; port: number; bytes: Buffer; at: number }[] = [];
+  readonly wire: { from: string; to: string; port: number; bytes: Buffer; at: number; data?: boolean }[] = [];
   /** Counts of every datagram sent: per node, per type, the largest. */
   readonly tally = new MessageTally();
   private readonly keepWire: boolean;
@@ -83,9 +83,9 @@ export class SimNet {
     this.jitterMs = opts.jitterMs ?? (() => 0);
   }
 
-  private put(from: string, to: string, port: number, bytes: Buffer): void {
+  private put(from: string, to: string, port: number, bytes: Buffer, data = port === 4341): void {
     this.tally.record(from, to, port, bytes);
-    if (this.keepWire) this.wire.push({ from, to, port, bytes, at: this.now });
+    if (this.keepWire) this.wire.push({ from, to, port, bytes, at: this.now, data });
   }
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
   /** LISP-crypto key-table events per node name. */
@@ -199,8 +199,8 @@ export class SimNet {
       sendFromDataPort: (dst, port, bytes) => {
         const translated = this.nat.get(rloc());
         const from = translated?.address ?? rloc();
-        this.put(from, dst, port, bytes);
-        this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from, translated ? translated.port + 1 : 4341));
+        this.put(from, dst, port, bytes, true);
+        if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from, translated ? translated.port + 1 : 4341));
       },
       natChanged: (behind) => this.natChanges.set(name, behind),
       mapCacheChanged: (e) => events.push(e),
@@ -255,7 +255,7 @@ export class SimNet {
     const bad: string[] = [];
     for (const w of this.wire) {
       try {
-        if (w.port === 4341) decodeData(w.bytes);
+        if (w.data ?? w.port === 4341) decodeData(w.bytes);
         else decodeControl(w.bytes);
       } catch (e) {
         bad.push(`${w.from}->${w.to}:${w.port} ${(e as Error).message}`);
