@@ -3,7 +3,7 @@
 // and the RTR at priority 254 (never its private address), pings cross both ways through the RTR,
 // and a TCP transfer arrives byte for byte (SHA-256). Its data leaves from one source port (its
 // data socket), the RTR shows the NAT binding it relays to, and when the NAT forgets its mappings
-// (conntrack flush) the next keepalive brings the path back.
+// (conntrack flush) or moves to a new public address, the next keepalive brings the path back.
 import test from 'ava';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -136,4 +136,18 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   if (!await until('pub -> pi: no ping after the NAT forgot its mappings', 15_000, async () => ping(pub.ns, PUB_EID, NAT_EID))) return;
   const after = (await get<Status>('pub', '/api/status')).nat.relaying.find((r) => r.name === 'pi');
   t.log(`after a conntrack flush pub -> pi works again after ${Date.now() - flushedAt} ms (keepalive 2 s); data port ${binding?.dataPort} -> ${after?.dataPort}`);
+
+  // NAT rebinding to a new public address (draft-ietf-lisp-nat-traversal §4.2: Info-Requests
+  // repeat): pi's next Info-Request reveals the new translated address, pi re-registers it, pub
+  // relays to it, and pings work both ways again.
+  nat.changePublicAddress('198.51.100.11');
+  const movedAt = Date.now();
+  if (!await until('pub -> pi: no ping after the NAT changed its public address', 15_000, async () => ping(pub.ns, PUB_EID, NAT_EID))) return;
+  const movedMs = Date.now() - movedAt;
+  if (!await until('pi -> pub: no ping after the NAT changed its public address', 15_000, async () => ping(nat.host, NAT_EID, PUB_EID))) return;
+  const moved = (await get<SiteCacheRow[]>('pub', '/api/site-cache')).find((x) => x.eid === `[0]${NAT_EID}/32`);
+  t.true(moved?.rlocs.some((x) => x.startsWith('198.51.100.11 (pi@tp-')) === true, `pi registered its new translated RLOC: ${JSON.stringify(moved)}`);
+  t.false(moved?.rlocs.some((x) => x.startsWith('198.51.100.10')), 'and not the old one');
+  t.like((await get<Status>('pub', '/api/status')).nat.relaying.find((r) => r.name === 'pi'), { address: '198.51.100.11' });
+  t.log(`after a new public address pub -> pi works again after ${movedMs} ms (keepalive 2 s)`);
 });
