@@ -29,6 +29,8 @@ export interface NatGroupOptions {
   readonly encryption?: 'off' | 'preferred';
   /** Extra YAML lines for every node's config. */
   readonly extra?: readonly string[];
+  /** Start pi only when `startPi()` is called (to time its join into a running group). */
+  readonly holdPi?: boolean;
 }
 
 export interface GroupNode {
@@ -53,6 +55,8 @@ export interface NatGroup {
   readonly nodes: ReadonlyMap<string, GroupNode>;
   /** Date.now() when the processes were started. */
   readonly startedAt: number;
+  /** With `holdPi`: starts pi now; returns Date.now() at its start. */
+  startPi(): number;
   /** The last 60 kB of each node's stderr (for failure messages). */
   readonly logs: Record<string, string>;
   get<T>(name: string, apiPath: string): Promise<T>;
@@ -101,7 +105,7 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
     const bin = path.resolve(__dirname, '../../../bin/decent');
     const first = o.publics[0].name;
     const piSeeds = (o.piSeeds ?? [first]).map((n) => nodes.get(n)?.address ?? n);
-    for (const n of nodes.values()) {
+    const launch = (n: GroupNode): void => {
       const rtr = o.publics.find((p) => p.name === n.name)?.rtr === true;
       const seeds = n.name === 'pi' ? piSeeds : n.name === first ? [] : [nodes.get(first)?.address ?? ''];
       const file = path.join(dir, `${n.name}.yaml`);
@@ -116,7 +120,8 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
       logs[n.name] = '';
       child.stderr?.on('data', (d: Buffer) => { logs[n.name] = (logs[n.name] + d.toString()).slice(-60_000); });
       children.set(n.name, child);
-    }
+    };
+    for (const n of nodes.values()) if (n.name !== 'pi' || o.holdPi !== true) launch(n);
     const startedAt = Date.now();
     const node = (name: string): GroupNode => {
       const n = nodes.get(name);
@@ -125,6 +130,10 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
     };
     return {
       bed, nat, nodes, startedAt, logs, stop,
+      startPi() {
+        if (!children.has('pi')) launch(node('pi'));
+        return Date.now();
+      },
       get: <T>(name: string, apiPath: string) => apiRequest<T>(sock(name), 'GET', apiPath, 2000),
       ping(from, to, waitS = 1) {
         const a = node(from), z = node(to);
