@@ -73,3 +73,20 @@ test('a dead RTR that answers again is registered again; one lost reply does not
   t.true(net.until(() => registeredRtrs(vm).length === 2, 2 * KEEPALIVE) >= 0, 'A back');
   t.deepEqual(pi.natStatus().rtrsDown, []);
 });
+
+test('with a keepalive shorter than the misses take, a dead RTR is still taken down within one keepalive and three answer timeouts', (t) => {
+  // the periodic request must not restart the count of an RTR already being asked again
+  const net = new SimNet();
+  const nat = { keepaliveMs: 1000, rtr: true };
+  const a = net.addNode({ ...simConfig({ name: 'a', rloc: A, eids: ['10.0.0.7/32'], seeds: [] }), nat });
+  const b = net.addNode({ ...simConfig({ name: 'b', rloc: B, eids: ['10.0.0.9/32'], seeds: [A] }), nat });
+  const pi = net.addNode({ ...simConfig({ name: 'pi', rloc: '192.168.77.5', eids: ['10.0.0.5/32'], seeds: [A, B] }), nat: { keepaliveMs: 1000, rtr: false } });
+  net.behindNat(pi, '198.51.100.10', 40582);
+  for (const n of [a, b, pi]) n.start();
+  t.true(net.until(() => pi.natStatus().rtrs.length === 2, 5000) >= 0);
+  net.advance(300);
+  net.kill(a);
+  const took = net.until(() => pi.natStatus().rtrsDown?.includes(A) === true, 10_000);
+  t.log(`marked down ${took} ms (simulated) after the kill, keepalive 1 s`);
+  t.true(took >= 0 && took <= 1000 + 3 * 500 + 50, `marked down after ${took} ms`);
+});

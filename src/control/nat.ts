@@ -47,7 +47,7 @@ const BURST = 40;
 /** Requests awaiting a reply; older ones are forgotten (bounded however many seeds there are). */
 const MAX_PENDING = 64;
 /** An RTR's Info-Reply is due within this long (one round trip, generously); else we ask again. */
-const RTR_ANSWER_MS = 1000;
+const RTR_ANSWER_MS = 500;
 /** Unanswered Info-Requests in a row that take an RTR down (one lost datagram must not). */
 const RTR_MISSES = 3;
 /** RTRs kept from the seeds' offers (bounded however many seeds offer however many RTRs). */
@@ -175,7 +175,9 @@ export class NatTraversal {
     if (!this.registration()) return;
     // the dead ones too: an answer brings them back
     for (const rtr of this.state.rtrs) {
-      this.askRtr(rtr);
+      // an RTR whose answer is still due is being asked again already: a new request here would
+      // restart its count of misses (with a keepalive under RTR_MISSES x RTR_ANSWER_MS, forever)
+      if (!this.rtrWaiting.has(rtr)) this.askRtr(rtr);
       if (!this.node.env.sendFromDataPort) continue;
       const dataRequest = this.request(true);
       const local = this.state.local;
@@ -206,9 +208,11 @@ export class NatTraversal {
       if (misses < RTR_MISSES) {
         this.node.count('nat.rtr.retry');
         this.askRtr(rtr);
-      } else if (!this.rtrDown.has(rtr)) {
-        this.setRtrDown(rtr, true);
+        return;
       }
+      // down: asked again at each keepalive only
+      this.rtrWaiting.delete(rtr);
+      if (!this.rtrDown.has(rtr)) this.setRtrDown(rtr, true);
     }, RTR_ANSWER_MS);
     this.checks.add(check);
   }
