@@ -309,9 +309,13 @@ int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc
             continue;
         uint8_t *p = data + (size_t)i * slot + d[DN_OFF];
         size_t len = (size_t)d[DN_LEN], seg = d[DN_GSO] > 0 ? (size_t)d[DN_GSO] : len;
+        /* a relay shim in front of every datagram (DN_SHIM_LEN): opened after it, left as it is */
+        size_t shim = DN_SHIM_LEN(d[DN_FLAGS]);
         for (size_t o = 0; o < len; o += seg) {
             size_t sl = len - o < seg ? len - o : seg;
-            uint8_t *s = p + o, *plain = NULL;
+            if (sl <= shim) continue;
+            sl -= shim;
+            uint8_t *s = p + o + shim, *plain = NULL;
             long n = sl > LISP_HDR ? dn_open(k, set, s, sl, LISP_HDR, &plain) : -1;
             if (n < 0) {
                 if (sl > 0 && !(s[0] & 3u)) s[0] |= 3u; /* a clear datagram under a key set: never delivered */

@@ -46,6 +46,12 @@ enum {
                                * packet ‖ leftover bytes; TUN write cuts each at the inner IP length */
 };
 #define DN_F_GSO_ANY (DN_F_GSO_TCP4 | DN_F_GSO_TCP6 | DN_F_GSO_UDP)
+/* DN_FLAGS bits 16-23: bytes in front of each datagram's LISP header that LISP-crypto leaves
+ * alone (the relay shim, src/wire/relay-shim.ts): UDP tx seals after them (they stay clear and
+ * outside the associated data), dn_keys_open_batch opens after them. 0 = none. */
+#define DN_F_SHIM_SHIFT 16
+#define DN_F_SHIM_MASK 0xffu
+#define DN_SHIM_LEN(flags) ((size_t)(((uint32_t)(flags) >> DN_F_SHIM_SHIFT) & DN_F_SHIM_MASK))
 
 /* address table entry: [0] family 4|6 (0 unused), [1] 0, [2..3] port (network order), [4..19] address */
 #define DN_ADDR_STRIDE 20

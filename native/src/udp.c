@@ -329,7 +329,7 @@ static void msg_begin(dn_udp *u, txpos *t, const struct sockaddr_storage *dst, i
  * scratch by dn_segment()] + a payload slice of the slot (scatter-gather: never copied). */
 static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_t *p, size_t len, int mss,
                  uint32_t flags, const struct sockaddr_storage *dst, int alen, int32_t ttltos, const uint8_t *src,
-                 const dn_tx_key *key) {
+                 const dn_tx_key *key, size_t shim) {
     dn_super s;
     if (dn_super_parse(p, len, mss, flags, &s) < 0 || plen + s.hl > DN_SEG_HDR_STRIDE) return -1;
     /* sealed (RFC 8061 §7): every segment is [LISP header][IV][ciphertext][ICV], so all but the
@@ -356,7 +356,7 @@ static int split(dn_udp *u, txpos *t, const uint8_t *prefix, size_t plen, uint8_
                  * segment leaves as one contiguous iovec */
                 uint8_t *o = u->sealed + u->sealed_used;
                 memcpy(o, prefix, plen);
-                long n = dn_seal(key, o, plen, h + plen, s.hl, p + poff, plen_i);
+                long n = dn_seal(key, o + shim, plen - shim, h + plen, s.hl, p + poff, plen_i);
                 if (n < 0) return -1; /* only when OpenSSL fails: nothing of this message was queued */
                 u->sealed_used += plen + (size_t)n;
                 iov[j].iov_base = o;
@@ -404,14 +404,15 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
         size_t len = (size_t)d[DN_LEN], plen = (size_t)d[DN_HDR];
         uint32_t fl = (uint32_t)d[DN_FLAGS];
         dn_tx_key kbuf, *key = NULL;
+        size_t shim = DN_SHIM_LEN(fl);
         if (d[DN_KEY] != 0) {
             /* no key under that set: dropped, counted in the set (tx_no_key); never sent in clear */
             if (!u->sealed || dn_tx_key_get(u->keys, d[DN_KEY], &kbuf) < 0) { st_add(u->stats, ST_UDP_SEND_DROPS, 1); continue; }
-            if (plen < 1) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
+            if (plen < shim + 1) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
             key = &kbuf;
         }
         if ((fl & DN_F_GSO_ANY) && d[DN_GSO] > 0) {
-            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS], src, key) < 0)
+            if (split(u, &t, p - plen, plen, p, len, d[DN_GSO], fl, &dst, alen, d[DN_TTLTOS], src, key, shim) < 0)
                 st_add(u->stats, ST_BAD_PKTS, 1);
             continue;
         }
@@ -421,7 +422,8 @@ int dn_udp_send(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
             if (t.k + 1 > u->max_msgs || t.iov + 1 > u->max_iov || u->sealed_used + need > u->sealed_cap) tx_flush(u, &t);
             uint8_t *o = u->sealed + u->sealed_used;
             memcpy(o, p - plen, plen);
-            long n = dn_seal(key, o, plen, p, len, NULL, 0);
+            /* a relay shim (DN_SHIM_LEN) stays clear in front of the sealed LISP header */
+            long n = dn_seal(key, o + shim, plen - shim, p, len, NULL, 0);
             if (n < 0) { st_add(u->stats, ST_BAD_PKTS, 1); continue; }
             u->sealed_used += plen + (size_t)n;
             u->txiov[t.iov].iov_base = o;

@@ -3,7 +3,7 @@ export { loadAddon } from './addon';
 export { AddressTable, bytesToIp, familyOf, ipToBytes, maskBytes, parseCidr, readAddress } from './address';
 export type { Cidr, Family } from './address';
 export { NativeIoError } from './errors';
-export { D, DESC_STRIDE, ADDR_STRIDE, F, OFF, STAT_NAMES, KEY_COUNTER_NAMES } from './layout';
+export { D, DESC_STRIDE, ADDR_STRIDE, F, OFF, SHIM_MASK, SHIM_SHIFT, STAT_NAMES, KEY_COUNTER_NAMES } from './layout';
 export { KeyTable, SUITE } from './keys';
 export type { DataSuite, KeySpec, KeyState, KeySetCounters } from './keys';
 export type { IoStats, StatName, TunStats, UdpStats } from './layout';

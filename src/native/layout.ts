@@ -61,6 +61,14 @@ export const F = {
   OPENED: 1 << 6,
 } as const;
 
+/**
+ * D.FLAGS bits 16-23 (dn.h DN_F_SHIM_SHIFT): bytes in front of each datagram's LISP header that
+ * LISP-crypto leaves alone, the relay shim (src/wire/relay-shim.ts). UDP send seals after them;
+ * KeyTable.open() opens after them. 0 = none.
+ */
+export const SHIM_SHIFT = 16;
+export const SHIM_MASK = 0xff;
+
 /** Offload bits passed to and reported by the addon. */
 export const OFF = {
   VNET: 1 << 0,
