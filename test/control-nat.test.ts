@@ -118,10 +118,11 @@ test('behind a NAT with an RTR: registers its translated RLOC and the RTR at pri
   // The RTR: to the translated address at the port its data-port Info-Requests came from.
   t.like(seed.resolve(parseEid('10.0.0.5/32'))?.rlocs, [{ address: '198.51.100.10', port: 40583, priority: 1 }]);
   t.is(seed.resolve(parseEid('10.0.0.5/32'))?.rlocs.length, 1);
-  // Another member: the RTR only.
-  t.deepEqual(open.resolve(parseEid('10.0.0.5/32'))?.rlocs.map((r) => [r.address, r.priority, r.port]), [['198.51.100.7', 254, undefined]]);
-  // The member behind the NAT: everything through its RTR.
-  t.deepEqual(natted.resolve(parseEid('10.0.0.8/32'))?.rlocs.map((r) => [r.address, r.priority]), [['198.51.100.7', 254]]);
+  // Another member: the RTR only (the member itself at 255, never chosen: the relay target that
+  // LISP-crypto seals for and the relay shim names).
+  t.deepEqual(open.resolve(parseEid('10.0.0.5/32'))?.rlocs.map((r) => [r.address, r.priority, r.port]), [['198.51.100.7', 254, undefined], ['198.51.100.10', 255, undefined]]);
+  // The member behind the NAT: everything through its RTR (the destination at 255, as above).
+  t.deepEqual(natted.resolve(parseEid('10.0.0.8/32'))?.rlocs.map((r) => [r.address, r.priority]), [['198.51.100.7', 254], ['198.51.100.8', 255]]);
   // The RTR relays the group's registrations to it (its NAT drops what others replicate to it).
   t.true((seed.counters.get('rtr.register.relayed') ?? 0) >= 1);
   t.like(seed.natStatus(), { relaying: [{ name: 'pi', address: '198.51.100.10', dataPort: 40583, controlPort: 40582 }] });

@@ -48,8 +48,8 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
       `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
       `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
       'nat:', '  keepalive: 2s', `  rtr: ${name === 'pub'}`,
-      // The RTR reads the inner header of what it relays and never decrypts: relayed traffic is
-      // clear (README "Behind NAT"), so this group runs without LISP-crypto.
+      // The clear path: the RTR reads the inner header and re-encapsulates (the sealed path, with
+      // relay shims, is test/nat-crypto-netns.test.ts).
       'dataplane:', '  tun: decent0', '  encryption: off', '',
     ].join('\n'));
     ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);

@@ -3,6 +3,7 @@
 // life cycle; each role (etr.ts, map-server.ts, map-resolver.ts, itr.ts, probing.ts, and the
 // mapping systems in decent/) receives it and keeps only its own state. No role does I/O itself,
 // so the same code runs in the control worker and, with a simulated network and clock, in tests.
+import type { RelayPeers } from './protocol';
 import type { ControlConfig } from './config';
 import type { CounterName } from './counters';
 import type { MapCache } from './map-cache';
@@ -45,6 +46,8 @@ export interface ControlEnv {
   sendFromDataPort?(dst: string, port: number, bytes: Buffer): void;
   /** We found ourselves behind a NAT with RTRs, or no longer: the data plane sends from one port then. */
   natChanged?(behindNat: boolean): void;
+  /** The RTRs whose relay shims the data plane accepts, and as an RTR the members' data ports (rtr.ts relayPeers). */
+  relayPeersChanged?(peers: RelayPeers): void;
 }
 
 export type Via = Registration['via'];

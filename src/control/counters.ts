@@ -22,10 +22,12 @@ export const COUNTER_NAMES = [
   // an RTR's answer to a data-port Info-Request (nat.ts); direct paths between members behind NAT (direct.ts)
   'info.reply.data-port', 'direct.probe.sent', 'direct.probe.received', 'direct.reply.sent', 'direct.reply.received',
   'direct.reply.unmatched', 'direct.rate-limited',
+  // as an RTR, LISP-crypto exchanges relayed to a member behind NAT we serve, or refused (rtr.ts)
+  'rtr.request.relayed', 'rtr.request.refused',
   // LISP-crypto exchanges (keys.ts)
   'crypto.exchange.sent', 'crypto.exchange.received', 'crypto.exchange.repeated', 'crypto.exchange.answered', 'crypto.keys.installed', 'crypto.rekey',
   'crypto.rejected.mismatch', 'crypto.rejected.unbound', 'crypto.rejected.suite', 'crypto.rejected.key', 'crypto.rejected.nokey',
-  'crypto.rejected.limit', 'crypto.reply.unmatched',
+  'crypto.rejected.limit', 'crypto.reply.unmatched', 'crypto.exchange.via-rtr',
   // Pull mode: a Map-Resolver did not answer in time (the lookup asks another of the set).
   'request.timed-out',
 ] as const;

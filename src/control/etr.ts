@@ -41,12 +41,13 @@ export class Etr {
    * Behind a NAT (nat.ts): the translated RLOC, named "host@tp-PORT" as lispers.net names it, and
    * each RTR at priority 254 (draft-farinacci-lisp-lispers-net-nat: what lispers registers,
    * straight to the Map-Servers, where draft-ietf-lisp-nat-traversal §5.1.1 ECMs it through the
-   * RTR). No LISP-crypto key: nobody can reach us for an exchange (README "Behind NAT").
+   * RTR). With LISP-crypto on, the translated RLOC carries our key: ITRs reach us for the
+   * exchange through the RTR (keys.ts) and seal end to end (README "Behind NAT").
    */
   private natLocators(nat: NatRegistration): LocatorRecord[] {
     const c = this.ctx.config;
     return [
-      unicastLocator(nat.global, { name: `${c.name}@tp-${nat.port}`, local: true }),
+      unicastLocator(nat.global, { name: `${c.name}@tp-${nat.port}`, local: true, key: this.keys?.registeredKey(nat.global) }),
       ...nat.rtrs.map((r) => unicastLocator(r, { priority: RTR_PRIORITY, weight: 0, name: c.lispers ? 'RTR' : undefined })),
     ];
   }

@@ -21,6 +21,7 @@ import {
 import { encodeControl, type MapReply, type MapRequest, type SecurityKeyLcaf } from '../wire';
 import type { NodeContext } from './context';
 import { locatorIp, locatorSecurityKey, securityKeyLcaf } from './locators';
+import { RTR_PRIORITY } from './rtr';
 import { mapRequest, randomNonce } from './messages';
 import { CONTROL_PORT } from './ports';
 import type { Eid } from '../mapping/eid';
@@ -62,8 +63,11 @@ const MAX_PAIRS = 4096;
 /** The registered-key index is rebuilt at most this often: key-carrying probes cannot make us scan the site cache per packet. */
 const REGISTERED_KEYS_MAX_AGE_MS = 250;
 
-/** Registered keys (hex) per RLOC and each RLOC's first registered suite, from one site-cache scan. */
-interface RegisteredIndex { at: number; keys: Map<string, Set<string>>; suites: Map<string, number> }
+/**
+ * Registered keys (hex) per RLOC, each RLOC's first registered suite, and the RTRs (priority 254)
+ * registered with an RLOC of a member behind NAT, from one site-cache scan.
+ */
+interface RegisteredIndex { at: number; keys: Map<string, Set<string>>; suites: Map<string, number>; rtrs: Map<string, string[]> }
 
 interface Slot {
   suite: number; variant: CryptoVariant; encryptKey: Buffer; icvKey: Buffer; installedAt: number;
@@ -156,7 +160,7 @@ export class KeyExchange {
    * for another key-id than the pair's current one (sealed before a switch) is ignored.
    */
   packetsSent(peerRloc: string, keyId: number, sealed: number): void {
-    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peerRloc));
+    const local = this.localFor(peerRloc);
     const p = local === undefined ? undefined : this.pairs.get(`${local}>${peerRloc}`);
     if (!p || p.encapKeyId !== keyId || p.pending || p.switchTimer !== undefined) return;
     p.packets = sealed;
@@ -169,7 +173,7 @@ export class KeyExchange {
    * whose count grows is in use, whatever its age (the peer's ITR rekeys on its own period).
    */
   packetsOpened(peerRloc: string, keyId: number, opened: number): void {
-    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peerRloc));
+    const local = this.localFor(peerRloc);
     const s = local === undefined ? undefined : this.pairs.get(`${local}>${peerRloc}`)?.decap.get(keyId);
     if (!s || s.opened === opened) return;
     s.opened = opened;
@@ -217,11 +221,15 @@ export class KeyExchange {
     if (!fresh && cached && now - cached.at < REGISTERED_KEYS_MAX_AGE_MS && now >= cached.at) return cached;
     const out = new Map<string, Set<string>>();
     const suites = new Map<string, number>();
-    this.registeredCache = { at: now, keys: out, suites };
+    const rtrs = new Map<string, string[]>();
+    this.registeredCache = { at: now, keys: out, suites, rtrs };
     for (const entry of this.ctx.siteCache.all()) {
       for (const reg of entry.registrations.values()) {
         if (!reg.authenticated) continue;
+        const via = reg.locators.filter((l) => l.priority === RTR_PRIORITY).map((l) => locatorIp(l.address)).filter((ip): ip is string => ip !== undefined);
         for (const l of reg.locators) {
+          const at = locatorIp(l.address);
+          if (via.length > 0 && at !== undefined && l.priority < RTR_PRIORITY && !rtrs.has(at)) rtrs.set(at, via);
           const k = locatorSecurityKey(l.address);
           const ip = locatorIp(l.address);
           if (!k?.keys.length || ip === undefined) continue;
@@ -339,7 +347,7 @@ export class KeyExchange {
     const offered = m.itrRlocs.length ? locatorSecurityKey(m.itrRlocs[0]) : undefined;
     if (!offered || offered.keys.length === 0) return undefined;
     this.ctx.count('crypto.exchange.received');
-    const local = this.ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(itrIp));
+    const local = this.localFor(itrIp);
     if (!local) return undefined;
     const keyId = Math.min(offered.keys.length, 3);
     const peerPublic = offered.keys[keyId - 1];
@@ -432,7 +440,39 @@ export class KeyExchange {
     return true;
   }
 
-  /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer. */
+  /**
+   * Our RLOC for an exchange with `peer` (same family): behind a NAT the translated one we
+   * registered, which is who the peer knows us as, binds our key and answers to (outbound from
+   * behind the NAT, so its replies come back through the same mapping).
+   */
+  private localFor(peer: string): string | undefined {
+    const v4 = isIPv4(peer);
+    return this.ctx.registeredRlocs.find((ip) => isIPv4(ip) === v4) ?? this.ctx.rlocs.find((ip) => isIPv4(ip) === v4);
+  }
+
+  /**
+   * Sends an exchange to `p.peer`. A member behind NAT (registered with RTRs at priority 254)
+   * cannot be reached at its translated 4342: the request goes ECM'd to its first RTR, which
+   * relays it through the member's NAT binding (rtr.ts relayRequest); the member answers us
+   * directly. As that RTR ourselves, our control sender uses the binding (node.ts).
+   */
+  private sendExchange(p: Pair, req: MapRequest): void {
+    const rtr = this.registered().rtrs.get(p.peer)?.find((r) => isIPv4(r) === isIPv4(p.peer) && !this.ctx.rlocs.includes(r));
+    if (rtr === undefined) {
+      this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(req));
+      return;
+    }
+    this.ctx.env.sendControl(rtr, CONTROL_PORT, encodeControl({
+      type: 'ecm', security: false, ddt: false, message: req,
+      inner: {
+        version: isIPv4(p.local) ? 4 : 6, source: p.local, destination: p.peer, ttl: 64, tos: 0, id: 0,
+        fragment: 0, flowLabel: 0, sourcePort: CONTROL_PORT, destinationPort: CONTROL_PORT,
+      },
+    }));
+    this.ctx.count('crypto.exchange.via-rtr');
+  }
+
+  /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer (or through its RTR). */
   private exchange(p: Pair, eid: Eid, variant: CryptoVariant): void {
     // A retry resends the pending exchange unchanged (nonce, key-id, suite): the keys both ends
     // derive stay the same whichever copy arrives, or answers, last (the network may reorder them).
@@ -445,7 +485,7 @@ export class KeyExchange {
     const req = mapRequest({ nonce, itrRloc: p.local, eid, probe: true, lispersPad: this.ctx.config.lispers });
     const withKey: MapRequest = { ...req, itrRlocs: [{ kind: 'lcaf', lcaf: securityKeyLcaf(p.local, suite, this.keyPair.publicKey, keyId) }] };
     p.pending = { nonce, keyId, suite, sentAt: this.ctx.env.now(), eid: retry?.eid ?? eid };
-    this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(withKey));
+    this.sendExchange(p, withKey);
     this.ctx.count('crypto.exchange.sent');
   }
 
@@ -456,7 +496,9 @@ export class KeyExchange {
     const peers = new Map<string, Eid>();
     for (const mc of ctx.mapCache.all()) {
       if (mc.negative || mc.source === 'group') continue;
-      for (const r of mc.rlocs) if (!ctx.rlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
+      // an RTR in a route is not the ETR of its EID (the relay target at 255 is): the exchange
+      // with the RTR names an EID of its own, from its registration below
+      for (const r of mc.rlocs) if (r.priority !== RTR_PRIORITY && !ctx.rlocs.includes(r.address) && !ctx.registeredRlocs.includes(r.address) && !peers.has(r.address)) peers.set(r.address, mc.eid);
     }
     const registeredAll = this.registered().keys;
     // Members that registered a key get an exchange as soon as their registration is here, not
@@ -469,7 +511,7 @@ export class KeyExchange {
         if (!reg.authenticated) continue;
         for (const l of reg.locators) {
           const ip = locatorIp(l.address);
-          if (ip !== undefined && registeredAll.has(ip) && !ctx.rlocs.includes(ip) && !peers.has(ip)) peers.set(ip, entry.eid);
+          if (ip !== undefined && l.priority !== RTR_PRIORITY && registeredAll.has(ip) && !ctx.rlocs.includes(ip) && !ctx.registeredRlocs.includes(ip) && !peers.has(ip)) peers.set(ip, entry.eid);
         }
       }
     }
@@ -491,8 +533,11 @@ export class KeyExchange {
       if (p.encap.size === 0 && p.pending === undefined && p.decap.size === 0) this.pairs.delete(`${p.local}>${p.peer}`);
     }
     for (const [peer, eid] of peers) {
-      const local = ctx.rlocs.find((ip) => isIPv4(ip) === isIPv4(peer));
+      const local = this.localFor(peer);
       if (!local) continue;
+      // our RLOC for this peer changed (behind a NAT now, or another translated address): the old
+      // pair's keys go first, so its removals never touch the new pair's key-ids
+      for (const q of [...this.pairs.values()]) if (q.peer === peer && q.local !== local) this.wipe(q, 'our RLOC changed');
       const variant: CryptoVariant = !registeredAll.has(peer) && ctx.config.lispers ? 'lispers' : 'rfc';
       const p = this.pair(local, peer);
       if (!p) continue;

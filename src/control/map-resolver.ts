@@ -158,7 +158,8 @@ export class MapResolver {
 
   /** Our own mapping for a probe reply: A=1, and p set on the RLOC being probed (RFC 9301 §5.4). */
   private probeReplyRecord(eid: Eid, requester: string, offer?: { localRloc: string; key: SecurityKeyLcaf }): EidRecord {
-    const { config, rlocs } = this.ctx;
+    // behind a NAT, the translated RLOC we registered: the ITR knows us by it (and our key is on it)
+    const { config, registeredRlocs: rlocs } = this.ctx;
     const own = config.eids.find((e) => eidKey(e) === eidKey(eid)) ?? config.eids.find((e) => coversForPolicy(e, eid));
     if (!own) return negativeRecord(eid, 1, config.lispers);
     const probedFamily = isIPv4(requester);

@@ -21,7 +21,7 @@ import { MapResolver } from './map-resolver';
 import { MapServer } from './map-server';
 import { DirectPaths, dataPortMessage } from './direct';
 import { NatTraversal, type NatStatus } from './nat';
-import { RTR_PRIORITY, RtrRole } from './rtr';
+import { RTR_PRIORITY, RtrRole, withRelayTargets } from './rtr';
 import { CONTROL_PORT, HER_IID } from './ports';
 import { Probing } from './probing';
 import { Admission } from './admission';
@@ -57,6 +57,7 @@ export class ControlNode implements NodeContext {
   private periodicTimer: unknown;
   private expiryTimer: unknown;
   private isRunning = false;
+  private lastRelayPeers = '';
 
   readonly env: ControlEnv;
 
@@ -65,7 +66,7 @@ export class ControlNode implements NodeContext {
     // port its NAT lets our 4342 in (rtr.ts): its 4342 is unreachable from outside.
     this.env = {
       ...env,
-      sendControl: (dst, port, bytes) => env.sendControl(dst, port === CONTROL_PORT && bytes[0] >> 4 === 4 ? this.rtr.controlPortFor(dst) ?? port : port, bytes),
+      sendControl: (dst, port, bytes) => env.sendControl(dst, port === CONTROL_PORT && (bytes[0] >> 4 === 4 || bytes[0] >> 4 === 1) ? this.rtr.controlPortFor(dst) ?? port : port, bytes),
     };
     this.rlocList = [...config.rlocs];
     this.mapCache = new MapCache((e) => env.mapCacheChanged(e));
@@ -198,6 +199,17 @@ export class ControlNode implements NodeContext {
     this.rtr.siteCacheChanged();
     this.direct.siteCacheChanged();
     this.itr.followSiteCache();
+    this.publishRelayPeers();
+  }
+
+  /** The data plane's relay peers (rtr.ts relayPeers), when they changed. */
+  private publishRelayPeers(): void {
+    if (!this.env.relayPeersChanged) return;
+    const peers = this.rtr.relayPeers(this.nat.outboundRtrs());
+    const text = JSON.stringify(peers);
+    if (text === this.lastRelayPeers) return;
+    this.lastRelayPeers = text;
+    this.env.relayPeersChanged(peers);
   }
 
   /**
@@ -210,7 +222,7 @@ export class ControlNode implements NodeContext {
     if (via.length > 0 && rlocs.length > 0) {
       const direct = this.direct.forwarding(locators);
       if (direct) return direct;
-      return via.map((address) => ({ address, priority: RTR_PRIORITY, weight: 100, up: !this.probing.downRlocs.has(address) }));
+      return withRelayTargets(via.map((address) => ({ address, priority: RTR_PRIORITY, weight: 100, up: !this.probing.downRlocs.has(address) })), rlocs);
     }
     return this.rtr.forwardingRlocs(locators, rlocs);
   }
@@ -335,6 +347,7 @@ export class ControlNode implements NodeContext {
         this.nat.onInfoReply(m, src);
         return;
       case 'ecm':
+        if (this.rtr.relayRequest(m, src)) return;
         if (m.message?.type === 'map-request' && m.inner) {
           // We are the Map-Resolver: answer to the inner source port (RFC 9301 §5.8).
           this.mapResolver.onMapRequest(m.message, m.inner.source, m.inner.sourcePort, { outerSource: src, requestBytes: bytes.length });

@@ -6,6 +6,7 @@ import { encodeControl } from '../wire';
 import type { NodeContext } from './context';
 import { mapRequest, randomNonce } from './messages';
 import { CONTROL_PORT } from './ports';
+import { RELAY_TARGET_PRIORITY } from './rtr';
 
 export class Probing {
   /** RLOCs currently considered unreachable; map-cache entries carry them with R=0. */
@@ -65,7 +66,8 @@ export class Probing {
       for (const r of mc.rlocs) {
         // A member behind a NAT we relay for (a translated port): its NAT drops probes to it;
         // its Info-Requests every keepalive are its sign of life (rtr.ts).
-        if (rlocs.includes(r.address) || r.port !== undefined) continue;
+        // A relay target (priority 255) is reached through its RTR, never probed directly.
+        if (rlocs.includes(r.address) || r.port !== undefined || r.priority === RELAY_TARGET_PRIORITY) continue;
         const last = this.lastAnswer.get(r.address) ?? this.ctx.startedAt;
         if (now - last > 3 * interval && !this.downRlocs.has(r.address)) {
           this.downRlocs.add(r.address);

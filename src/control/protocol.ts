@@ -51,6 +51,12 @@ export interface KeyUsage {
   readonly packets: number;
 }
 
+/** LISP-crypto through RTRs (the data plane's setRelayPeers): relay shims accepted from `rtrs`; as an RTR, members' data ports. */
+export interface RelayPeers {
+  readonly rtrs: readonly string[];
+  readonly targets: readonly { readonly address: string; readonly port: number }[];
+}
+
 export type FromWorker =
   | { readonly t: 'ready'; readonly rlocs: readonly string[] }
   | { readonly t: 'map-cache'; readonly event: MapCacheEvent }
@@ -69,6 +75,8 @@ export type FromWorker =
   | { readonly t: 'send-data'; readonly dst: string; readonly port: number; readonly bytes: Uint8Array }
   /** Behind a NAT with RTRs, or no longer: the data plane sends all data from its data socket then. */
   | { readonly t: 'nat'; readonly behindNat: boolean }
+  /** LISP-crypto through RTRs: the RTRs whose relay shims we accept, and as an RTR the members' data ports (DataPlane.setRelayPeers). */
+  | { readonly t: 'relay-peers'; readonly peers: RelayPeers }
   | { readonly t: 'log'; readonly level: WorkerOptions['logLevel']; readonly msg: string; readonly fields?: Record<string, unknown> };
 
 /** Site-cache rows as the API shows them. */

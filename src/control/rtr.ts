@@ -13,13 +13,20 @@
 //     translated address are dropped by its NAT): we relay each authenticated Map-Register to its
 //     control port, and hand a newly served member the latest ones of every member at once.
 import type { MapCacheRloc } from '../mapping/entry';
-import type { InfoRequest, LocatorRecord, MapRegister } from '../wire';
+import { encodeControl, type Ecm, type InfoRequest, type LocatorRecord, type MapRegister } from '../wire';
 import type { NodeContext } from './context';
 import { eidKey, routableEid } from '../mapping/eid';
 import { locatorIp, locatorName } from './locators';
+import type { RelayPeers } from './protocol';
 
 /** The priority that marks an RTR's locator (draft-farinacci-lisp-lispers-net-nat). */
 export const RTR_PRIORITY = 254;
+/**
+ * In a route via RTRs, the member behind them at this priority (255: never chosen, RFC 9301 §5.4):
+ * the relay target LISP-crypto seals for and the relay shim names (decent-to-decent, README
+ * "Behind NAT"; src/dataplane/encap.ts RELAY_TARGET_PRIORITY).
+ */
+export const RELAY_TARGET_PRIORITY = 255;
 /** NAT bindings kept (one per member behind NAT and address); the oldest goes first. */
 const MAX_BINDINGS = 4096;
 /** A binding not refreshed for this long is gone (members refresh it every `nat.keepalive`). */
@@ -128,7 +135,7 @@ export class RtrRole {
       if (ip !== undefined && l.priority === RTR_PRIORITY) rtrs.add(ip);
     }
     if (rtrs.size === 0) return [...rlocs];
-    if (!this.enabled || !this.ctx.rlocs.some((r) => rtrs.has(r))) return rlocs.filter((r) => rtrs.has(r.address));
+    if (!this.enabled || !this.ctx.rlocs.some((r) => rtrs.has(r))) return withRelayTargets(rlocs.filter((r) => rtrs.has(r.address)), rlocs);
     const out: MapCacheRloc[] = [];
     for (const l of locators) {
       const ip = locatorIp(l.address);
@@ -138,6 +145,56 @@ export class RtrRole {
       out.push({ address: ip, priority: l.priority, weight: l.weight, up: true, port: b.dataPort });
     }
     return out;
+  }
+
+  /**
+   * An ECM'd LISP-crypto exchange (an RLOC-probe carrying the ITR's key, keys.ts) for the inner
+   * destination, a member behind NAT we relay for: its inner Map-Request goes on to the member's
+   * control port through its NAT binding (the member answers the ITR directly). Only from group
+   * members' registered RLOCs, one message out per message in. False: not for us to relay (the
+   * caller answers it as a Map-Resolver).
+   */
+  relayRequest(m: Ecm, src: string): boolean {
+    if (!this.enabled || m.message?.type !== 'map-request' || !m.inner || !m.message.probe) return false;
+    const dst = m.inner.destination;
+    if (this.ctx.rlocs.includes(dst)) return false;
+    const port = this.controlPortFor(dst);
+    if (port === undefined) return false;
+    if (!this.ctx.isRegisteredRloc(src)) {
+      this.ctx.count('rtr.request.refused');
+      return true;
+    }
+    this.ctx.env.sendControl(dst, port, encodeControl(m.message));
+    this.ctx.count('rtr.request.relayed');
+    return true;
+  }
+
+  /**
+   * For the data plane (DataPlane.setRelayPeers): every RTR registered in the site cache (their
+   * FROM relay shims are accepted) plus `ownRtrs`, and as an RTR the data port of each member we
+   * serve by its translated address (one member per address: with two behind one NAT address a
+   * shim cannot say which, and neither is a target).
+   */
+  relayPeers(ownRtrs: readonly string[]): RelayPeers {
+    const rtrs = new Set(ownRtrs);
+    for (const e of this.ctx.siteCache.all()) {
+      for (const r of e.registrations.values()) {
+        if (!r.authenticated) continue;
+        for (const l of r.locators) {
+          const ip = locatorIp(l.address);
+          if (ip !== undefined && l.priority === RTR_PRIORITY && !this.ctx.rlocs.includes(ip)) rtrs.add(ip);
+        }
+      }
+    }
+    const ports = new Map<string, number | undefined>();
+    if (this.enabled) {
+      for (const s of this.servedMembers()) {
+        const b = s.binding;
+        if (b.dataPort !== undefined) ports.set(b.address, ports.has(b.address) && ports.get(b.address) !== b.dataPort ? undefined : b.dataPort);
+      }
+    }
+    const targets = [...ports].flatMap(([address, port]) => (port === undefined ? [] : [{ address, port }]));
+    return { rtrs: [...rtrs].sort(), targets: targets.sort((a, b) => (a.address < b.address ? -1 : 1)) };
   }
 
   /** Members behind NAT that registered us as their RTR and whose binding we hold. */
@@ -211,4 +268,15 @@ export class RtrRole {
     this.ctx.env.sendControl(s.binding.address, port, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     this.ctx.count('rtr.register.relayed');
   }
+}
+
+/**
+ * A route via RTRs (`via`) plus the member's own RLOCs (`rlocs`, those below RTR_PRIORITY) at
+ * RELAY_TARGET_PRIORITY: never chosen, but the data plane seals for them and names them in the
+ * relay shim, so the RTR relays without decrypting.
+ */
+export function withRelayTargets(via: readonly MapCacheRloc[], rlocs: readonly MapCacheRloc[]): MapCacheRloc[] {
+  // (a target that is the RTR itself stays: the data plane then seals for the RTR as the endpoint)
+  const targets = rlocs.filter((r) => r.priority < RTR_PRIORITY);
+  return [...via, ...targets.map((r) => ({ address: r.address, priority: RELAY_TARGET_PRIORITY, weight: 0, up: true }))];
 }

@@ -16,7 +16,7 @@ import type { LigResult, LogLevel } from './node';
 import type { MapCacheEvent } from './map-cache';
 import type { EidSpaceChange } from '../mapping/entry';
 import type { KeyEvent } from '../crypto';
-import type { FromWorker, KeyUsage, Query, ToWorker, WorkerOptions } from './protocol';
+import type { FromWorker, KeyUsage, Query, RelayPeers, ToWorker, WorkerOptions } from './protocol';
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
 type Request = { t: 'query'; what: Query } | { t: 'lig'; eid: string; resolver: string | undefined; timeoutMs: number } | { t: 'clear-map-cache' } | { t: 'stop'; withdraw: boolean };
@@ -35,6 +35,7 @@ export interface ControlThreadEvents {
   rlocs: [readonly string[]];
   'eid-space': [EidSpaceChange];
   'member-rlocs': [readonly string[] | null];
+  'relay-peers': [RelayPeers];
   /** A LISP-crypto key to install in or remove from the data plane's key table. */
   'crypto-keys': [KeyEvent];
   ready: [readonly string[]];
@@ -205,6 +206,9 @@ export class ControlThread extends EventEmitter<ControlThreadEvents> {
         return;
       case 'nat':
         this.emit('nat', m.behindNat);
+        return;
+      case 'relay-peers':
+        this.emit('relay-peers', m.peers);
         return;
       case 'log':
         this.emit('log', m.level, m.msg, m.fields);

@@ -88,6 +88,7 @@ function main(): void {
       else send({ t: 'send-data', dst, port: dport, bytes });
     },
     natChanged: (behindNat) => send({ t: 'nat', behindNat }),
+    relayPeersChanged: (peers) => send({ t: 'relay-peers', peers }),
     log,
   };
 

@@ -66,6 +66,7 @@ export async function startNode(cfg: LoadedConfig, log: Logger, logLevel: Level 
     control.on('rlocs', (r) => dataPlane?.setRlocs(r));
     control.on('member-rlocs', (r) => dataPlane?.setMemberRlocs(r));
     control.on('nat', (behind) => dataPlane?.setBehindNat(behind));
+    control.on('relay-peers', (p) => dataPlane?.setRelayPeers(p));
     control.on('send-data', (dst, port, bytes) => dataPlane?.sendFromDataPort(dst, port, bytes));
     control.on('crypto-keys', (e) => applyKeyEvent(dataPlane, e, log));
   }

@@ -58,6 +58,14 @@ export class DataPlaneCounters {
   rtrRelayed = 0;
   /** ... not relayed because their inner TTL would reach 0. */
   rtrDropTtl = 0;
+  /** Sealed datagrams relayed by their relay shim, never opened (src/wire/relay-shim.ts): TO shim in, FROM shim out. */
+  rtrRelayedSealed = 0;
+  /**
+   * Datagrams with a relay shim dropped: malformed; a TO shim where we relay nothing or from a
+   * non-member; a target that is no member and no NAT binding of ours, or of another family; a
+   * FROM shim from a source that is not a known RTR; a GRO message mixing several shim addresses.
+   */
+  relayShimDropped = 0;
   ioErrors = 0;
 
   snapshot(): Record<string, number> {

@@ -8,9 +8,11 @@
 // sealed when the key arrives; dropped and counted when the queue is full or the key does not
 // come within its hold time) and clear data from outside the control path (IID 0xFFFFFF) is dropped.
 // No per-packet allocation: RLOCs map to sets through a typed-array hash of the address bytes.
-import { ADDR_STRIDE, D, DESC_STRIDE, familyOf, ipToBytes, KeyTable, type RecvPool } from '../native';
+import { ADDR_STRIDE, D, DESC_STRIDE, KeyTable, SHIM_SHIFT, type RecvPool } from '../native';
 import type { KeyEvent } from '../crypto';
 import { DATA_FLAG_I, HER_INSTANCE_ID } from '../wire/constants';
+import { SHIM_FROM, SHIM_MARK, shimFamily, shimLength, shimType } from '../wire/relay-shim';
+import { AddressIndex } from './address-index';
 import type { EncapBatch } from './encap';
 import type { MissQueue } from './miss';
 import { PeerKeySets } from './peer-keys';
@@ -25,50 +27,6 @@ export type EncryptionMode = 'required' | 'preferred' | 'off';
 export const SEAL_OVERHEAD_MAX = 51;
 
 const SEND = 1, DROP = 0;
-const CAP = 2048; // power of two; at most CAP / 2 peers per direction (the key table bounds it first)
-
-/** Address (family + 4 or 16 bytes, as in an AddressTable entry) -> key set, for the hot path. */
-class RlocSets {
-  private readonly keys = new Uint8Array(CAP * 17);
-  private readonly sets = new Int32Array(CAP);
-  private readonly truth = new Map<string, number>();
-
-  set(rloc: string, set: number): void {
-    if (set > 0) this.truth.set(rloc, set); else this.truth.delete(rloc);
-    this.keys.fill(0);
-    this.sets.fill(0);
-    for (const [a, s] of this.truth) {
-      const fam = familyOf(a), b = ipToBytes(a);
-      let h = hashOf(fam, b, 0, b.length);
-      while (this.sets[h] !== 0) h = (h + 1) & (CAP - 1);
-      this.keys[h * 17] = fam;
-      this.keys.set(b, h * 17 + 1);
-      this.sets[h] = s;
-    }
-  }
-
-  /** The set of the address entry at `at` (AddressTable layout: [0] family, [4..] address); 0 = none. */
-  lookup(entries: Uint8Array, at: number): number {
-    const fam = entries[at], n = fam === 6 ? 16 : 4;
-    if (fam !== 4 && fam !== 6) return 0;
-    for (let h = hashOf(fam, entries, at + 4, n), probes = 0; probes < CAP; h = (h + 1) & (CAP - 1), probes++) {
-      const s = this.sets[h];
-      if (s === 0) return 0;
-      const k = h * 17;
-      if (this.keys[k] !== fam) continue;
-      let same = true;
-      for (let j = 0; j < n; j++) if (this.keys[k + 1 + j] !== entries[at + 4 + j]) { same = false; break; }
-      if (same) return s;
-    }
-    return 0;
-  }
-}
-
-function hashOf(fam: number, b: Uint8Array, at: number, n: number): number {
-  let h = 2166136261 ^ fam;
-  for (let j = 0; j < n; j++) h = Math.imul(h ^ b[at + j], 16777619);
-  return (h >>> 0) & (CAP - 1);
-}
 
 export interface KeyStat {
   direction: 'encap' | 'decap';
@@ -93,8 +51,10 @@ export interface KeyStat {
 export class DataPlaneCrypto {
   readonly table: KeyTable;
   private readonly peers: PeerKeySets;
-  private readonly tx = new RlocSets();
-  private readonly rx = new RlocSets();
+  private readonly tx = new AddressIndex();
+  private readonly rx = new AddressIndex();
+  /** The RTRs whose FROM relay shims we accept (RLOCs registered at priority 254, ours included). */
+  private readonly rtrs = new AddressIndex();
   /** Slots held in the miss queue because their RLOC has no send key yet (required). */
   heldNoKey = 0;
   /** ... of them sent (sealed) once the key came. */
@@ -105,8 +65,10 @@ export class DataPlaneCrypto {
   dropUnknownPeer = 0;
   /** Clear data received while encryption is required. */
   dropClear = 0;
-  /** Slots to an RTR relaying for a member behind NAT, not sent because encryption is required. */
+  /** Slots to an RTR whose relay target (priority 255) is unknown, not sent because encryption is required. */
   dropViaRtr = 0;
+  /** Slots sealed for the member behind an RTR and sent with a TO relay shim. */
+  sealedViaRtr = 0;
 
   /** `miss`: where `required` holds packets to an RLOC without keys (none: they are dropped). */
   constructor(readonly mode: Exclude<EncryptionMode, 'off'>, sets = 256, private readonly miss?: MissQueue) {
@@ -127,41 +89,80 @@ export class DataPlaneCrypto {
     return this.tx.lookup(entries, at) !== 0;
   }
 
-  /** The encap hook: the send set of each SEND slot's destination; under `required` a slot without one waits. */
+  /** The RTRs (their RLOCs) whose FROM relay shims name the ITR a packet's keys belong to. */
+  setRtrs(rlocs: readonly string[]): void {
+    this.rtrs.replace(rlocs.map((r) => [r, 1] as const));
+  }
+
+  /**
+   * The encap hook: the send set of each SEND slot's destination; under `required` a slot without
+   * one waits. A slot via an RTR is sealed for the member behind it, its relay target (the RTR
+   * never decrypts, README "Behind NAT"), and gets a TO relay shim naming it (shim[i]).
+   */
   tag(b: EncapBatch, n: number, nowMs: number): void {
-    const addrs = b.addrs.bytes, verdict = b.verdict, keySet = b.keySet, p = b.pool, desc = p.desc, miss = this.miss, viaRtr = b.viaRtr;
+    const addrs = b.addrs.bytes, targets = b.targets.bytes, verdict = b.verdict, keySet = b.keySet, p = b.pool, desc = p.desc, miss = this.miss, viaRtr = b.viaRtr, shim = b.shim;
     for (let i = 0; i < n; i++) {
       if (verdict[i] !== SEND) continue;
-      if (viaRtr[i] !== 0) {
-        // The RTR reads the inner header to relay it and never decrypts (README "Behind NAT"):
-        // sealing with the RTR's key would make it decrypt. Without keys agreed with the member
-        // behind the NAT itself, this is a packet to a peer without keys.
+      const via = viaRtr[i] !== 0;
+      const e = i * ADDR_STRIDE;
+      if (via && targets[e] === 0) {
+        // no relay target known: the RTR would have to read the inner header
         keySet[i] = 0;
         if (this.mode === 'required') { verdict[i] = DROP; this.dropViaRtr++; }
         continue;
       }
-      const s = this.tx.lookup(addrs, i * ADDR_STRIDE);
+      const on = via ? targets : addrs;
+      const s = this.tx.lookup(on, e);
       keySet[i] = s;
-      if (s !== 0 || this.mode !== 'required') continue;
+      if (s !== 0) {
+        if (via) { shim[i] = 1; this.sealedViaRtr++; }
+        continue;
+      }
+      // preferred: clear (and through an RTR without a shim: it reads the inner header)
+      if (this.mode !== 'required') continue;
       verdict[i] = DROP;
       const d = i * DESC_STRIDE;
-      if (miss?.holdForKey(p.data, i * p.slotSize + desc[d + D.OFF], desc[d + D.LEN], desc[d + D.FLAGS], desc[d + D.GSO], addrs, i * ADDR_STRIDE, nowMs)) this.heldNoKey++;
+      if (miss?.holdForKey(p.data, i * p.slotSize + desc[d + D.OFF], desc[d + D.LEN], desc[d + D.FLAGS], desc[d + D.GSO], on, e, nowMs)) this.heldNoKey++;
       else this.dropNoKey++;
     }
   }
 
-  /** Before decap's checks: pick each message's receive set and open the batch in place. */
+  /**
+   * Before decap's checks: pick each message's receive set and open the batch in place. A
+   * message with a FROM relay shim from a known RTR is opened with the keys of the ITR the shim
+   * names, after the shim (D.FLAGS shim bits tell decap and the addon where the LISP header is);
+   * other shim messages are left to decap (an RTR relays TO shims; the rest are counted drops).
+   */
   open(p: RecvPool, n: number): void {
     const data = p.data, desc = p.desc;
     let any = false;
     for (let i = 0; i < n; i++) {
       const d = i * DESC_STRIDE, at = i * p.slotSize + desc[d + D.OFF], len = desc[d + D.LEN];
       if (len < 8) continue;
+      const seg = desc[d + D.GSO] > 0 ? desc[d + D.GSO] : len;
+      let sh = 0;
+      if (data[at] === SHIM_MARK) {
+        sh = shimLength(data, at, Math.min(seg, len));
+        if (sh <= 0 || shimType(data, at) !== SHIM_FROM || this.rtrs.lookup(p.src, i * ADDR_STRIDE) === 0) continue;
+        // one ITR per message: every datagram of a GRO message must name the same one
+        if (!sameShims(data, at, len, seg, sh)) continue;
+        desc[d + D.FLAGS] |= sh << SHIM_SHIFT;
+        if ((data[at + sh] & 3) === 0) {
+          // clear data behind a shim is never accepted: the checks drop it
+          for (let o = at; o < at + len; o += seg) data[o + sh] |= 3;
+          this.dropClear += Math.ceil(len / seg);
+          continue;
+        }
+        const s = this.rx.lookupBytes(shimFamily(data, at), data, at + 4);
+        if (s === 0) { this.dropUnknownPeer++; continue; }
+        desc[d + D.KEY] = s;
+        any = true;
+        continue;
+      }
       if ((data[at] & 3) === 0) {
         // clear: head-end replicated control (IID 0xFFFFFF) is never encrypted; other data only
         // when allowed. Every datagram of a GRO message is looked at: the checks drop K-bit ones.
         if (this.mode !== 'required') continue;
-        const seg = desc[d + D.GSO] > 0 ? desc[d + D.GSO] : len;
         for (let o = at; o < at + len; o += seg) {
           const f = data[o], iid = (data[o + 4] << 16) | (data[o + 5] << 8) | data[o + 6];
           if ((f & 3) === 0 && !((f & DATA_FLAG_I) !== 0 && iid === HER_INSTANCE_ID)) { data[o] = f | 3; this.dropClear++; }
@@ -199,7 +200,16 @@ export class DataPlaneCrypto {
 
   counters(): Record<string, number> {
     return {
-      cryptoHeldNoKey: this.heldNoKey, cryptoHeldSent: this.heldSent, cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoDropViaRtr: this.dropViaRtr, cryptoRefused: this.peers.refused,
+      cryptoHeldNoKey: this.heldNoKey, cryptoHeldSent: this.heldSent, cryptoDropNoKey: this.dropNoKey, cryptoDropUnknownPeer: this.dropUnknownPeer, cryptoDropClear: this.dropClear, cryptoDropViaRtr: this.dropViaRtr, cryptoSealedViaRtr: this.sealedViaRtr, cryptoRefused: this.peers.refused,
     };
   }
+}
+
+/** Whether every datagram of a message carries the same shim (type, family, address) as its first. */
+function sameShims(b: Uint8Array, at: number, len: number, seg: number, sh: number): boolean {
+  for (let o = at + seg; o < at + len; o += seg) {
+    if (at + len - o < sh + 8) return false;
+    for (let k = 0; k < sh; k++) if (b[o + k] !== b[at + k]) return false;
+  }
+  return true;
 }

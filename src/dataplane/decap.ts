@@ -18,11 +18,13 @@ import { AddressTable, Pool, RecvPool, ipToBytes } from '../native';
 import { readAddress } from '../native/address';
 import type { FibReader } from '../mapping/fib';
 import { DATA_FLAG_I, DATA_KEY_ID_MASK } from '../wire/constants';
+import { SHIM_FROM, SHIM_MARK, SHIM_TO, shimFamily, shimLength, shimType } from '../wire/relay-shim';
+import type { AddressIndex } from './address-index';
 import type { DataPlaneCounters } from './counters';
 import type { DatagramEndpoint, PacketDevice } from './io';
 import type { SourceFilter } from './sources';
 import {
-  ADDR, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, F_TRUNC, HER_IID, LISP_HEADER_LEN, flowHash,
+  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, FLAG_SHIM_MASK, FLAG_SHIM_SHIFT, F_TRUNC, HER_IID, LISP_HEADER_LEN, flowHash,
 } from './packet';
 
 
@@ -162,6 +164,11 @@ export interface DecapOptions {
    * inner TTL minus one, one UDP GSO message from our data socket). The rest takes `relay`.
    */
   relayFib?: FibReader;
+  /**
+   * RTR: the data port of each member behind NAT we relay for, by its translated address: where a
+   * sealed datagram with a TO relay shim naming it goes (other group members: 4341).
+   */
+  relayTargets?: AddressIndex;
   /** The receiving socket's family (default 4): the fast path relays only within it. */
   family?: 4 | 6;
   batch?: number;
@@ -225,20 +232,26 @@ export class Decapsulator {
       if (!this.o.rlocs.matches(p.dst, i)) { c.dropNotOurRloc += segs; continue; }
       // one source per message (GRO merges only datagrams of one flow)
       const member = this.o.sources.allows(p.src, i);
+      // a FROM relay shim that LISP-crypto accepted (crypto.ts) is in front of each LISP header
+      const sh = (desc[d + D_FLAGS] >>> FLAG_SHIM_SHIFT) & FLAG_SHIM_MASK;
+      if (sh === 0 && data[at] === SHIM_MARK) {
+        if (!this.relaySealed(i, at, len, seg, tt, member)) c.relayShimDropped += segs;
+        continue;
+      }
       let all = true;
       for (let off = 0; off < len; off += seg) {
-        if (this.check(data, at + off, Math.min(seg, len - off), tt, member) !== OK) { all = false; break; }
+        if (this.check(data, at + off + sh, Math.min(seg, len - off) - sh, tt, member) !== OK) { all = false; break; }
       }
       if (all) {
         // every segment passed: now rewrite each one's inner header (see the top of this file)
-        if (tt !== 0) for (let off = 0; off < len; off += seg) applyOuter(data, at + off + LISP_HEADER_LEN, tt, true, c);
-        desc[d + D_HDR] = LISP_HEADER_LEN;
+        if (tt !== 0) for (let off = 0; off < len; off += seg) applyOuter(data, at + off + sh + LISP_HEADER_LEN, tt, true, c);
+        desc[d + D_HDR] = LISP_HEADER_LEN + sh;
         desc[d + D_ADDR] = 0;
         c.decapPackets += segs;
-        c.decapBytes += len - segs * LISP_HEADER_LEN;
+        c.decapBytes += len - segs * (LISP_HEADER_LEN + sh);
         any = true;
-      } else if (!(this.o.relayFib && this.relayFast(i, at, len, seg, tt, member))) {
-        this.slowPath(i, at, len, seg, tt, member);
+      } else if (!(sh === 0 && this.o.relayFib && this.relayFast(i, at, len, seg, tt, member))) {
+        this.slowPath(i, at, len, seg, tt, member, sh);
       }
     }
     return any;
@@ -284,10 +297,10 @@ export class Decapsulator {
     return OK;
   }
 
-  private slowPath(i: number, at: number, len: number, seg: number, tt: number, member: boolean): void {
+  private slowPath(i: number, at: number, len: number, seg: number, tt: number, member: boolean, sh: number): void {
     const p = this.pool, c = this.o.counters;
     for (let off = 0; off < len; off += seg) {
-      const sl = Math.min(seg, len - off), s = at + off;
+      const sl = Math.min(seg, len - off) - sh, s = at + off + sh;
       const v = this.check(p.data, s, sl, tt, member);
       switch (v) {
         case OK:
@@ -304,6 +317,50 @@ export class Decapsulator {
         case RELAY: this.relay(p.data, s + LISP_HEADER_LEN, sl - LISP_HEADER_LEN); break;
       }
     }
+  }
+
+  /**
+   * RTR, a sealed message with TO relay shims (src/wire/relay-shim.ts): never opened. Every
+   * datagram must name the same target, a NAT binding of ours (its data port) or a group member
+   * (4341), of the receiving socket's family and not us; each shim becomes a FROM shim naming the
+   * outer source (the ITR whose keys open it) and the message goes on as it came, outer TTL minus
+   * one. False: dropped (the caller counts it).
+   */
+  private relaySealed(i: number, at: number, len: number, seg: number, tt: number, member: boolean): boolean {
+    const b = this.pool.data, p = this.pool, c = this.o.counters, fam = this.o.family ?? 4, targets = this.o.relayTargets;
+    if (this.o.relay?.enabled !== true || !targets || !member) return false;
+    const sh = shimLength(b, at, Math.min(seg, len));
+    if (sh <= 0 || shimType(b, at) !== SHIM_TO || shimFamily(b, at) !== fam || p.src[i * ADDR] !== fam) return false;
+    let segs = 0;
+    for (let off = 0; off < len; off += seg, segs++) {
+      const o = at + off;
+      if (Math.min(seg, len - off) < sh + LISP_HEADER_LEN) return false;
+      for (let k = 0; k < sh; k++) if (b[o + k] !== b[at + k]) return false;
+    }
+    if (segs > 1 && !this.o.udp.offloads.gso) return false;
+    // the target: a member behind NAT we relay for (its data port), else any member at 4341
+    const a = this.relayAddrs.bytes, e = i * ADDR;
+    a[e] = fam;
+    a[e + 1] = 0;
+    for (let k = 0, n = fam === 6 ? 16 : 4; k < n; k++) a[e + 4 + k] = b[at + 4 + k];
+    let port = targets.lookupBytes(fam, b, at + 4);
+    if (port === 0 && this.o.sources.allows(a, i)) port = DATA_PORT;
+    if (port === 0 || this.o.rlocs.isOwn(a, i)) return false;
+    a[e + 2] = port >> 8;
+    a[e + 3] = port & 0xff;
+    const ttl = (tt & 0xff) === 0 ? 64 : tt & 0xff;
+    if (ttl <= 1) { c.rtrDropTtl += segs; return true; }
+    // TO -> FROM: the address becomes the ITR's (the outer source), same family and length
+    for (let off = 0; off < len; off += seg) {
+      const o = at + off;
+      b[o + 1] = SHIM_FROM;
+      for (let k = 0, n = fam === 6 ? 16 : 4; k < n; k++) b[o + 4 + k] = p.src[e + 4 + k];
+    }
+    this.pool.desc[i * DESC + D_TTLTOS] = (ttl - 1) | (tt & 0x1ff00);
+    this.relayed[i] = 1;
+    this.relayCount++;
+    c.rtrRelayedSealed += segs;
+    return true;
   }
 
   /**

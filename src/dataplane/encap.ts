@@ -16,18 +16,25 @@ import { AddressTable, Pool } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
 import { DATA_FLAG_I, DATA_FLAG_N } from '../wire/constants';
 import { writeDataHeader } from '../wire/data';
+import { SHIM_TO, writeShim } from '../wire/relay-shim';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
 import type { DatagramEndpoint, PacketDevice } from './io';
 import type { MissQueue } from './miss';
 import {
-  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
+  ADDR, DATA_PORT, DESC, D_ADDR, D_AUX, D_FLAGS, D_GSO, D_HDR, D_KEY, D_LEN, D_OFF, D_TTLTOS, FLAG_SHIM_SHIFT, F_GSO_ANY, IPV6_MIN_MTU, LISP_HEADER_LEN, OVERHEAD4, OVERHEAD6, UNDERLAY_MTU, flowHash, segmentHeaderLength,
 } from './packet';
 
 /** Verdicts of classify(). */
 export const DROP = 0, SEND = 1;
 /** The priority an RTR's locator is registered with (draft-farinacci-lisp-lispers-net-nat). */
 export const RTR_PRIORITY = 254;
+/**
+ * The priority a route via an RTR lists the member behind it with (never chosen: RFC 9301 §5.4,
+ * 255 = do not use for unicast): the relay target that LISP-crypto seals for and names in the
+ * relay shim (src/wire/relay-shim.ts; decent-to-decent, README "Behind NAT").
+ */
+export const RELAY_TARGET_PRIORITY = 255;
 /** emit()'s sending group of IPv4 slots that may be fragmented (txFrag4). */
 const FRAG4 = 5;
 /** emit()'s sending groups of slots that leave from the data socket (UDP 4341): see setDataSockets. */
@@ -53,6 +60,14 @@ export interface EncapBatch {
    * it with the RTR's key (crypto.ts).
    */
   readonly viaRtr: Uint8Array;
+  /**
+   * For a slot via an RTR: the member behind it (address entry i, family 0 = unknown), from the
+   * route's RELAY_TARGET_PRIORITY RLOC of the outer family. A slot to the RTR's own EIDs is not
+   * via an RTR.
+   */
+  readonly targets: AddressTable;
+  /** 1: emit writes a TO relay shim naming targets entry i in front of the LISP header (the hook sets it). */
+  readonly shim: Uint8Array;
 }
 
 export interface EncapOptions {
@@ -100,6 +115,8 @@ export class Encapsulator implements EncapBatch {
   readonly keySet: Int32Array;
   readonly entry: Int32Array;
   readonly viaRtr: Uint8Array;
+  readonly targets: AddressTable;
+  readonly shim: Uint8Array;
   /** Inner flow hash and datagrams (segments) of each SEND slot, from classify for emit. */
   private readonly hash: Uint32Array;
   private readonly segments: Int32Array;
@@ -139,6 +156,8 @@ export class Encapsulator implements EncapBatch {
     this.keySet = new Int32Array(batch);
     this.entry = new Int32Array(batch);
     this.viaRtr = new Uint8Array(batch);
+    this.targets = new AddressTable(batch);
+    this.shim = new Uint8Array(batch);
     this.hash = new Uint32Array(batch);
     this.segments = new Int32Array(batch);
     this.fragment = new Uint8Array(batch);
@@ -272,7 +291,7 @@ export class Encapsulator implements EncapBatch {
     const o = this.o, c = o.counters, fib = o.fib, p = this.pool;
     const data = p.data, desc = p.desc, slotSize = p.slotSize, addrs = this.addrs.bytes;
     const verdict = this.verdict, hashes = this.hash, segments = this.segments, entries = this.entry, keySet = this.keySet;
-    const fragment = this.fragment, viaRtr = this.viaRtr;
+    const fragment = this.fragment, viaRtr = this.viaRtr, shim = this.shim;
     const iid = o.instanceId;
     const nowSec = Math.floor(nowMs / 1000);
     const k4 = o.tx4.length, k6 = o.tx6.length;
@@ -283,6 +302,7 @@ export class Encapsulator implements EncapBatch {
       desc[d + D_ADDR] = -1;
       verdict[i] = DROP;
       keySet[i] = 0;
+      shim[i] = 0;
       const ver = data[at] >> 4;
       let v4: boolean, ttl: number, tos: number, entry: number;
       if (ver === 4 && len >= 20) {
@@ -363,11 +383,37 @@ export class Encapsulator implements EncapBatch {
       // outer TTL and TOS (DSCP + ECN, RFC 6040 normal mode) copied from the inner header
       desc[d + D_TTLTOS] = ttl | (tos << 8) | 0x10000;
       verdict[i] = SEND;
-      viaRtr[i] = fib.selectedPriority === RTR_PRIORITY ? 1 : 0;
+      viaRtr[i] = fib.selectedPriority === RTR_PRIORITY && this.relayTarget(route, a) ? 1 : 0;
       hashes[i] = hash;
       entries[i] = entry;
       segments[i] = gso > 0 && (flags & F_GSO_ANY) !== 0 ? Math.ceil((len - hdr) / gso) : 1;
     }
+  }
+
+  /**
+   * For a slot whose address entry `a` is an RTR (priority 254): writes the member behind it
+   * (the route's first RELAY_TARGET_PRIORITY RLOC of the same family) into targets entry `a`
+   * (family 0 when none). False when that member is the RTR itself: it is the endpoint, not a relay.
+   */
+  private relayTarget(route: number, a: number): boolean {
+    const fib = this.o.fib, t = this.targets.bytes, addrs = this.addrs.bytes, fam = addrs[a];
+    t[a] = 0;
+    for (let r = 0, count = fib.routeRlocCount(route); r < count; r++) {
+      if (fib.rlocPriority(route, r) !== RELAY_TARGET_PRIORITY || fib.rlocFamily(route, r) !== fam) continue;
+      let same = true;
+      for (let k = 0, words = fam === 6 ? 4 : 1; k < words; k++) {
+        const x = fib.rlocAddressWord(route, r, k), q = a + 4 + 4 * k;
+        t[q] = x >>> 24;
+        t[q + 1] = (x >>> 16) & 0xff;
+        t[q + 2] = (x >>> 8) & 0xff;
+        t[q + 3] = x & 0xff;
+        if (t[q] !== addrs[q] || t[q + 1] !== addrs[q + 1] || t[q + 2] !== addrs[q + 2] || t[q + 3] !== addrs[q + 3]) same = false;
+      }
+      if (same) return false;
+      t[a] = fam;
+      return true;
+    }
+    return true;
   }
 
   /**
@@ -403,6 +449,13 @@ export class Encapsulator implements EncapBatch {
       // LISP header (RFC 9300 §5.1) right in front of the inner packet
       writeDataHeader(data, at - LISP_HEADER_LEN, flags, this.nextNonce(), word1);
       desc[d + D_HDR] = LISP_HEADER_LEN;
+      if (this.shim[i] !== 0) {
+        // sealed for the member behind the RTR: the TO relay shim in front, left clear by the addon
+        const e = i * ADDR, n = this.targets.bytes[e] === 6 ? 20 : 8;
+        writeShim(data, at - LISP_HEADER_LEN - n, SHIM_TO, this.targets.bytes, e);
+        desc[d + D_HDR] = LISP_HEADER_LEN + n;
+        desc[d + D_FLAGS] |= n << FLAG_SHIM_SHIFT;
+      }
       desc[d + D_KEY] = keySet[i];
       desc[d + D_AUX] = outer6 ? this.src6 : this.src4;
       // high hash bits for the socket: the low ones already chose the RLOC

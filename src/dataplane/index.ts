@@ -25,6 +25,7 @@ import { DataPlaneCounters } from './counters';
 import { ControlQueue } from './control-queue';
 import { Decapsulator, RlocFilter } from './decap';
 import { SourceFilter } from './sources';
+import { AddressIndex } from './address-index';
 import { Encapsulator } from './encap';
 import { DataPlaneCrypto, SEAL_OVERHEAD_MAX, type KeyStat } from './crypto';
 import type { KeyEvent } from '../crypto';
@@ -35,7 +36,7 @@ import { MissQueue } from './miss';
 import { ADDR_STRIDE, AddressTable, Pool } from '../native';
 import { DATA_PORT, DESC, D_ADDR, D_LEN, D_OFF } from './packet';
 import { HostRoutes, hostAddresses, prefixText } from './routes';
-import type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
+import type { DataPlane, DataPlaneConfig, DataPlaneHooks, RelayPeers } from './types';
 
 export type { DataPlane, DataPlaneConfig, DataPlaneHooks } from './types';
 export { DataPlaneCounters } from './counters';
@@ -66,6 +67,8 @@ class LispDataPlane implements DataPlane {
   private readonly icmp: IcmpTooBig;
   private readonly rlocFilter = new RlocFilter();
   private readonly sourceFilter = new SourceFilter();
+  /** As an RTR: the data port of each member behind NAT we relay for (sealed relaying, decap.ts). */
+  private readonly relayTargets = new AddressIndex();
   /** The group members' RLOCs from the control plane; null = not told (accept any outer source). */
   private memberRlocs: readonly string[] | null = null;
   private tun: (RoutedDevice & { readonly stats: Readonly<Record<string, number>> }) | undefined;
@@ -148,7 +151,9 @@ class LispDataPlane implements DataPlane {
       this.routes.addStatic([...cfg.routes, ...cfg.staticMapCache.map((s) => s.eid)]);
       this.routes.setDynamic([...this.routedEids.values()]);
       const crypto = this.crypto;
-      if (crypto) for (const u of [...this.tx4, ...this.tx6, this.txFrag4]) u?.setKeys?.(crypto.table);
+      // the data sockets seal too: behind a NAT every datagram leaves from them (setSingleSource),
+      // sealed for the member behind an RTR (relay shim) like any other
+      if (crypto) for (const u of [...this.tx4, ...this.tx6, this.txFrag4, this.udp4, this.udp6]) u?.setKeys?.(crypto.table);
       const encap = new Encapsulator({
         tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
@@ -168,7 +173,7 @@ class LispDataPlane implements DataPlane {
           tun, udp, local: this.local, rlocs: this.rlocFilter, sources: this.sourceFilter, counters: this.c, instanceId: cfg.instanceId,
           mtu: cfg.mtu, onControl: (b, at, len, src, sport) => this.controlQueue.push(b, at, len, src, sport),
           open: crypto ? (p, n) => crypto.open(p, n) : undefined,
-          relay: this.relay, relayFib: this.sync.fib, family: udp === this.udp6 ? 6 : 4,
+          relay: this.relay, relayFib: this.sync.fib, relayTargets: this.relayTargets, family: udp === this.udp6 ? 6 : 4,
         });
         const drainDecap = (): void => {
           decap.drain();
@@ -309,6 +314,11 @@ class LispDataPlane implements DataPlane {
     p.data.set(bytes, p.headroom);
     this.oneAddr.set(0, dst, port);
     u.send(p, 1, this.oneAddr);
+  }
+
+  setRelayPeers(peers: RelayPeers): void {
+    this.crypto?.setRtrs(peers.rtrs);
+    this.relayTargets.replace(peers.targets.map((t) => [t.address, t.port] as const));
   }
 
   setMemberRlocs(rlocs: readonly string[] | null): void {

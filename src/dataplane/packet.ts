@@ -1,6 +1,6 @@
 // Inner-packet field access for the hot path: plain reads from the slot buffer, no objects.
 // Offsets follow RFC 791 §3.1 (IPv4) and RFC 8200 §3 (IPv6).
-import { ADDR_STRIDE, D, DESC_STRIDE, F } from '../native/layout';
+import { ADDR_STRIDE, D, DESC_STRIDE, F, SHIM_MASK, SHIM_SHIFT } from '../native/layout';
 import { DATA_HEADER_LENGTH, HER_INSTANCE_ID, LISP_DATA_PORT } from '../wire/constants';
 
 // Descriptor fields as plain module constants: the package index re-exports through getters
@@ -19,6 +19,9 @@ export const D_KEY = D.KEY;
 export const F_GSO_TCP = F.GSO_TCP4 | F.GSO_TCP6;
 export const F_GSO_ANY = F.GSO_TCP4 | F.GSO_TCP6 | F.GSO_UDP;
 export const F_TRUNC = F.TRUNC;
+/** D.FLAGS: a relay shim of this many bytes is in front of each datagram's LISP header (src/native/layout.ts). */
+export const FLAG_SHIM_SHIFT = SHIM_SHIFT;
+export const FLAG_SHIM_MASK = SHIM_MASK;
 
 /** LISP data header (RFC 9300 §5.1). */
 export const LISP_HEADER_LEN = DATA_HEADER_LENGTH;

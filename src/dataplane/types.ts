@@ -80,6 +80,12 @@ export interface DataPlane {
    */
   setMemberRlocs(rlocs: readonly string[] | null): void;
   /**
+   * LISP-crypto through RTRs (src/wire/relay-shim.ts): `rtrs`, the RTRs whose FROM relay shims we
+   * accept (RLOCs registered at priority 254); `targets`, as an RTR, the data port of each member
+   * behind NAT we relay for, by its translated address.
+   */
+  setRelayPeers(peers: RelayPeers): void;
+  /**
    * A LISP-crypto key event from the control plane's exchange (src/crypto/key-event.ts): installs
    * or wipes a key in the addon's key table. Returns why it was refused, if it was. A no-op (undefined)
    * with encryption off.
@@ -95,4 +101,10 @@ export interface DataPlane {
   entryCounters(): Record<string, { packets: number; bytes: number }>;
   /** Removes the TUN, routes and addresses it added. */
   stop(): Promise<void>;
+}
+
+/** See DataPlane.setRelayPeers. */
+export interface RelayPeers {
+  readonly rtrs: readonly string[];
+  readonly targets: readonly { readonly address: string; readonly port: number }[];
 }

@@ -51,8 +51,8 @@ export interface NatDemoBed {
 }
 
 export interface NatDemoOptions {
-  /** The nodes' `dataplane.encryption` (default `preferred`). */
-  readonly encryption?: 'preferred' | 'off';
+  /** The nodes' `dataplane.encryption` (default `required`: sealed end to end through the RTR). */
+  readonly encryption?: 'required' | 'preferred' | 'off';
   /** Runs after the checks, before everything is removed. */
   readonly during?: (bed: NatDemoBed) => Promise<void>;
 }
@@ -81,8 +81,8 @@ export async function runNatDemo(progress: (line: string) => void, o: NatDemoOpt
         `name: ${n.name}`, 'eids:', `  - ${n.eid}/32`, 'rlocs: {interfaces: [eth0]}',
         `decent: {group: 224.1.1.1, seeds: [${i === 0 ? '' : alpha.address}]}`, 'auth: {key: decent-password}',
         `nat: {keepalive: 2s, rtr: ${n.name === 'alpha'}}`,
-        // relayed traffic is never sealed with the RTR's key: `preferred` keeps the rest encrypted
-        `dataplane: {tun: decent0, encryption: ${o.encryption ?? 'preferred'}}`, `api: {socket: ${sock(n.name)}}`, '',
+        // sealed end to end: beta and pi agree keys through alpha, which relays without decrypting
+        `dataplane: {tun: decent0, encryption: ${o.encryption ?? 'required'}}`, `api: {socket: ${sock(n.name)}}`, '',
       ].join('\n'));
       children.push(spawn('ip', ['netns', 'exec', ns[i].name, process.execPath, bin, 'run', '--config', cfg], { stdio: 'ignore' }));
     });
@@ -121,7 +121,8 @@ export async function runNatDemo(progress: (line: string) => void, o: NatDemoOpt
       result.paths[n.name] = Object.fromEntries(rows.map((r) => [r.name ?? r.rlocs.join(','), r.path]));
     }
     const counters = await get<{ dataplane: Record<string, number> }>('alpha', '/api/counters').catch(() => undefined);
-    result.relayed = counters?.dataplane.rtrRelayed ?? 0;
+    // in clear (encryption off) alpha re-encapsulates inner packets; sealed, it relays by the shim
+    result.relayed = (counters?.dataplane.rtrRelayed ?? 0) + (counters?.dataplane.rtrRelayedSealed ?? 0);
     if (!Object.values(result.pings).every(Boolean)) result.problems.push('a ping through the overlay failed');
     const priv = nat.hostAddress;
     if (result.registered_rlocs.some((r) => r.startsWith(priv))) result.problems.push('the private RLOC was registered');

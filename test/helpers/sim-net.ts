@@ -6,6 +6,7 @@ import type { MapCacheEvent } from '../../src/control/map-cache';
 import type { EidSpaceChange } from '../../src/mapping/entry';
 import { ControlNode, type ControlEnv } from '../../src/control/node';
 import type { CryptoConfig, KeyEvent } from '../../src/control/keys';
+import type { RelayPeers } from '../../src/control/protocol';
 import { decodeControl, decodeData, encodeData } from '../../src/wire';
 import { MessageTally } from './message-tally';
 
@@ -88,6 +89,8 @@ export class SimNet {
     if (this.keepWire) this.wire.push({ from, to, port, bytes, at: this.now, data });
   }
   readonly mapCacheEvents = new Map<string, MapCacheEvent[]>();
+  /** The data plane's relay peers (RTRs, relay targets) per node name, as last published. */
+  readonly relayPeers = new Map<string, RelayPeers>();
   /** LISP-crypto key-table events per node name. */
   readonly keyEvents = new Map<string, KeyEvent[]>();
   /** Names for pull mode's Map-Server sets. */
@@ -161,6 +164,14 @@ export class SimNet {
   /** The EID-space changes each node gave its data plane (ControlEnv.eidSpaceChanged), in order. */
   readonly eidSpaceChanges = new Map<string, EidSpaceChange[]>();
 
+  /**
+   * NATs let in control messages only at the translated port their member's own messages left
+   * from (a real NAT's behaviour; the default model lets everything to the address through).
+   */
+  strictNat = false;
+  /** Control messages a strict NAT dropped. */
+  natDropped = 0;
+
   /** The last natChanged(behind) each node told its data plane. */
   readonly natChanges = new Map<string, boolean>();
   /** The last member RLOC set each node gave its data plane (ControlEnv.memberRlocsChanged). */
@@ -183,6 +194,10 @@ export class SimNet {
         const translated = this.nat.get(rloc());
         const from = translated?.address ?? rloc();
         this.put(from, dst, port, bytes);
+        if (this.strictNat && [...this.nat.values()].some((m) => m.address === dst && m.port !== port)) {
+          this.natDropped++;
+          return;
+        }
         if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveControl(bytes, from, translated?.port ?? 4342));
       },
       sendEncapsulated: (dst, inner) => {
@@ -203,6 +218,7 @@ export class SimNet {
         if (!this.lost(from, dst)) this.deliver(dst, (n) => n.receiveEncapsulated(bytes, from, translated ? translated.port + 1 : 4341));
       },
       natChanged: (behind) => this.natChanges.set(name, behind),
+      relayPeersChanged: (peers) => this.relayPeers.set(name, peers),
       mapCacheChanged: (e) => events.push(e),
       cryptoKeysChanged: (e) => keyEvents.push(e),
       eidSpaceChanged: (c) => eidSpace.push(c),
