@@ -21,8 +21,9 @@ function group(): { net: SimNet; rtr: ReturnType<SimNet['addNode']>; pi: ReturnT
   return { net, rtr, pi, pj };
 }
 
+// the RLOCs traffic goes to (a route via an RTR also names the member behind it at 255, never chosen)
 const path = (n: ReturnType<SimNet['addNode']>, eid: string): [string, number | undefined][] =>
-  (n.resolve(parseEid(eid))?.rlocs ?? []).map((r) => [r.address, r.port]);
+  (n.resolve(parseEid(eid))?.rlocs ?? []).filter((r) => r.priority < 255).map((r) => [r.address, r.port]);
 
 const pathTo = (n: ReturnType<SimNet['addNode']>, ip: string): string | undefined => peerRows(n).find((r) => r.rlocs.includes(ip))?.path;
 
