@@ -1,7 +1,8 @@
 // Budgets applied before any decoding or HMAC (HMAC is the expensive step): a flood from
 // addresses that are not members cannot starve members' registrations and probe replies. Members
-// (RLOCs in our site cache) are not limited here; every other source has its own token bucket,
-// and all of them together share one more.
+// (RLOCs in our site cache, and members a member's authenticated Map-Notify named: a newcomer
+// hears from all of them at once, before any is in its site cache) are not limited here; every
+// other source has its own token bucket, and all of them together share one more.
 import type { NodeContext } from './context';
 import { TokenBucket } from '../limits/token-bucket';
 
@@ -18,7 +19,8 @@ export class Admission {
   private readonly sources = new Map<string, TokenBucket>();
   private readonly unknown = new TokenBucket(UNKNOWN_BURST, UNKNOWN_REFILL_PER_S);
 
-  constructor(private readonly ctx: NodeContext) {}
+  /** `isMember`: the mapping system's members (push: named by a Map-Notify; seeds). */
+  constructor(private readonly ctx: NodeContext, private readonly isMember: (ip: string) => boolean = () => false) {}
 
   /** An RLOC of an authenticated registration in our site cache (seeds not counted). */
   isRegistered(ip: string): boolean {
@@ -27,7 +29,7 @@ export class Admission {
 
   /** Whether a message from `src` may be decoded now; a refusal is counted. */
   admit(src: string): boolean {
-    if (this.ctx.siteCache.hasRloc(src) || this.ctx.config.group.seeds.includes(src)) return true;
+    if (this.ctx.siteCache.hasRloc(src) || this.ctx.config.group.seeds.includes(src) || this.isMember(src)) return true;
     const now = this.ctx.env.now();
     if (!this.unknown.take(now)) {
       this.ctx.count('control.rate-limited');

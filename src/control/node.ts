@@ -77,7 +77,7 @@ export class ControlNode implements NodeContext {
     };
     this.groupKey = eidKey(this.groupEid);
     this.startedAt = env.now();
-    this.admission = new Admission(this);
+    this.admission = new Admission(this, (ip) => this.mapping.isMember(ip));
     this.probing = new Probing(this);
     this.keys = new KeyExchange(this, config.crypto ?? { mode: 'off' });
     this.nat = new NatTraversal(this, () => this.natChanged());

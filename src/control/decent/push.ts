@@ -222,8 +222,11 @@ export class PushMappingSystem implements MappingSystem {
     return false;
   }
 
+  /** A member of our group entry, one a member's Map-Notify named (not yet expired), or a seed. */
   isMember(ip: string): boolean {
-    return this.replicationTargets().includes(ip) || this.ctx.config.group.seeds.includes(ip);
+    const until = this.notifiedMembers.get(ip);
+    if (until !== undefined && until > this.ctx.env.now()) return true;
+    return hasAddress(this.membersFromSiteCache(), ip) || this.ctx.config.group.seeds.includes(ip);
   }
 
   membersNotified(ips: readonly string[], src: string): void {
