@@ -15,6 +15,8 @@ export const COUNTER_NAMES = [
   // Push-mode member lists (decent/push.ts): to a member bootstrapping through us, about members
   // that joined through us (deltas, and recent joins to members new to us), anti-entropy.
   'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent',
+  // Periodic rounds paced (decent/pacer.ts): members queued past the burst; queued ones a newer round reached first
+  'register.paced', 'register.pace.superseded',
   // NAT traversal: data-port Info-Requests sent; as an RTR, bindings learnt and registrations relayed (rtr.ts)
   'info.request.data-port', 'rtr.info.data', 'rtr.info.control', 'rtr.info.unnamed', 'rtr.register.relayed',
   // RTR failover behind NAT (nat.ts): an RTR left unanswered, taken out of our registration; back again

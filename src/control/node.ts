@@ -15,6 +15,7 @@ import { PushMappingSystem } from './decent/push';
 import type { MappingSystem } from './decent/mapping-system';
 import { Etr } from './etr';
 import { Itr } from './itr';
+import { Jitter } from './jitter';
 import { KeyExchange } from './keys';
 import { MapCache } from './map-cache';
 import { MapResolver } from './map-resolver';
@@ -55,6 +56,7 @@ export class ControlNode implements NodeContext {
   private readonly direct: DirectPaths;
   private rlocList: string[];
   private periodicTimer: unknown;
+  private readonly jitter: Jitter;
   private expiryTimer: unknown;
   private isRunning = false;
   private lastRelayPeers = '';
@@ -62,6 +64,7 @@ export class ControlNode implements NodeContext {
   readonly env: ControlEnv;
 
   constructor(public config: ControlConfig, env: ControlEnv) {
+    this.jitter = new Jitter(config.xtrId);
     // As an RTR, a Map-Notify (member lists, acknowledgements) to a member behind NAT goes to the
     // port its NAT lets our 4342 in (rtr.ts): its 4342 is unreachable from outside.
     this.env = {
@@ -118,12 +121,13 @@ export class ControlNode implements NodeContext {
     const t = this.config.timers;
     this.registerRound('start');
     this.mapping.start();
+    // Jittered (jitter.ts), and paced: a refresh need not reach every member in the same instant.
     const periodic = (): void => {
-      this.registerRound('periodic');
+      this.registerRound('periodic', true);
       if (this.isRunning) this.mapping.periodic();
-      this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
+      this.periodicTimer = this.env.setTimeout(periodic, this.jitter.period(t.registerIntervalMs));
     };
-    this.periodicTimer = this.env.setTimeout(periodic, t.registerIntervalMs);
+    this.periodicTimer = this.env.setTimeout(periodic, this.jitter.period(t.registerIntervalMs));
     const scan = (): void => {
       this.expire();
       this.expiryTimer = this.env.setTimeout(scan, t.expiryScanMs);
@@ -177,9 +181,9 @@ export class ControlNode implements NodeContext {
     this.mapResolver.sendSmrs();
   }
 
-  private registerRound(reason: string): void {
+  private registerRound(reason: string, paced = false): void {
     if (!this.isRunning) return;
-    this.mapping.register(this.config.timers.registrationTtlMs, this.config.eids, reason);
+    this.mapping.register(this.config.timers.registrationTtlMs, this.config.eids, reason, true, paced);
   }
 
   private expire(): void {

@@ -10,8 +10,11 @@ export interface MappingSystem {
   readonly mode: 'push' | 'pull';
   start(): void;
   stop(): void;
-  /** Sends our registrations; `ttlMs` 0 withdraws them. `withGroup` adds our membership (push). */
-  register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup?: boolean): void;
+  /**
+   * Sends our registrations; `ttlMs` 0 withdraws them. `withGroup` adds our membership (push);
+   * `paced`: a periodic refresh, which may be spread over part of the period (push).
+   */
+  register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup?: boolean, paced?: boolean): void;
   /** What the ITR forwards with for `eid` now (pull mode may answer later through the map-cache). */
   resolve(eid: Eid): MapCacheEntry | undefined;
   /** A verified Map-Notify acknowledging one of our M=1 registers; true if it was one. */

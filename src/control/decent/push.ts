@@ -30,6 +30,7 @@ import { rleEntries, rleEntry } from '../locators';
 import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import type { MappingSystem } from './mapping-system';
+import { FanOutPacer, PACE_SPREAD } from './pacer';
 import { groupEntryMembers, hasAddress, memberListRecords, mergeByAddress, rleEntryIp } from './member-lists';
 
 const REGISTER_DEBOUNCE_MS = 20;
@@ -111,11 +112,15 @@ export class PushMappingSystem implements MappingSystem {
   /** What a seed named while we were not listed, and the pages after the one that listed us. */
   private seedList?: { readonly src: string; readonly named: Set<string> };
   private clusterTimer: unknown;
+  /** Periodic rounds' replicated copies, paced (pacer.ts). */
+  private readonly pacer: FanOutPacer;
 
   constructor(
     private readonly ctx: NodeContext, private readonly etr: Etr, private readonly mapServer: MapServer, private readonly itr: Itr,
   ) {
     this.listed = this.seeds().length === 0;
+    this.pacer = new FanOutPacer(ctx.env, (dst, packets) => this.sendReplicated(dst, packets),
+      (what, n) => ctx.count(what === 'paced' ? 'register.paced' : 'register.pace.superseded', n));
   }
 
   start(): void {
@@ -138,10 +143,12 @@ export class PushMappingSystem implements MappingSystem {
   stop(): void {
     for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer, this.clusterTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
     this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = this.clusterTimer = undefined;
+    this.pacer.stop();
     for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
   }
 
-  register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true): void {
+  /** `paced`: a periodic refresh, whose replicated copies may be spread over part of the period (pacer.ts). */
+  register(ttlMs: number, eids: readonly Eid[], reason: string, withGroup = true, paced = false): void {
     if (ttlMs > 0 && withGroup) {
       this.rounds++;
       if (this.rounds >= DIAGNOSE_AFTER_ROUNDS) this.diagnostics();
@@ -159,14 +166,14 @@ export class PushMappingSystem implements MappingSystem {
     for (const bytes of registers) {
       ctx.deliverLocally(bytes);
       ctx.count('register.sent');
-      if (multicast) {
-        ctx.env.sendMulticast?.(group.address, bytes);
+      if (multicast) ctx.env.sendMulticast?.(group.address, bytes);
+    }
+    if (!multicast) {
+      const packets = registers.map((b) => this.groupPacket(b));
+      if (paced && ttlMs > 0) {
+        this.pacer.round(replicated, packets, ctx.config.timers.registerIntervalMs * PACE_SPREAD);
       } else {
-        const inner = this.groupPacket(bytes);
-        for (const rloc of replicated) {
-          ctx.env.sendEncapsulated(rloc, inner);
-          ctx.count('her.sent');
-        }
+        for (const rloc of replicated) this.sendReplicated(rloc, packets);
       }
     }
     // A multicast copy reaches the seeds too: theirs must be other messages (a nonce is taken once).
@@ -495,12 +502,7 @@ export class PushMappingSystem implements MappingSystem {
     } else {
       const packets = this.etr.buildRegisters({ ttlMs: ctx.config.timers.registrationTtlMs, eids: ctx.config.eids, withGroup: true, wantMapNotify: false })
         .map((b) => this.groupPacket(b));
-      for (const rloc of to) {
-        for (const p of packets) {
-          ctx.env.sendEncapsulated(rloc, p);
-          ctx.count('her.sent');
-        }
-      }
+      for (const rloc of to) this.sendReplicated(rloc, packets);
     }
     for (const rloc of to) {
       this.sentAt.set(rloc, now);
@@ -567,6 +569,15 @@ export class PushMappingSystem implements MappingSystem {
     if (rlocs.length === last.length && rlocs.every((ip, i) => ip === last[i])) return;
     this.lastMemberRlocs = rlocs;
     ctx.env.memberRlocsChanged(rlocs);
+  }
+
+  /** Head-end replicated copies to one member; it leaves the paced queue (it has the newest). */
+  private sendReplicated(rloc: string, packets: readonly Buffer[]): void {
+    this.pacer.reached(rloc);
+    for (const p of packets) {
+      this.ctx.env.sendEncapsulated(rloc, p);
+      this.ctx.count('her.sent');
+    }
   }
 
   /** The inner IP+UDP packet of a head-end replicated registration: our RLOC → G, 4342 → 4342. */
