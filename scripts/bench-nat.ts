@@ -12,7 +12,8 @@
  *   RTR failover    the RTR that carries the pings is SIGKILLed → pings flowing again both ways
  *
  * Pings run continuously (every 100 ms, `ping -D`), so a recovery time is the arrival of the first
- * echo reply after the event, to within 100 ms. Encryption off (relayed traffic is clear anyway).
+ * echo reply after the event, to within 100 ms. Each event comes after a random wait of up to one
+ * keepalive: recoveries wait for the next keepalive, and a fixed schedule would lock their phase. Encryption off (relayed traffic is clear anyway).
  * Figures are for the machine they ran on: never thresholds. Needs root, iperf3 and nftables.
  *
  * To add a measure (e.g. "direct path chosen"): append a Measure to MEASURES; it gets the round's
@@ -41,6 +42,11 @@ const args = scriptArgs(USAGE, {
 });
 const ROUNDS = positiveInt('rounds', args.rounds);
 const SECONDS = positiveInt('seconds', args.seconds);
+const KEEPALIVE_MS = ((m) => (m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN))(/^(\d+)(ms|s)$/.exec(args.keepalive));
+if (!(KEEPALIVE_MS > 0)) {
+  process.stderr.write(`--keepalive must be like 2s or 500ms, got ${JSON.stringify(args.keepalive)}\n`);
+  process.exit(2);
+}
 
 /** One figure of a round. `target` is the issue's target for it, as text. */
 export interface Figure { readonly key: string; readonly value: number; readonly unit: 'ms' | 'Mbit/s' | '×'; readonly target?: string }
@@ -64,6 +70,7 @@ async function outage(g: NatGroup, what: string, event: () => void, maxMs = 60_0
   const out = g.pingStream('pub', 'pi'), back = g.pingStream('pi', 'pub');
   try {
     if (await g.until(10_000, () => out.replies.length > 2 && back.replies.length > 2) === null) throw new Error(`${what}: no pings before the event`);
+    await sleep(Math.random() * KEEPALIVE_MS);
     event();
     const at = Date.now();
     if (await g.until(maxMs, () => out.firstAfter(at) !== undefined && back.firstAfter(at) !== undefined) === null) throw new Error(`${what}: pings did not resume within ${maxMs} ms`);

@@ -14,8 +14,9 @@
 //     registered at priority 254 so ITRs spread flows over them (RFC 9301 §5.4 weights, and their
 //     RLOC-probes, §7.1, mark a dead one down). The member's own check is faster: an RTR that
 //     leaves RTR_MISSES control-port Info-Requests in a row unanswered (asked again RTR_ANSWER_MS
-//     after each) is taken out of the registration and of our forwarding at once, and the group
-//     follows the re-registration; it is asked every keepalive and comes back when it answers.
+//     after each; RTRs are asked every keepalive, at least every RTR_CHECK_MS) is taken out of the
+//     registration and of our forwarding at once, and the group follows the re-registration; it
+//     is still asked, and comes back when it answers.
 //     Neither draft says how a member leaves a dead RTR (draft-ietf-lisp-nat-traversal §6 lists
 //     RTRs in the Info-Reply; lispers.net keeps its RTR list until the next Info-Reply).
 //   - A decent RTR answers the data-port Info-Requests (lispers' draft §3 step 5 says the RTR
@@ -48,6 +49,11 @@ const BURST = 40;
 const MAX_PENDING = 64;
 /** An RTR's Info-Reply is due within this long (one round trip, generously); else we ask again. */
 const RTR_ANSWER_MS = 500;
+/**
+ * RTRs are asked at least this often (between keepalives when the keepalive is longer): with the
+ * default 15 s keepalive a dead RTR would otherwise cost up to 15 s of outage before the first miss.
+ */
+const RTR_CHECK_MS = 5000;
 /** Unanswered Info-Requests in a row that take an RTR down (one lost datagram must not). */
 const RTR_MISSES = 3;
 /** RTRs kept from the seeds' offers (bounded however many seeds offer however many RTRs). */
@@ -96,6 +102,7 @@ function sameRegistration(a: NatRegistration | undefined, b: NatRegistration | u
 export class NatTraversal {
   private readonly pending = new Map<bigint, Pending>();
   private timer: unknown;
+  private rtrTimer: unknown;
   private readonly replies = new TokenBucket(BURST, REPLIES_PER_SECOND);
   private state: NatStatus = { rtrs: [] };
   /** Per seed, the RTRs its latest Info-Reply offered. */
@@ -142,11 +149,20 @@ export class NatTraversal {
       this.timer = this.node.env.setTimeout(round, this.config.keepaliveMs);
     };
     round();
+    if (this.config.keepaliveMs <= RTR_CHECK_MS) return;
+    const check = (): void => {
+      // control port only: the keepalive keeps the data-port binding
+      if (this.registration()) for (const rtr of this.state.rtrs) if (!this.rtrWaiting.has(rtr)) this.askRtr(rtr);
+      this.rtrTimer = this.node.env.setTimeout(check, RTR_CHECK_MS);
+    };
+    this.rtrTimer = this.node.env.setTimeout(check, RTR_CHECK_MS);
   }
 
   stop(): void {
     if (this.timer !== undefined) this.node.env.clearTimeout(this.timer);
+    if (this.rtrTimer !== undefined) this.node.env.clearTimeout(this.rtrTimer);
     this.timer = undefined;
+    this.rtrTimer = undefined;
     this.pending.clear();
     for (const c of this.checks) this.node.env.clearTimeout(c);
     this.checks.clear();
