@@ -26,7 +26,7 @@ export interface NatGroupOptions {
   /** `nat.keepalive` of every node (default 2s). */
   readonly keepalive?: string;
   /** `dataplane.encryption` of every node (default off: relayed traffic is clear anyway). */
-  readonly encryption?: 'off' | 'preferred';
+  readonly encryption?: 'off' | 'preferred' | 'required';
   /** Extra YAML lines for every node's config. */
   readonly extra?: readonly string[];
   /** Start pi only when `startPi()` is called (to time its join into a running group). */
