@@ -75,3 +75,24 @@ test('the RTR relays an ECM\'d exchange only for a member it serves and only fro
   seed.receiveControl(ecm(OPEN, '198.51.100.99'), OPEN, 4342);
   t.is(seed.counters.get('rtr.request.relayed') ?? 0, relayed);
 });
+
+test('two members behind two NATs agree keys through the RTR both ways: requests and replies ECM\'d to it and relayed through each NAT binding', (t) => {
+  const net = new SimNet();
+  net.strictNat = true;
+  const crypto = { mode: 'required' as const };
+  const seed = net.addNode({ ...simConfig({ name: 'seed', rloc: SEED, eids: ['10.0.0.7/32'], seeds: [], crypto }), nat: { keepaliveMs: 15_000, rtr: true } });
+  const pi = net.addNode(simConfig({ name: 'pi', rloc: PRIVATE, eids: ['10.0.0.5/32'], seeds: [SEED], crypto }));
+  const pj = net.addNode(simConfig({ name: 'pj', rloc: '192.168.78.5', eids: ['10.0.0.6/32'], seeds: [SEED], crypto }));
+  net.behindNat(pi, GLOBAL, 40582);
+  net.behindNat(pj, '198.51.100.20', 41000);
+  for (const n of [seed, pi, pj]) n.start();
+  t.true(net.until(() => pi.natStatus().behindNat === true && pj.natStatus().behindNat === true, 2000) >= 0);
+  net.advance(8000);
+  const GLOBAL2 = '198.51.100.20';
+  t.true(installs(net, 'pi', 'encap').includes(`${GLOBAL}>${GLOBAL2}`), installs(net, 'pi', 'encap').join());
+  t.true(installs(net, 'pj', 'decap').includes(`${GLOBAL2}>${GLOBAL}`), installs(net, 'pj', 'decap').join());
+  t.true(installs(net, 'pj', 'encap').includes(`${GLOBAL2}>${GLOBAL}`), installs(net, 'pj', 'encap').join());
+  t.true(installs(net, 'pi', 'decap').includes(`${GLOBAL}>${GLOBAL2}`), installs(net, 'pi', 'decap').join());
+  t.is(pi.counters.get('crypto.reply.unmatched') ?? 0, 0);
+  t.true((seed.counters.get('rtr.request.relayed') ?? 0) >= 4, 'both requests and both replies went through the RTR');
+});

@@ -182,3 +182,86 @@ test.serial('encryption required through an RTR: pings and TCP both ways stay se
   t.true((legs.get([rtr.address, nat.publicAddress].sort().join(' - ')) ?? 0) > 50, 'sealed packets on the leg rtr - NAT');
   t.is(legs.get([pub.address, nat.publicAddress].sort().join(' - ')) ?? 0, 0, 'nothing went around the RTR');
 });
+
+for (const mapping of ['symmetric', 'endpoint-independent'] as const) {
+  const how = mapping === 'symmetric' ? 'through the RTR (the second NAT is symmetric)' : 'on their direct path';
+  test.serial(`encryption required between two members behind NATs, ${how}: pings and TCP both ways, sealed`, async (t) => {
+    if (!avail.ok) { t.log(`skipped: ${avail.reason}`); t.pass(); return; }
+    const prefix = mapping === 'symmetric' ? 'ncs' : 'nce';
+    const bed = createTestbed({ prefix, nodes: 1, subnet: '198.51.100', firstHost: 7 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-nat-crypto2-'));
+    const children: ChildProcess[] = [];
+    const made: { a?: ReturnType<typeof createNat>; b?: ReturnType<typeof createNat> } = {};
+    t.teardown(async () => {
+      await stopChildren(children);
+      made.a?.destroy();
+      made.b?.destroy();
+      bed.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const natA = createNat({ bridge: bed, prefix: `${prefix}a`, publicAddress: '198.51.100.10', privateSubnet: '192.168.74' });
+    made.a = natA;
+    const natB = createNat({ bridge: bed, prefix: `${prefix}b`, publicAddress: '198.51.100.11', privateSubnet: '192.168.75', mapping });
+    made.b = natB;
+    const rtr = bed.nodes[0];
+    type Name = 'rtr' | 'pa' | 'pb';
+    const logs: Record<Name, string> = { rtr: '', pa: '', pb: '' };
+    const start = (name: Name, ns: Netns, eid: string, seeds: string[]): void => {
+      const file = path.join(dir, `${name}.yaml`);
+      fs.writeFileSync(file, [
+        `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.7',
+        `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
+        'nat:', '  keepalive: 2s', `  rtr: ${name === 'rtr'}`,
+        'dataplane:', '  tun: decent0', '  encryption: required', '',
+      ].join('\n'));
+      ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
+      const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-60_000); });
+      children.push(child);
+    };
+    const A_EID = '10.0.0.5', B_EID = '10.0.0.8';
+    start('rtr', rtr.ns, RTR_EID, []);
+    start('pa', natA.host, A_EID, [rtr.address]);
+    start('pb', natB.host, B_EID, [rtr.address]);
+    const get = <T>(name: Name, p: string): Promise<T> => apiRequest<T>(path.join(dir, `${name}.sock`), 'GET', p, 2000);
+    type Counters = { control: Record<string, number>; dataplane: Record<string, number> };
+    const dump = async (): Promise<string> => (await Promise.all((['rtr', 'pa', 'pb'] as const).map(async (n) => {
+      const c = await get<Counters>(n, '/api/counters').catch(() => undefined);
+      const nz = (r: Record<string, number> | undefined): string => JSON.stringify(Object.fromEntries(Object.entries(r ?? {}).filter(([k, v]) => v !== 0 && /crypto|rtr|relay|drop|direct/i.test(k))));
+      return `${n} ${nz(c?.control)} ${nz(c?.dataplane)}\n${logs[n].slice(-1500)}`;
+    }))).join('\n');
+    const until = async (what: string, ms: number, ok: () => Promise<boolean>): Promise<boolean> => {
+      const by = Date.now() + ms;
+      for (;;) {
+        if (await ok().catch(() => false)) return true;
+        if (Date.now() > by) { t.fail(`${what}\n${await dump()}`); return false; }
+        await sleep(100);
+      }
+    };
+    const ping = (ns: Netns, from: string, to: string): boolean =>
+      spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-c', '1', '-W', '1', '-I', from, to]).status === 0;
+    if (!await until('pa -> pb: no ping', 30_000, async () => ping(natA.host, A_EID, B_EID))) return;
+    if (!await until('pb -> pa: no ping', 15_000, async () => ping(natB.host, B_EID, A_EID))) return;
+    const pattern = MARKER.toString('hex');
+    for (const [fromNs, fromEid, toNs, toEid, port] of [[natA.host, A_EID, natB.host, B_EID, 5521], [natB.host, B_EID, natA.host, A_EID, 5522]] as const) {
+      let ready!: () => void;
+      const listening = new Promise<void>((r) => { ready = r; });
+      const rx = run(toNs, [process.execPath, '-e', TCP_RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
+      await Promise.race([listening, rx.done]);
+      const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, pattern, String(32768)]);
+      const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });
+      t.is(received.bytes, MARKER.length * 32768, `${fromEid} -> ${toEid}`);
+      t.is(received.sha256, sent.sha256, `${fromEid} -> ${toEid}: the TCP transfer arrived byte for byte`);
+    }
+    const [cr, ca, cb] = await Promise.all([get<Counters>('rtr', '/api/counters'), get<Counters>('pa', '/api/counters'), get<Counters>('pb', '/api/counters')]);
+    t.is(ca.dataplane.cryptoDropClear + cb.dataplane.cryptoDropClear, 0, 'no clear data arrived');
+    t.is(cr.dataplane.rtrRelayed, 0, 'the RTR re-encapsulated nothing in clear');
+    if (mapping === 'symmetric') t.true(cr.dataplane.rtrRelayedSealed > 200, `relayed sealed: ${cr.dataplane.rtrRelayedSealed}`);
+    else t.true(ca.control['direct.reply.received'] > 0, 'the direct path was taken');
+    type Stat = { direction: string; peerRloc: string; decrypted: number; authFailures: number };
+    const [ka, kb] = await Promise.all([get<Stat[]>('pa', '/api/crypto'), get<Stat[]>('pb', '/api/crypto')]);
+    const opened = (ks: Stat[], from: string): number => ks.filter((k) => k.direction === 'decap' && k.peerRloc === from).reduce((s, k) => s + k.decrypted, 0);
+    t.true(opened(ka, natB.publicAddress) > 200 && opened(kb, natA.publicAddress) > 200, `${JSON.stringify(ka)}\n${JSON.stringify(kb)}`);
+    t.log(`rtr relayed ${cr.dataplane.rtrRelayedSealed} sealed datagrams; pa opened ${opened(ka, natB.publicAddress)} from pb, pb ${opened(kb, natA.publicAddress)} from pa`);
+  });
+}

@@ -457,19 +457,29 @@ export class KeyExchange {
    * directly. As that RTR ourselves, our control sender uses the binding (node.ts).
    */
   private sendExchange(p: Pair, req: MapRequest): void {
-    const rtr = this.registered().rtrs.get(p.peer)?.find((r) => isIPv4(r) === isIPv4(p.peer) && !this.ctx.rlocs.includes(r));
-    if (rtr === undefined) {
-      this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(req));
-      return;
-    }
+    if (!this.viaRtr(p.peer, CONTROL_PORT, req)) this.ctx.env.sendControl(p.peer, CONTROL_PORT, encodeControl(req));
+  }
+
+  /**
+   * To a member behind NAT (registered with RTRs) whose RTR we are not: `m` goes ECM'd to its
+   * first RTR (inner header from our RLOC to it, `port`), which relays it through the member's
+   * NAT binding (rtr.ts relayRequest). Used for exchanges, and by the Map-Resolver for the reply
+   * to an exchange from an ITR behind NAT (whose NAT lets in nothing from us directly). False:
+   * the peer is reached directly.
+   */
+  viaRtr(peer: string, port: number, m: MapRequest | MapReply): boolean {
+    const rtr = this.registered().rtrs.get(peer)?.find((r) => isIPv4(r) === isIPv4(peer) && !this.ctx.rlocs.includes(r));
+    const local = this.localFor(peer);
+    if (rtr === undefined || local === undefined) return false;
     this.ctx.env.sendControl(rtr, CONTROL_PORT, encodeControl({
-      type: 'ecm', security: false, ddt: false, message: req,
+      type: 'ecm', security: false, ddt: false, message: m,
       inner: {
-        version: isIPv4(p.local) ? 4 : 6, source: p.local, destination: p.peer, ttl: 64, tos: 0, id: 0,
-        fragment: 0, flowLabel: 0, sourcePort: CONTROL_PORT, destinationPort: CONTROL_PORT,
+        version: isIPv4(local) ? 4 : 6, source: local, destination: peer, ttl: 64, tos: 0, id: 0,
+        fragment: 0, flowLabel: 0, sourcePort: CONTROL_PORT, destinationPort: port,
       },
     }));
     this.ctx.count('crypto.exchange.via-rtr');
+    return true;
   }
 
   /** Sends the exchange for a pair: an RLOC-probe with our key as ITR-RLOC, straight to the peer (or through its RTR). */

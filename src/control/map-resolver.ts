@@ -122,7 +122,8 @@ export class MapResolver {
         return;
       }
     }
-    ctx.env.sendControl(dst, sport, bytes);
+    // the reply to an exchange from an ITR behind NAT goes through its RTR (keys.ts viaRtr)
+    if (!(offer && this.keys?.viaRtr(dst, sport, reply(records.length)))) ctx.env.sendControl(dst, sport, bytes);
     ctx.count('reply.sent');
     if (records.some((r) => r.locators.length === 0)) ctx.count('reply.negative.sent');
   }

@@ -351,10 +351,15 @@ export class ControlNode implements NodeContext {
         this.nat.onInfoReply(m, src);
         return;
       case 'ecm':
-        if (this.rtr.relayRequest(m, src)) return;
+        if (this.rtr.relayRequest(m, src, bytes)) return;
         if (m.message?.type === 'map-request' && m.inner) {
           // We are the Map-Resolver: answer to the inner source port (RFC 9301 §5.8).
           this.mapResolver.onMapRequest(m.message, m.inner.source, m.inner.sourcePort, { outerSource: src, requestBytes: bytes.length });
+        } else if (m.message?.type === 'map-reply' && m.inner && this.nat.outboundRtrs().includes(src)) {
+          // Behind NAT: a LISP-crypto reply from a member behind another NAT, relayed by our RTR
+          // (keys.ts); the inner source is the ETR (its key must still match its registration).
+          this.count('reply.received');
+          if (!this.keys.onReply(m.message, m.inner.source)) this.count('control.unexpected');
         } else {
           this.count('control.unexpected');
         }

@@ -13,7 +13,7 @@
 //     translated address are dropped by its NAT): we relay each authenticated Map-Register to its
 //     control port, and hand a newly served member the latest ones of every member at once.
 import type { MapCacheRloc } from '../mapping/entry';
-import { encodeControl, type Ecm, type InfoRequest, type LocatorRecord, type MapRegister } from '../wire';
+import type { Ecm, InfoRequest, LocatorRecord, MapRegister } from '../wire';
 import type { NodeContext } from './context';
 import { eidKey, routableEid } from '../mapping/eid';
 import { locatorIp, locatorName } from './locators';
@@ -148,14 +148,15 @@ export class RtrRole {
   }
 
   /**
-   * An ECM'd LISP-crypto exchange (an RLOC-probe carrying the ITR's key, keys.ts) for the inner
-   * destination, a member behind NAT we relay for: its inner Map-Request goes on to the member's
-   * control port through its NAT binding (the member answers the ITR directly). Only from group
-   * members' registered RLOCs, one message out per message in. False: not for us to relay (the
-   * caller answers it as a Map-Resolver).
+   * An ECM'd LISP-crypto exchange (keys.ts: an RLOC-probe carrying the ITR's key, or the ETR's
+   * probe reply to an ITR behind NAT) for the inner destination, a member behind NAT we relay
+   * for: the ECM (`bytes`, unchanged: the inner header names the sender) goes on to the member's
+   * control port through its NAT binding. Only from group members' registered RLOCs, one message
+   * out per message in. False: not for us to relay (the caller answers it as a Map-Resolver).
    */
-  relayRequest(m: Ecm, src: string): boolean {
-    if (!this.enabled || m.message?.type !== 'map-request' || !m.inner || !m.message.probe) return false;
+  relayRequest(m: Ecm, src: string, bytes: Uint8Array): boolean {
+    const t = m.message?.type;
+    if (!this.enabled || (t !== 'map-request' && t !== 'map-reply') || !m.inner || !m.message?.probe) return false;
     const dst = m.inner.destination;
     if (this.ctx.rlocs.includes(dst)) return false;
     const port = this.controlPortFor(dst);
@@ -164,7 +165,7 @@ export class RtrRole {
       this.ctx.count('rtr.request.refused');
       return true;
     }
-    this.ctx.env.sendControl(dst, port, encodeControl(m.message));
+    this.ctx.env.sendControl(dst, port, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     this.ctx.count('rtr.request.relayed');
     return true;
   }
