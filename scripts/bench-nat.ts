@@ -13,7 +13,8 @@
  *
  * Pings run continuously (every 100 ms, `ping -D`), so a recovery time is the arrival of the first
  * echo reply after the event, to within 100 ms. Each event comes after a random wait of up to one
- * keepalive: recoveries wait for the next keepalive, and a fixed schedule would lock their phase. Encryption off (relayed traffic is clear anyway).
+ * keepalive: recoveries wait for the next keepalive, and a fixed schedule would lock their phase.
+ * Encryption off by default (`--encryption required`: sealed end to end, also through the RTR).
  * Figures are for the machine they ran on: never thresholds. Needs root, iperf3 and nftables.
  *
  * To add a measure (e.g. "direct path chosen"): append a Measure to MEASURES; it gets the round's
@@ -32,17 +33,24 @@ const USAGE = `usage: node dist/scripts/bench-nat.js [options]
   --rounds N       rounds, each on a fresh group (default 5)
   --keepalive D    nat.keepalive of every node (default 2s)
   --seconds S      iperf3 duration per path (default 3)
+  --encryption E   dataplane.encryption of every node: off (default) or required
   --json           the per-round figures and the summary as JSON on stdout
 `;
 const args = scriptArgs(USAGE, {
   rounds: { type: 'string', default: '5' },
   keepalive: { type: 'string', default: '2s' },
   seconds: { type: 'string', default: '3' },
+  encryption: { type: 'string', default: 'off' },
   json: { type: 'boolean', default: false },
 });
 const ROUNDS = positiveInt('rounds', args.rounds);
 const SECONDS = positiveInt('seconds', args.seconds);
 const KEEPALIVE_MS = ((m) => (m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN))(/^(\d+)(ms|s)$/.exec(args.keepalive));
+if (args.encryption !== 'off' && args.encryption !== 'required') {
+  process.stderr.write(`--encryption must be off or required, got ${JSON.stringify(args.encryption)}\n`);
+  process.exit(2);
+}
+const ENCRYPTION: 'off' | 'required' = args.encryption;
 if (!(KEEPALIVE_MS > 0)) {
   process.stderr.write(`--keepalive must be like 2s or 500ms, got ${JSON.stringify(args.keepalive)}\n`);
   process.exit(2);
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
   const rounds: Figure[][] = [];
   for (let index = 0; index < ROUNDS; index++) {
     const g = startNatGroup({
-      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true,
+      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true, encryption: ENCRYPTION,
     });
     const figures: Figure[] = [];
     const log = (line: string): void => { process.stderr.write(`round ${index + 1}: ${line}\n`); };
@@ -201,10 +209,10 @@ async function main(): Promise<void> {
   const fmt = (v: number, unit: string): string => (unit === '×' ? v.toFixed(2) : unit === 'ms' ? (v / 1000).toFixed(2) : v.toFixed(0));
   const shown = (unit: string): string => (unit === 'ms' ? 's' : unit);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ keepalive: args.keepalive, seconds: SECONDS, rounds, summary: rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ keepalive: args.keepalive, encryption: ENCRYPTION, seconds: SECONDS, rounds, summary: rows }, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`bench-nat: ${ROUNDS} rounds, keepalive ${args.keepalive}, iperf3 ${SECONDS} s, ${new Date().toISOString()}\n\n`);
+  process.stdout.write(`bench-nat: ${ROUNDS} rounds, keepalive ${args.keepalive}, encryption ${ENCRYPTION}, iperf3 ${SECONDS} s, ${new Date().toISOString()}\n\n`);
   process.stdout.write('| measure | target | median | min–max | n |\n|---|---|---:|---:|---:|\n');
   for (const r of rows) process.stdout.write(`| ${r.key} | ${r.target} | ${fmt(r.median, r.unit)} ${shown(r.unit)} | ${fmt(r.min, r.unit)}–${fmt(r.max, r.unit)} | ${r.n} |\n`);
 }
