@@ -33,7 +33,11 @@ const USAGE = `usage: node dist/scripts/bench-nat.js [options]
   --rounds N       rounds, each on a fresh group (default 5)
   --keepalive D    nat.keepalive of every node (default 2s)
   --seconds S      iperf3 duration per path (default 3)
-  --encryption E   dataplane.encryption of every node: off (default) or required
+  --encryption M   dataplane.encryption of every node: off (default), preferred or required
+                   (required: pub -> pi is sealed end to end, the RTRs relay it by its relay shim);
+                   several, comma-separated: the rounds take them in turn and each figure is
+                   reported per mode (--rounds counts the rounds of each mode)
+  --only NAMES     run only these measures (comma-separated: join, rebinding, throughput, RTR failover)
   --json           the per-round figures and the summary as JSON on stdout
 `;
 const args = scriptArgs(USAGE, {
@@ -41,16 +45,21 @@ const args = scriptArgs(USAGE, {
   keepalive: { type: 'string', default: '2s' },
   seconds: { type: 'string', default: '3' },
   encryption: { type: 'string', default: 'off' },
+  only: { type: 'string', default: '' },
   json: { type: 'boolean', default: false },
 });
+const MODES = ['off', 'preferred', 'required'] as const;
+const ENCRYPTION = args.encryption.split(',').map((x) => MODES.find((m) => m === x.trim()));
+if (ENCRYPTION.length === 0 || ENCRYPTION.some((m) => m === undefined)) {
+  process.stderr.write(`--encryption must be off, preferred or required (or several, comma-separated), got ${JSON.stringify(args.encryption)}\n`);
+  process.exit(2);
+}
+/** Each figure's key names the mode when several are compared. */
+const keyOf = (key: string, mode: string): string => (ENCRYPTION.length > 1 ? `${key} [encryption ${mode}]` : key);
+const ONLY = args.only === '' ? undefined : new Set(args.only.split(',').map((x) => x.trim()));
 const ROUNDS = positiveInt('rounds', args.rounds);
 const SECONDS = positiveInt('seconds', args.seconds);
 const KEEPALIVE_MS = ((m) => (m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN))(/^(\d+)(ms|s)$/.exec(args.keepalive));
-if (args.encryption !== 'off' && args.encryption !== 'required') {
-  process.stderr.write(`--encryption must be off or required, got ${JSON.stringify(args.encryption)}\n`);
-  process.exit(2);
-}
-const ENCRYPTION: 'off' | 'required' = args.encryption;
 if (!(KEEPALIVE_MS > 0)) {
   process.stderr.write(`--keepalive must be like 2s or 500ms, got ${JSON.stringify(args.keepalive)}\n`);
   process.exit(2);
@@ -157,7 +166,10 @@ const MEASURES: Measure[] = [
     name: 'RTR failover',
     async run({ g, log }) {
       // kill the RTR that relays the pings (each flow hashes to one of the two)
-      const relayed = async (name: string): Promise<number> => (await g.get<{ dataplane: Record<string, number> }>(name, '/api/counters')).dataplane.rtrRelayed ?? 0;
+      const relayed = async (name: string): Promise<number> => {
+        const c = (await g.get<{ dataplane: Record<string, number> }>(name, '/api/counters')).dataplane;
+        return (c.rtrRelayed ?? 0) + (c.rtrRelayedSealed ?? 0); // clear, or sealed by the relay shim
+      };
       const before = [await relayed('r1'), await relayed('r2')];
       const probe = g.pingStream('pub', 'pi'), probeBack = g.pingStream('pi', 'pub');
       await sleep(1000);
@@ -179,17 +191,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const rounds: Figure[][] = [];
-  for (let index = 0; index < ROUNDS; index++) {
+  for (let index = 0; index < ROUNDS * ENCRYPTION.length; index++) {
+    const mode = ENCRYPTION[index % ENCRYPTION.length] ?? 'off';
     const g = startNatGroup({
-      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true, encryption: ENCRYPTION,
+      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true,
+      encryption: mode,
     });
     const figures: Figure[] = [];
     const log = (line: string): void => { process.stderr.write(`round ${index + 1}: ${line}\n`); };
     try {
       for (const m of MEASURES) {
+        // (join starts pi: it always runs)
+        if (ONLY && m.name !== 'join' && !ONLY.has(m.name)) continue;
         try {
-          const got = await m.run({ g, index, keepalive: args.keepalive, log });
-          figures.push(...got);
+          const got = await m.run({ g, index: Math.floor(index / ENCRYPTION.length), keepalive: args.keepalive, log });
+          figures.push(...got.map((f) => ({ ...f, key: keyOf(f.key, mode) })));
           log(got.map((f) => `${f.key} ${f.value.toFixed(f.unit === '×' ? 2 : 0)} ${f.unit}`).join('; '));
         } catch (e) {
           log(`${m.name}: ${(e as Error).message}`);
@@ -209,10 +225,10 @@ async function main(): Promise<void> {
   const fmt = (v: number, unit: string): string => (unit === '×' ? v.toFixed(2) : unit === 'ms' ? (v / 1000).toFixed(2) : v.toFixed(0));
   const shown = (unit: string): string => (unit === 'ms' ? 's' : unit);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ keepalive: args.keepalive, encryption: ENCRYPTION, seconds: SECONDS, rounds, summary: rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ keepalive: args.keepalive, encryption: ENCRYPTION.join(','), seconds: SECONDS, rounds, summary: rows }, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`bench-nat: ${ROUNDS} rounds, keepalive ${args.keepalive}, encryption ${ENCRYPTION}, iperf3 ${SECONDS} s, ${new Date().toISOString()}\n\n`);
+  process.stdout.write(`bench-nat: ${ROUNDS} rounds, keepalive ${args.keepalive}, encryption ${ENCRYPTION.join(',')}, iperf3 ${SECONDS} s, ${new Date().toISOString()}\n\n`);
   process.stdout.write('| measure | target | median | min–max | n |\n|---|---|---:|---:|---:|\n');
   for (const r of rows) process.stdout.write(`| ${r.key} | ${r.target} | ${fmt(r.median, r.unit)} ${shown(r.unit)} | ${fmt(r.min, r.unit)}–${fmt(r.max, r.unit)} | ${r.n} |\n`);
 }

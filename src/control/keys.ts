@@ -532,6 +532,12 @@ export class KeyExchange {
     // is no longer used, and goes, so departed peers do not fill the key table.
     const decapIdleMs = 2 * Math.max(rekeyMs, DEFAULT_REKEY_MS) + RETRY_MAX_MS;
     for (const p of [...this.pairs.values()]) {
+      // our RLOC for this peer changed (behind a NAT now, or another translated address): the old
+      // pair's keys go before a new pair's exchange, so its removals never touch the new key-ids
+      if (p.local !== this.localFor(p.peer)) {
+        this.wipe(p, 'our RLOC changed');
+        continue;
+      }
       for (const [id, s] of [...p.decap]) if (now - s.usedAt > decapIdleMs) this.drop(p, 'decap', id, s);
       const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
@@ -545,9 +551,6 @@ export class KeyExchange {
     for (const [peer, eid] of peers) {
       const local = this.localFor(peer);
       if (!local) continue;
-      // our RLOC for this peer changed (behind a NAT now, or another translated address): the old
-      // pair's keys go first, so its removals never touch the new pair's key-ids
-      for (const q of [...this.pairs.values()]) if (q.peer === peer && q.local !== local) this.wipe(q, 'our RLOC changed');
       const variant: CryptoVariant = !registeredAll.has(peer) && ctx.config.lispers ? 'lispers' : 'rfc';
       const p = this.pair(local, peer);
       if (!p) continue;

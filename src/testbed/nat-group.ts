@@ -25,7 +25,7 @@ export interface NatGroupOptions {
   readonly piSeeds?: readonly string[];
   /** `nat.keepalive` of every node (default 2s). */
   readonly keepalive?: string;
-  /** `dataplane.encryption` of every node (default off: relayed traffic is clear anyway). */
+  /** `dataplane.encryption` of every node (default off; `required` seals end to end through the RTRs). */
   readonly encryption?: 'off' | 'preferred' | 'required';
   /** Extra YAML lines for every node's config. */
   readonly extra?: readonly string[];
