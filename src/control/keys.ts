@@ -204,6 +204,11 @@ export class KeyExchange {
         this.ctx.count('crypto.rejected.limit');
         return undefined;
       }
+      // Our RLOC for this peer changed (roaming, behind a NAT now, another translated address):
+      // the old pair is forgotten without telling the data plane, whose key sets are per peer
+      // RLOC and shared with the new pair: its removals would take the new pair's key-ids. The new
+      // pair's installs replace its keys there.
+      for (const q of [...this.pairs.values()]) if (q.peer === peer && q.local !== local) this.forget(q);
       p = { local, peer, encapKeyId: 0, encap: new Map(), decap: new Map(), retryMs: RETRY_MS, packets: 0 };
       this.pairs.set(k, p);
     }
@@ -321,6 +326,13 @@ export class KeyExchange {
     p.switchTimer = undefined;
     this.pairs.delete(`${p.local}>${p.peer}`);
     this.ctx.env.log('debug', 'LISP-crypto keys wiped', { peer: p.peer, why });
+  }
+
+  /** A pair replaced by one with another local RLOC (pair()): key bytes wiped here, the data plane not told. */
+  private forget(p: Pair): void {
+    for (const s of [...p.encap.values(), ...p.decap.values()]) { s.encryptKey.fill(0); s.icvKey.fill(0); }
+    if (p.switchTimer !== undefined) this.ctx.env.clearTimeout(p.switchTimer);
+    this.pairs.delete(`${p.local}>${p.peer}`);
   }
 
   /** We no longer send to the peer: our encap keys are wiped, its decap keys (our ETR side) stay. */
@@ -532,12 +544,6 @@ export class KeyExchange {
     // is no longer used, and goes, so departed peers do not fill the key table.
     const decapIdleMs = 2 * Math.max(rekeyMs, DEFAULT_REKEY_MS) + RETRY_MAX_MS;
     for (const p of [...this.pairs.values()]) {
-      // our RLOC for this peer changed (behind a NAT now, or another translated address): the old
-      // pair's keys go before a new pair's exchange, so its removals never touch the new key-ids
-      if (p.local !== this.localFor(p.peer)) {
-        this.wipe(p, 'our RLOC changed');
-        continue;
-      }
       for (const [id, s] of [...p.decap]) if (now - s.usedAt > decapIdleMs) this.drop(p, 'decap', id, s);
       const registered = registeredAll.get(p.peer) ?? none;
       const keyGone = p.peerKey !== undefined && registered.size > 0 && !registered.has(p.peerKey);
