@@ -265,15 +265,25 @@ Napi::Value KeysBench(const Napi::CallbackInfo &info) {
   return r;
 }
 
-// keysOpenBatch(handle, data, desc, slot, count) -> datagrams opened (dn_keys_open_batch)
+// keysOpenBatch(handle, data, desc, slot, count[, segSets]) -> datagrams opened (dn_keys_open_batch;
+// segSets: Int32Array, 64 per slot, the set of each datagram of slots flagged DN_F_SEG_KEYS)
 Napi::Value KeysOpenBatch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Keys *k = GetKeys(info[0]);
-  if (!k || !info[4].IsNumber()) return ThrowType(env, "keysOpenBatch(handle, data, desc, slot, count)");
+  if (!k || !info[4].IsNumber()) return ThrowType(env, "keysOpenBatch(handle, data, desc, slot, count[, segSets])");
   int count = info[4].As<Napi::Number>().Int32Value();
   BatchArgs b;
   if (count < 0 || !GetBatch(info, 1, (size_t)count, &b)) return ThrowType(env, "keysOpenBatch: pool too small for the batch");
-  return Napi::Number::New(env, dn_keys_open_batch(k->k, b.data, b.dataLen, b.desc, b.slot, count));
+  const int32_t *seg = nullptr;
+  size_t segLen = 0;
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    napi_typedarray_type t = napi_uint8_array;
+    size_t bytes = 0;
+    seg = static_cast<const int32_t *>(TypedData(info[5], &t, &bytes));
+    if (!seg || t != napi_int32_array) return ThrowType(env, "keysOpenBatch: segSets must be an Int32Array");
+    segLen = bytes / sizeof(int32_t);
+  }
+  return Napi::Number::New(env, dn_keys_open_batch(k->k, b.data, b.dataLen, b.desc, b.slot, count, seg, segLen));
 }
 
 // tunRead(handle, data, desc, slot, headroom, max) -> packets read

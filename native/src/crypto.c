@@ -298,7 +298,8 @@ long dn_open(dn_keys *k, int32_t set, uint8_t *seg, size_t len, size_t hdr_len, 
 /* the LISP data header (RFC 9300 §5.1) is the associated data of every received datagram */
 #define LISP_HDR 8
 
-int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count) {
+int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count,
+                       const int32_t *seg_sets, size_t seg_sets_len) {
     int opened = 0;
     for (int i = 0; i < count; i++) {
         int32_t *d = desc + (size_t)i * DN_DESC_STRIDE;
@@ -311,12 +312,19 @@ int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc
         size_t len = (size_t)d[DN_LEN], seg = d[DN_GSO] > 0 ? (size_t)d[DN_GSO] : len;
         /* a relay shim in front of every datagram (DN_SHIM_LEN): opened after it, left as it is */
         size_t shim = DN_SHIM_LEN(d[DN_FLAGS]);
-        for (size_t o = 0; o < len; o += seg) {
+        int per_seg = (d[DN_FLAGS] & DN_F_SEG_KEYS) && seg_sets;
+        size_t j = 0;
+        for (size_t o = 0; o < len; o += seg, j++) {
             size_t sl = len - o < seg ? len - o : seg;
             if (sl <= shim) continue;
             sl -= shim;
             uint8_t *s = p + o + shim, *plain = NULL;
-            long n = sl > LISP_HDR ? dn_open(k, set, s, sl, LISP_HDR, &plain) : -1;
+            int32_t sset = set;
+            if (per_seg) {
+                size_t x = (size_t)i * DN_MAX_GSO_SEGS + j;
+                sset = j < DN_MAX_GSO_SEGS && x < seg_sets_len ? seg_sets[x] : 0;
+            }
+            long n = sl > LISP_HDR && sset > 0 ? dn_open(k, sset, s, sl, LISP_HDR, &plain) : -1;
             if (n < 0) {
                 if (sl > 0 && !(s[0] & 3u)) s[0] |= 3u; /* a clear datagram under a key set: never delivered */
                 continue;

@@ -42,6 +42,8 @@ enum {
     DN_F_ECN = 1u << 3,
     DN_F_CSUM_DONE = 1u << 4, /* we completed a NEEDS_CSUM checksum */
     DN_F_TRUNC = 1u << 5,     /* datagram truncated (MSG_TRUNC) */
+    DN_F_SEG_KEYS = 1u << 7,  /* dn_keys_open_batch: each datagram j of slot i opens under seg_sets[i * DN_MAX_GSO_SEGS + j]
+                               * (0: not opened, dropped), not under DN_KEY (a GRO message relayed from several ITRs) */
     DN_F_OPENED = 1u << 6     /* dn_keys_open_batch decrypted the slot: each datagram is LISP header ‖ inner
                                * packet ‖ leftover bytes; TUN write cuts each at the inner IP length */
 };
@@ -166,7 +168,8 @@ int dn_udp_recv(dn_udp *u, uint8_t *data, size_t data_len, int32_t *desc, size_t
  * LISP header (KK cleared) ‖ inner packet ‖ leftover, a failed one keeps KK != 0 (KK = 3 if it
  * was 0) so that a decap path which drops K-bit datagrams drops it. Sets DN_F_OPENED, clears
  * DN_KEY. Returns the datagrams opened. */
-int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count);
+int dn_keys_open_batch(dn_keys *k, uint8_t *data, size_t data_len, int32_t *desc, size_t slot, int count,
+                       const int32_t *seg_sets, size_t seg_sets_len);
 /* Seal, then seal + open, `count` segments of plain_len bytes with set `set`'s send key: out[0],
  * out[1] = CPU ns per seal and per open (scripts/bench-aead.ts). 0 or -1. */
 int dn_keys_bench(dn_keys *k, int32_t set, size_t plain_len, int count, double out[2]);

@@ -8,7 +8,7 @@
 // sealed when the key arrives; dropped and counted when the queue is full or the key does not
 // come within its hold time) and clear data from outside the control path (IID 0xFFFFFF) is dropped.
 // No per-packet allocation: RLOCs map to sets through a typed-array hash of the address bytes.
-import { ADDR_STRIDE, D, DESC_STRIDE, KeyTable, SHIM_SHIFT, type RecvPool } from '../native';
+import { ADDR_STRIDE, D, DESC_STRIDE, F, KeyTable, SHIM_SHIFT, type RecvPool } from '../native';
 import type { KeyEvent } from '../crypto';
 import { DATA_FLAG_I, HER_INSTANCE_ID } from '../wire/constants';
 import { SHIM_FROM, SHIM_MARK, shimFamily, shimLength, shimType } from '../wire/relay-shim';
@@ -27,6 +27,8 @@ export type EncryptionMode = 'required' | 'preferred' | 'off';
 export const SEAL_OVERHEAD_MAX = 51;
 
 const SEND = 1, DROP = 0;
+/** Datagrams per GRO message at most (UDP GRO merges up to 64; the addon's DN_MAX_GSO_SEGS). */
+const SEGS_PER_SLOT = 64;
 
 export interface KeyStat {
   direction: 'encap' | 'decap';
@@ -55,6 +57,8 @@ export class DataPlaneCrypto {
   private readonly rx = new AddressIndex();
   /** The RTRs whose FROM relay shims we accept (RLOCs registered at priority 254, ours included). */
   private readonly rtrs = new AddressIndex();
+  /** Per received slot, the receive set of each datagram of a message relayed from several ITRs (F.SEG_KEYS); sized once per pool. */
+  private segSets = new Int32Array(0);
   /** Slots held in the miss queue because their RLOC has no send key yet (required). */
   heldNoKey = 0;
   /** ... of them sent (sealed) once the key came. */
@@ -135,7 +139,8 @@ export class DataPlaneCrypto {
    */
   open(p: RecvPool, n: number): void {
     const data = p.data, desc = p.desc;
-    let any = false;
+    let any = false, anySeg = false;
+    if (this.segSets.length < n * SEGS_PER_SLOT) this.segSets = new Int32Array(p.slots * SEGS_PER_SLOT);
     for (let i = 0; i < n; i++) {
       const d = i * DESC_STRIDE, at = i * p.slotSize + desc[d + D.OFF], len = desc[d + D.LEN];
       if (len < 8) continue;
@@ -144,9 +149,17 @@ export class DataPlaneCrypto {
       if (data[at] === SHIM_MARK) {
         sh = shimLength(data, at, Math.min(seg, len));
         if (sh <= 0 || shimType(data, at) !== SHIM_FROM || this.rtrs.lookup(p.src, i * ADDR_STRIDE) === 0) continue;
-        // one ITR per message: every datagram of a GRO message must name the same one
-        if (!sameShims(data, at, len, seg, sh)) continue;
+        // a GRO message may hold datagrams relayed from several ITRs (one UDP flow from the
+        // RTR): each opens under the keys its own shim names
+        const same = sameShims(data, at, len, seg, sh);
+        if (!same && !this.setsPerDatagram(i, data, at, len, seg, sh)) continue;
         desc[d + D.FLAGS] |= sh << SHIM_SHIFT;
+        if (!same) {
+          desc[d + D.FLAGS] |= F.SEG_KEYS;
+          desc[d + D.KEY] = 1; // the addon takes each datagram's set from segSets
+          anySeg = any = true;
+          continue;
+        }
         if ((data[at + sh] & 3) === 0) {
           // clear data behind a shim is never accepted: the checks drop it
           for (let o = at; o < at + len; o += seg) data[o + sh] |= 3;
@@ -174,7 +187,28 @@ export class DataPlaneCrypto {
       desc[d + D.KEY] = s;
       any = true;
     }
-    if (any) this.table.open(p, n);
+    if (any) this.table.open(p, n, anySeg ? this.segSets : undefined);
+  }
+
+  /**
+   * Message i's datagrams each carry a FROM shim of length `sh` (same family) naming possibly
+   * different ITRs: their receive sets into segSets (0 for a clear datagram or an unknown ITR,
+   * which the addon then leaves unopened for the checks to drop, counted). False when a datagram
+   * is no such shim: the message is dropped whole (decap counts relayShimDropped).
+   */
+  private setsPerDatagram(i: number, b: Uint8Array, at: number, len: number, seg: number, sh: number): boolean {
+    const base = i * SEGS_PER_SLOT, segSets = this.segSets;
+    if (Math.ceil(len / seg) > SEGS_PER_SLOT) return false;
+    for (let o = at; o < at + len; o += seg) {
+      if (shimLength(b, o, Math.min(seg, at + len - o)) !== sh || b[o + 1] !== b[at + 1] || b[o + 2] !== b[at + 2]) return false;
+    }
+    for (let o = at, j = 0; o < at + len; o += seg, j++) {
+      let s = 0;
+      if ((b[o + sh] & 3) === 0) this.dropClear++;
+      else if ((s = this.rx.lookupBytes(b[o + 2], b, o + 4)) === 0) this.dropUnknownPeer++;
+      segSets[base + j] = s;
+    }
+    return true;
   }
 
   /**

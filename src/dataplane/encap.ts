@@ -16,7 +16,7 @@ import { AddressTable, Pool } from '../native';
 import { FibAction, type FibReader } from '../mapping/fib';
 import { DATA_FLAG_I, DATA_FLAG_N } from '../wire/constants';
 import { writeDataHeader } from '../wire/data';
-import { SHIM_TO, writeShim } from '../wire/relay-shim';
+import { SHIM_FROM, SHIM_TO, writeShim } from '../wire/relay-shim';
 import type { DataPlaneCounters } from './counters';
 import type { IcmpTooBig } from './icmp';
 import type { DatagramEndpoint, PacketDevice } from './io';
@@ -99,6 +99,13 @@ export interface EncapOptions {
   batch?: number;
   /** Batches per readiness event before yielding to the decap side (default 4). */
   rounds?: number;
+  /**
+   * We are an RTR: our own sealed packets to a member behind NAT we relay for (a translated port)
+   * carry a FROM relay shim naming our RLOC, like the packets we relay to it from other ITRs, so
+   * every datagram of that UDP flow has the same layout and a GRO message of them opens per
+   * datagram at the member (src/dataplane/crypto.ts).
+   */
+  shimOwnToBindings?: boolean;
   /** Path limit L (RFC 9300 §7): default 1500. */
   underlayMtu?: number;
   /**
@@ -455,6 +462,15 @@ export class Encapsulator implements EncapBatch {
         writeShim(data, at - LISP_HEADER_LEN - n, SHIM_TO, this.targets.bytes, e);
         desc[d + D_HDR] = LISP_HEADER_LEN + n;
         desc[d + D_FLAGS] |= n << FLAG_SHIM_SHIFT;
+      } else if (keySet[i] !== 0 && o.shimOwnToBindings === true && (addrs[i * ADDR + 2] !== DATA_PORT_HI || addrs[i * ADDR + 3] !== DATA_PORT_LO)) {
+        // as an RTR, sealed to a member behind NAT: a FROM shim naming our own RLOC (shimOwnToBindings)
+        const src = outer6 ? this.src6 : this.src4;
+        if (src !== 0) {
+          const n = outer6 ? 20 : 8;
+          writeShim(data, at - LISP_HEADER_LEN - n, SHIM_FROM, addrs, (src - 1) * ADDR);
+          desc[d + D_HDR] = LISP_HEADER_LEN + n;
+          desc[d + D_FLAGS] |= n << FLAG_SHIM_SHIFT;
+        }
       }
       desc[d + D_KEY] = keySet[i];
       desc[d + D_AUX] = outer6 ? this.src6 : this.src4;

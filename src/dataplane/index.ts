@@ -158,6 +158,7 @@ class LispDataPlane implements DataPlane {
         tun, tx4: this.tx4, tx6: this.tx6, txFrag4: this.txFrag4, fib: this.sync.fib, miss: this.miss, icmp: this.icmp,
         counters: this.c, instanceId: cfg.instanceId, onMissDue: () => this.reportMisses(),
         afterClassify: crypto ? (b, n, now) => crypto.tag(b, n, now) : undefined,
+        shimOwnToBindings: crypto !== undefined && cfg.rtr === true,
         sealOverhead: crypto ? SEAL_OVERHEAD_MAX : 0,
       });
       this.encap = encap;

@@ -48,7 +48,7 @@ export interface NativeAddon {
     ivLen: number, icvLen: number,
   ): void;
   keysRemove(handle: object, set: number, keyId: number): void;
-  keysOpenBatch(handle: object, data: Buffer, desc: Int32Array, slot: number, count: number): number;
+  keysOpenBatch(handle: object, data: Buffer, desc: Int32Array, slot: number, count: number, segSets?: Int32Array): number;
   /** The per-segment AEAD work alone (scripts/bench-aead.ts): CPU ns per seal and per open. */
   keysBench(handle: object, set: number, plainLength: number, count: number): [number, number];
   tunSetKeys(handle: object, keys: object | null): void;

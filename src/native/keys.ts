@@ -138,10 +138,11 @@ export class KeyTable {
    * its inner IP length) and D.KEY 0. A datagram that does not open keeps KK != 0 (a clear one
    * under a set gets KK = 3), so a path that drops K-bit datagrams drops it; the key or set
    * counts why. Returns the datagrams opened. (Without inner checks, D.KEY on Tun.write opens
-   * and writes in one pass.)
+   * and writes in one pass.) A slot with F.SEG_KEYS opens datagram j under segSets[slot * 64 + j]
+   * instead (0: not opened): a GRO message whose datagrams an RTR relayed from several ITRs.
    */
-  open(pool: Pool, count: number): number {
-    return loadAddon().keysOpenBatch(this.handle, pool.data, pool.desc, pool.slotSize, Math.min(count, pool.slots));
+  open(pool: Pool, count: number, segSets?: Int32Array): number {
+    return loadAddon().keysOpenBatch(this.handle, pool.data, pool.desc, pool.slotSize, Math.min(count, pool.slots), segSets);
   }
 
   /** Wipe key-id `keyId` (revoked or expired): packets under it are dropped from now on. */

@@ -59,6 +59,8 @@ export const F = {
    * leftover bytes; TUN write cuts each at its inner IP length.
    */
   OPENED: 1 << 6,
+  /** KeyTable.open(): each datagram of the slot opens under its own set, from the segSets argument (64 per slot). */
+  SEG_KEYS: 1 << 7,
 } as const;
 
 /**
