@@ -117,6 +117,9 @@ nsTest('two members behind endpoint-independent NATs go direct: pings both ways,
   const isDirect = async (a: Name, b: Name): Promise<boolean> => (await g.directTo(a, b))?.state === 'direct';
   if (!await g.until('pi and pj did not go direct', 40_000, async () => (await isDirect('pi', 'pj')) && (await isDirect('pj', 'pi')))) return;
   t.log(`direct both ways ${Date.now() - g.startedAt} ms after the three processes were started`);
+  // about one probe a second each: answering a probe with a probe of ours must not become a storm
+  const probes = (await g.get<{ control: Record<string, number> }>('pi', '/api/counters')).control['direct.probe.sent'];
+  t.true(probes <= 2 * (Date.now() - g.startedAt) / 1000 + 4, `${probes} probes in ${Date.now() - g.startedAt} ms`);
   const pi = (await g.get<Status>('pi', '/api/status')).nat, pj = (await g.get<Status>('pj', '/api/status')).nat;
   // each went direct to the other's translated data port: the one its RTR binding uses
   t.like(await g.directTo('pi', 'pj'), { address: '198.51.100.11', port: pj.dataPort });

@@ -37,8 +37,9 @@ export const demoCommand: Command = {
     '--nat shows a member behind a NAT joining (README "Behind NAT"): alpha (public, the seed and',
     'RTR) and beta on a bridge, pi behind an nftables masquerade NAT. pi detects the NAT,',
     'registers its translated RLOC with alpha as RTR, and every pair pings, pi and beta',
-    'through alpha, which re-encapsulates. (Direct paths between members behind NATs are not',
-    'built: pi stays via the RTR.)',
+    'through alpha, which re-encapsulates. Then pj joins behind a second NAT: first via alpha,',
+    'then, once pi and pj answer each other\'s RLOC-probes through their NATs, directly (alpha',
+    'relays none of their pings).',
     '',
     'Exit status: 0 when every check held, 1 otherwise.',
   ].join('\n'),
@@ -65,6 +66,7 @@ export const demoCommand: Command = {
       io.out(`\npi's EID as the group holds it: ${n.registered_rlocs.join(', ') || '-'}\n`);
       io.out(`\npings\n${table(['pair', 'ok'], Object.entries(n.pings).map(([k, v]) => [k, v ? 'yes' : 'NO']))}`);
       io.out(`\npaths\n${table(['node', 'peer', 'path'], Object.entries(n.paths).flatMap(([node, peers]) => Object.entries(peers).map(([peer, p]) => [node, peer, p])))}`);
+      io.out(`\npj joining: pi -> pj ${n.paths_at_join['pi->pj'] ?? '-'}, then direct ${n.direct_ms ?? '-'} ms after pj was up; alpha relayed ${n.relayed_direct ?? '-'} of their packets\n`);
       io.out(`\nNAT detected ${n.detected_ms ?? '-'} ms, registered via the RTR ${n.registered_ms ?? '-'} ms after start; alpha relayed ${n.relayed} packets; ${n.ok ? 'all checks held' : 'FAILED'}\n`);
       for (const x of n.problems) io.out(`  problem: ${x}\n`);
       return n.ok ? 0 : 1;
