@@ -1,7 +1,7 @@
 /**
  * The NAT traversal targets of issue 16, measured on real `decent run` processes in namespaces
  * (src/testbed/nat-group.ts): two public RTR members r1 and r2 (`nat.rtr: true`), a public member
- * pub, and pi behind an nftables masquerade NAT seeding from r1 and r2. Each round builds a fresh
+ * pub, and pi behind an nftables masquerade NAT seeding from r1 and r2 (and pj behind another). Each round builds a fresh
  * group and runs every measure in order on it; the table gives medians and min–max over rounds.
  *
  *   join            pi started into the running group → first echo reply pi -> pub, and pub -> pi
@@ -9,6 +9,8 @@
  *                   address → pings flowing again both ways (the later of the two directions)
  *   throughput      iperf3 TCP pub -> pi (relayed by an RTR) against pub -> r1 (direct), in the
  *                   same round, order alternating; the ratio per round
+ *   direct path     pj joins behind a second NAT → pi and pj both send to each other directly
+ *                   (src/control/direct.ts), from pj's process answering its API
  *   RTR failover    the RTR that carries the pings is SIGKILLed → pings flowing again both ways
  *
  * Pings run continuously (every 100 ms, `ping -D`), so a recovery time is the arrival of the first
@@ -163,6 +165,22 @@ const MEASURES: Measure[] = [
     },
   },
   {
+    name: 'direct path',
+    async run({ g }) {
+      // pj joins behind a second NAT: from its process answering its API until pi and pj both
+      // send to each other directly (src/control/direct.ts), not through an RTR
+      type Direct = { nat: { direct?: { address: string; state: string }[] } };
+      const at = (n: string): string => (n === 'pj' ? g.nat2?.publicAddress : g.nat.publicAddress) ?? '';
+      const direct = async (from: string, to: string): Promise<boolean> =>
+        (await g.get<Direct>(from, '/api/status')).nat.direct?.some((d) => d.address === at(to) && d.state === 'direct') === true;
+      g.startPj();
+      if (await g.until(30_000, async () => (await g.get<Direct>('pj', '/api/status')) !== undefined) === null) throw new Error('pj did not start');
+      const upAt = Date.now();
+      if (await g.until(30_000, async () => (await direct('pi', 'pj')) && (await direct('pj', 'pi'))) === null) throw new Error('pi and pj did not go direct within 30 s');
+      return [{ key: 'direct path: pj up -> pi and pj both direct', value: Date.now() - upAt, unit: 'ms', target: '< 3 s' }];
+    },
+  },
+  {
     name: 'RTR failover',
     async run({ g, log }) {
       // kill the RTR that relays the pings (each flow hashes to one of the two)
@@ -194,7 +212,7 @@ async function main(): Promise<void> {
   for (let index = 0; index < ROUNDS * ENCRYPTION.length; index++) {
     const mode = ENCRYPTION[index % ENCRYPTION.length] ?? 'off';
     const g = startNatGroup({
-      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true,
+      prefix: 'bnat', publics: [{ name: 'r1', rtr: true }, { name: 'r2', rtr: true }, { name: 'pub' }], piSeeds: ['r1', 'r2'], keepalive: args.keepalive, holdPi: true, pj: true,
       encryption: mode,
     });
     const figures: Figure[] = [];

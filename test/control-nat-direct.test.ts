@@ -60,6 +60,16 @@ test('two members behind NATs go direct within 3 s, each to the other translated
   pi.receiveEncapsulated(forged(nonce), '198.51.100.20', 41002);
   pi.receiveEncapsulated(forged(nonce), '198.51.100.99', 41001);
   t.is((pi.counters.get('direct.reply.unmatched') ?? 0) - before, 3);
+  // A probe from an address no member registered is not answered (no reflection off members).
+  const sentBefore = pi.counters.get('direct.reply.sent') ?? 0;
+  const probe = inDataHeader(encodeControl({
+    type: 'map-request', authoritative: false, mapDataPresent: false, probe: true, smr: false, pitr: false, smrInvoked: false,
+    nonce: 7n, sourceEid: { kind: 'none' }, itrRlocs: [{ kind: 'ipv4', ip: '203.0.113.9' }], records: [{ eid: { kind: 'ipv4', ip: '10.0.0.5' }, eidMaskLen: 32 }],
+  }));
+  pi.receiveEncapsulated(probe, '203.0.113.9', 4341);
+  t.is(pi.counters.get('direct.probe.unknown'), 1);
+  pi.receiveEncapsulated(probe, '198.51.100.20', 41001);
+  t.is((pi.counters.get('direct.reply.sent') ?? 0) - sentBefore, 1, 'a member is answered');
   t.deepEqual(net.undecodable(), []);
 });
 

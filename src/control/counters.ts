@@ -23,7 +23,7 @@ export const COUNTER_NAMES = [
   'nat.rtr.retry', 'nat.rtr.down', 'nat.rtr.up',
   // an RTR's answer to a data-port Info-Request (nat.ts); direct paths between members behind NAT (direct.ts)
   'info.reply.data-port', 'direct.probe.sent', 'direct.probe.received', 'direct.reply.sent', 'direct.reply.received',
-  'direct.reply.unmatched', 'direct.rate-limited',
+  'direct.reply.unmatched', 'direct.rate-limited', 'direct.probe.unknown',
   // as an RTR, LISP-crypto exchanges relayed to a member behind NAT we serve, or refused (rtr.ts)
   'rtr.request.relayed', 'rtr.request.refused',
   // LISP-crypto exchanges (keys.ts)

@@ -197,6 +197,12 @@ export class DirectPaths {
       this.ctx.count('control.unexpected');
       return;
     }
+    // Only members' RLOCs get an answer (a member behind NAT probes from its registered
+    // translated address): nobody else can use us to reflect datagrams at a third party.
+    if (!this.ctx.isRegisteredRloc(src)) {
+      this.ctx.count('direct.probe.unknown');
+      return;
+    }
     if (!this.answers.take(this.ctx.env.now())) {
       this.ctx.count('direct.rate-limited');
       return;

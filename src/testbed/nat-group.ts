@@ -31,6 +31,11 @@ export interface NatGroupOptions {
   readonly extra?: readonly string[];
   /** Start pi only when `startPi()` is called (to time its join into a running group). */
   readonly holdPi?: boolean;
+  /**
+   * A second member behind a NAT of its own: `pj` (10.0.0.6, behind 198.51.100.40), seeding like
+   * pi; started only by startPj() (direct paths between members behind NATs, src/control/direct.ts).
+   */
+  readonly pj?: boolean;
 }
 
 export interface GroupNode {
@@ -55,6 +60,10 @@ export interface NatGroup {
   readonly nodes: ReadonlyMap<string, GroupNode>;
   /** Date.now() when the processes were started. */
   readonly startedAt: number;
+  /** The NAT in front of pj (with `pj`). */
+  readonly nat2?: Nat;
+  /** With `pj`: starts pj now; returns Date.now() at its start. */
+  startPj(): number;
   /** With `holdPi`: starts pi now; returns Date.now() at its start. */
   startPi(): number;
   /** The last 60 kB of each node's stderr (for failure messages). */
@@ -81,14 +90,18 @@ export interface PingStream {
 
 /** An EID per node: 10.0.0.(7 + i) for public member i, 10.0.0.5 for pi. */
 export const PI_EID = '10.0.0.5';
+/** pj's EID (with `pj`). */
+export const PJ_EID = '10.0.0.6';
 
 export function startNatGroup(o: NatGroupOptions): NatGroup {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decent-nat-group-'));
   const children = new Map<string, ChildProcess>();
   let bed: Testbed | undefined;
   let nat: Nat | undefined;
+  let nat2: Nat | undefined;
   const stop = async (): Promise<void> => {
     await stopProcesses([...children.values()]);
+    nat2?.destroy();
     nat?.destroy();
     bed?.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -100,6 +113,10 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
     const nodes = new Map<string, GroupNode>();
     o.publics.forEach((p, i) => nodes.set(p.name, { name: p.name, ns: b.nodes[i].ns, eid: `10.0.0.${7 + i}`, address: b.nodes[i].address }));
     nodes.set('pi', { name: 'pi', ns: nat.host, eid: PI_EID, address: nat.hostAddress });
+    if (o.pj === true) {
+      nat2 = createNat({ bridge: bed, prefix: `${o.prefix}j`, publicAddress: '198.51.100.40', privateSubnet: '192.168.78' });
+      nodes.set('pj', { name: 'pj', ns: nat2.host, eid: PJ_EID, address: nat2.hostAddress });
+    }
     const logs: Record<string, string> = {};
     const sock = (name: string): string => path.join(dir, `${name}.sock`);
     const bin = path.resolve(__dirname, '../../../bin/decent');
@@ -107,7 +124,7 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
     const piSeeds = (o.piSeeds ?? [first]).map((n) => nodes.get(n)?.address ?? n);
     const launch = (n: GroupNode): void => {
       const rtr = o.publics.find((p) => p.name === n.name)?.rtr === true;
-      const seeds = n.name === 'pi' ? piSeeds : n.name === first ? [] : [nodes.get(first)?.address ?? ''];
+      const seeds = n.name === 'pi' || n.name === 'pj' ? piSeeds : n.name === first ? [] : [nodes.get(first)?.address ?? ''];
       const file = path.join(dir, `${n.name}.yaml`);
       fs.writeFileSync(file, [
         `name: ${n.name}`, 'eids:', `  - ${n.eid}/32`, 'rlocs: {interfaces: [eth0]}',
@@ -121,7 +138,7 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
       child.stderr?.on('data', (d: Buffer) => { logs[n.name] = (logs[n.name] + d.toString()).slice(-60_000); });
       children.set(n.name, child);
     };
-    for (const n of nodes.values()) if (n.name !== 'pi' || o.holdPi !== true) launch(n);
+    for (const n of nodes.values()) if ((n.name !== 'pi' || o.holdPi !== true) && n.name !== 'pj') launch(n);
     const startedAt = Date.now();
     const node = (name: string): GroupNode => {
       const n = nodes.get(name);
@@ -129,7 +146,11 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
       return n;
     };
     return {
-      bed, nat, nodes, startedAt, logs, stop,
+      bed, nat, nat2, nodes, startedAt, logs, stop,
+      startPj() {
+        if (!children.has('pj')) launch(node('pj'));
+        return Date.now();
+      },
       startPi() {
         if (!children.has('pi')) launch(node('pi'));
         return Date.now();
