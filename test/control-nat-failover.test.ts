@@ -4,18 +4,18 @@
 import test from 'ava';
 import { SimNet, simConfig } from './helpers/sim-net';
 import { parseEid } from '../src/mapping/eid';
-import { locatorIp } from '../src/control/locators';
+import { locatorIp, rleEntries } from '../src/control/locators';
 
 const KEEPALIVE = 15_000;
 const A = '198.51.100.7';
 const B = '198.51.100.9';
 
-function group(): { net: SimNet; a: ReturnType<SimNet['addNode']>; b: ReturnType<SimNet['addNode']>; pi: ReturnType<SimNet['addNode']>; vm: ReturnType<SimNet['addNode']> } {
+function group(keepaliveMs = KEEPALIVE): { net: SimNet; a: ReturnType<SimNet['addNode']>; b: ReturnType<SimNet['addNode']>; pi: ReturnType<SimNet['addNode']>; vm: ReturnType<SimNet['addNode']> } {
   const net = new SimNet();
-  const nat = { keepaliveMs: KEEPALIVE, rtr: true };
+  const nat = { keepaliveMs, rtr: true };
   const a = net.addNode({ ...simConfig({ name: 'a', rloc: A, eids: ['10.0.0.7/32'], seeds: [] }), nat });
   const b = net.addNode({ ...simConfig({ name: 'b', rloc: B, eids: ['10.0.0.9/32'], seeds: [A] }), nat });
-  const pi = net.addNode({ ...simConfig({ name: 'pi', rloc: '192.168.77.5', eids: ['10.0.0.5/32'], seeds: [A, B] }), nat: { keepaliveMs: KEEPALIVE, rtr: false } });
+  const pi = net.addNode({ ...simConfig({ name: 'pi', rloc: '192.168.77.5', eids: ['10.0.0.5/32'], seeds: [A, B] }), nat: { keepaliveMs, rtr: false } });
   const vm = net.addNode(simConfig({ name: 'vm', rloc: '198.51.100.8', eids: ['10.0.0.8/32'], seeds: [A] }));
   net.behindNat(pi, '198.51.100.10', 40582);
   for (const n of [a, b, pi, vm]) n.start();
@@ -90,4 +90,22 @@ test('with a keepalive shorter than the misses take, a dead RTR is still taken d
   const took = net.until(() => pi.natStatus().rtrsDown?.includes(A) === true, 10_000);
   t.log(`marked down ${took} ms (simulated) after the kill, keepalive 1 s`);
   t.true(took >= 0 && took <= 1000 + 3 * 500 + 50, `marked down after ${took} ms`);
+});
+
+test('a registration an RTR relays to a member behind NAT does not remove the RTR from that member\'s group entry', (t) => {
+  // The relayed copy comes from the RTR's address; "the same RLOC under a new xTR-ID is a restarted
+  // member" must look at the RLOCs the new registration names, not at who forwarded it.
+  const { net, pi, vm } = group(2000);
+  const members = (n: ReturnType<SimNet['addNode']>): string[] =>
+    (n.siteCache.get(n.groupKey)?.locators ?? []).flatMap((l) => rleEntries(l.address) ?? []).map((e) => (e.address.kind === 'ipv4' ? e.address.ip : '')).sort();
+  t.true(net.until(() => members(pi).includes(A) && members(pi).includes(B), 5000) >= 0, members(pi).join());
+  net.advance(8000);
+  // pi's NAT lets in only what answers pi: here, its RTRs (the simulated NAT lets everything in)
+  net.dropIf = (from, to) => to === '198.51.100.10' && from !== A && from !== B;
+  const late = net.addNode({ ...simConfig({ name: 'late', rloc: '198.51.100.12', eids: ['10.0.0.12/32'], seeds: [A] }), nat: { keepaliveMs: 2000, rtr: false } });
+  late.start();
+  t.true(net.until(() => members(pi).includes('198.51.100.12'), 5000) >= 0, 'pi learns the late member through its RTRs');
+  net.advance(2000);
+  t.deepEqual(members(pi), members(vm));
+  t.true(members(pi).includes(A) && members(pi).includes(B), members(pi).join());
 });

@@ -159,10 +159,13 @@ export class SiteCache {
     // The same RLOC under a new xTR-ID is that member restarted (the xTR-ID is random per start):
     // its new registration supersedes the old one instead of merging with it. In the group entry
     // only a new xTR-ID whose RLOC the merged list already names can be one, which spares a scan
-    // of every member for each member's registration.
+    // of every member for each member's registration. The new registration must name the RLOC it
+    // came from: one an RTR relays to a member behind NAT comes from the RTR's RLOC, and would
+    // otherwise drop the RTR's own registration there (README "Behind NAT").
     let dropped = false;
     const group = entry.rle;
-    if (group ? !previous && lowerBoundHas(group.keys, ipSortKey(input.source)) : true) {
+    const restarted = group ? !previous && lowerBoundHas(group.keys, ipSortKey(input.source)) : true;
+    if (restarted && registeredRlocsOf(input.record.locators).includes(input.source)) {
       for (const [k, reg] of entry.registrations) {
         if (k !== who && input.via !== 'local' && registeredRlocs(reg).includes(input.source)) {
           this.drop(entry, k);
