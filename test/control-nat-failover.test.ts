@@ -109,3 +109,17 @@ test('a registration an RTR relays to a member behind NAT does not remove the RT
   t.deepEqual(members(pi), members(vm));
   t.true(members(pi).includes(A) && members(pi).includes(B), members(pi).join());
 });
+
+test('an RTR forgotten during a long partition, offered again, is checked again: it is taken down when it dies once more', (t) => {
+  const { net, pi, vm } = group(2000);
+  t.true(net.until(() => registeredRtrs(vm).length === 2, 5000) >= 0);
+  // A unreachable from pi for longer than its offer lives (3 keepalives): down, then forgotten.
+  net.dropIf = (from, to) => (from === A && to === '198.51.100.10') || (from === '198.51.100.10' && to === A);
+  t.true(net.until(() => !pi.natStatus().rtrs.includes(A), 20_000) >= 0, 'A forgotten');
+  net.dropIf = undefined;
+  t.true(net.until(() => pi.natStatus().rtrs.includes(A) && (pi.natStatus().rtrsDown ?? []).length === 0, 10_000) >= 0, 'A offered again and live');
+  net.advance(4000);
+  net.dropIf = (from, to) => from === A && to === '198.51.100.10';
+  const took = net.until(() => (pi.natStatus().rtrsDown ?? []).includes(A) || !pi.natStatus().rtrs.includes(A), 20_000);
+  t.true(took >= 0 && (pi.natStatus().rtrsDown ?? []).includes(A), `A taken down again after ${took} ms: ${JSON.stringify(pi.natStatus())}`);
+});

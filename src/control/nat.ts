@@ -218,7 +218,12 @@ export class NatTraversal {
     const check = this.node.env.setTimeout(() => {
       this.checks.delete(check);
       // answered, or a newer request is the one to check
-      if (this.rtrWaiting.get(rtr) !== request.nonce || !this.state.rtrs.includes(rtr)) return;
+      if (this.rtrWaiting.get(rtr) !== request.nonce) return;
+      if (!this.state.rtrs.includes(rtr)) {
+        // no longer offered: a request left waiting would keep it from being asked if it comes back
+        this.rtrWaiting.delete(rtr);
+        return;
+      }
       const misses = (this.rtrMisses.get(rtr) ?? 0) + 1;
       this.rtrMisses.set(rtr, misses);
       if (misses < RTR_MISSES) {
@@ -254,6 +259,7 @@ export class NatTraversal {
     const rtrs = [...all].sort().slice(0, MAX_RTRS);
     for (const r of this.rtrDown) if (!rtrs.includes(r)) this.rtrDown.delete(r);
     for (const r of this.rtrMisses.keys()) if (!rtrs.includes(r)) this.rtrMisses.delete(r);
+    for (const r of this.rtrWaiting.keys()) if (!rtrs.includes(r)) this.rtrWaiting.delete(r);
     return rtrs;
   }
 
