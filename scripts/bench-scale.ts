@@ -110,14 +110,15 @@ function simTable(runs: readonly SimRun[]): string {
 }
 
 function realTable(runs: readonly RealResult[]): string {
-  const rows = ['| N | converge | last node up | CPU/node steady | RSS/node | bridge packets/s | bridge KB/s | join seen by all | leave seen by all | UDP rcvbuf drops |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const rows = ['| N | converge | last node up | CPU/node steady | RSS/node | bridge packets/s | bridge KB/s | join seen by all (polled) | join at every member (site-cache clocks) | joiner holds every member | leave seen by all | UDP rcvbuf drops |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const n of sizes) {
     const rs = runs.filter((r) => r.nodes === n);
     rows.push(`| ${n}${args.dataplane ? ', data planes' : ''} | ${fmt(rs.map((r) => (r.convergeMs === null ? null : r.convergeMs / 1000)), 1, ' s')} | ` +
       `${fmt(rs.map((r) => (r.lastUpMs === null ? null : r.lastUpMs / 1000)), 1, ' s')} | ${fmt(rs.map((r) => r.cpuPctPerNode), 2, ' %')} | ` +
       `${fmt(rs.map((r) => r.rssMbPerNode), 0, ' MB')} | ${fmt(rs.map((r) => r.bridgePps))} | ${fmt(rs.map((r) => r.bridgeKBps), 1)} | ` +
-      `${fmt(rs.map((r) => (r.joinMs === null ? null : r.joinMs / 1000)), 2, ' s')} | ${fmt(rs.map((r) => (r.leaveMs === null ? null : r.leaveMs / 1000)), 2, ' s')} | ` +
+      `${fmt(rs.map((r) => (r.joinMs === null ? null : r.joinMs / 1000)), 2, ' s')} | ` +
+      `${fmt(rs.map((r) => (r.joinStamps ? r.joinStamps.membersMs / 1000 : null)), 2, ' s')} | ${fmt(rs.map((r) => (r.joinStamps ? r.joinStamps.joinerMs / 1000 : null)), 2, ' s')} | ${fmt(rs.map((r) => (r.leaveMs === null ? null : r.leaveMs / 1000)), 2, ' s')} | ` +
       `${fmt(rs.map((r) => r.udpRcvbufErrors))} |`);
   }
   return rows.join('\n');
