@@ -32,6 +32,8 @@ const USAGE = `usage: node dist/scripts/bench-scale.js --mode real|sim|pull --no
   --interval D    real mode: register interval (default 10s); --ttl D registration TTL (default 30s)
   --steady S      real mode: seconds of steady state sampled (default 20)
   --budget S      sim mode: CPU seconds one run may use before it is stopped (default 120)
+  --wave K        sim mode: start the members K at a time, each wave once the group has converged
+                  (default: all at once; 1,000 at once bootstrap through one seed)
   --sets S        pull mode: Map-Server sets (the pull modulus; default 8, at least 2 nodes each)
   --json          one JSON object per run on stdout, then the summary
 `;
@@ -45,6 +47,7 @@ const args = scriptArgs(USAGE, {
   ttl: { type: 'string', default: '30s' },
   steady: { type: 'string', default: '20' },
   budget: { type: 'string', default: '120' },
+  wave: { type: 'string', default: '0' },
   sets: { type: 'string', default: '8' },
   json: { type: 'boolean', default: false },
 });
@@ -77,7 +80,8 @@ interface SimRun {
 
 function simRun(n: number, budgetS: number): SimRun {
   // A message costs tens of µs to ms of CPU today: the budget becomes a message budget per phase.
-  const g = startGroup(n, { maxMs: 60_000, cpuBudgetMs: budgetS * 1000 });
+  const wave = Number(args.wave) > 0 ? positiveInt('wave', args.wave) : undefined;
+  const g = startGroup(n, { maxMs: 60_000, cpuBudgetMs: budgetS * 1000, wave });
   const convergeCpuS = g.cpuMs / 1000;
   if (g.convergedMs < 0) {
     return { nodes: n, convergedMs: -1, convergeCpuS, convergeMessages: g.traffic.messages, join: null, leave: null, stopped: 'converge' };

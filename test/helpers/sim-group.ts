@@ -38,14 +38,23 @@ export interface SimGroup {
 }
 
 /**
- * Starts `n` members at once (each seeded from member 1) and runs until the group has converged,
- * or `maxMs` of simulated time or `cpuBudgetMs` of CPU have passed (convergedMs is then -1).
+ * Starts `n` members at once (each seeded from member 1), or `wave` at a time, each wave once the
+ * members before it have converged (a group growing; a thousand starting in the same millisecond
+ * all bootstrap through member 1 and run into its budget for unknown sources), and runs until the
+ * group has converged, or `maxMs` of simulated time or `cpuBudgetMs` of CPU have passed
+ * (convergedMs is then -1).
  */
-export function startGroup(n: number, o: GroupOptions & { readonly maxMs?: number; readonly cpuBudgetMs?: number } = {}): SimGroup {
+export function startGroup(n: number, o: GroupOptions & { readonly maxMs?: number; readonly cpuBudgetMs?: number; readonly wave?: number } = {}): SimGroup {
   const net = new SimNet({ keepWire: false });
   const nodes = Array.from({ length: n }, (_, i) => net.addNode(memberConfig(i + 1, o)));
   const cpu = process.cpuUsage();
-  nodes.forEach((m) => m.start());
+  const wave = o.wave ?? n;
+  for (let started = wave; started < n; started += wave) {
+    nodes.slice(started - wave, started).forEach((m) => m.start());
+    const up = nodes.slice(0, started);
+    for (let t = 0; t <= (o.maxMs ?? 120_000) && !groupComplete(up); t += 50) net.advance(50);
+  }
+  nodes.slice(n - ((n - 1) % wave) - 1).forEach((m) => m.start());
   const cpuMs = (): number => {
     const u = process.cpuUsage(cpu);
     return (u.user + u.system) / 1000;
