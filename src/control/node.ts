@@ -35,6 +35,9 @@ export { CONTROL_PORT, DATA_PORT, HER_IID } from './ports';
 export { COUNTER_NAMES, type CounterName } from './counters';
 export type { ControlEnv, LigResult, LogLevel, Via } from './context';
 
+/** Site-cache changes within this window make one relay-peer publication to the data plane. */
+const RELAY_PEERS_DEBOUNCE_MS = 50;
+
 export class ControlNode implements NodeContext {
   readonly siteCache = new SiteCache();
   readonly mapCache: MapCache;
@@ -60,6 +63,7 @@ export class ControlNode implements NodeContext {
   private expiryTimer: unknown;
   private isRunning = false;
   private lastRelayPeers = '';
+  private relayPeersTimer: unknown;
 
   readonly env: ControlEnv;
 
@@ -144,7 +148,8 @@ export class ControlNode implements NodeContext {
     if (!this.isRunning) return;
     if (withdraw) this.mapping.register(0, this.config.eids, 'withdraw');
     this.isRunning = false;
-    for (const t of [this.periodicTimer, this.expiryTimer]) if (t !== undefined) this.env.clearTimeout(t);
+    for (const t of [this.periodicTimer, this.expiryTimer, this.relayPeersTimer]) if (t !== undefined) this.env.clearTimeout(t);
+    this.relayPeersTimer = undefined;
     this.mapping.stop();
     this.probing.stop();
     this.nat.stop();
@@ -203,7 +208,20 @@ export class ControlNode implements NodeContext {
     this.rtr.siteCacheChanged();
     this.direct.siteCacheChanged();
     this.itr.followSiteCache();
-    this.publishRelayPeers();
+    this.publishRelayPeersSoon();
+  }
+
+  /**
+   * Site-cache changes within RELAY_PEERS_DEBOUNCE_MS make one relay-peer publication: relayPeers
+   * scans the whole site cache, and once per registration it made building a group of N cost O(N³)
+   * (issue 17; two thirds of the CPU building 300 simulated members).
+   */
+  private publishRelayPeersSoon(): void {
+    if (this.relayPeersTimer !== undefined || !this.env.relayPeersChanged) return;
+    this.relayPeersTimer = this.env.setTimeout(() => {
+      this.relayPeersTimer = undefined;
+      this.publishRelayPeers();
+    }, RELAY_PEERS_DEBOUNCE_MS);
   }
 
   /** The data plane's relay peers (rtr.ts relayPeers), when they changed. */
