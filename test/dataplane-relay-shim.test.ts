@@ -5,8 +5,13 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { checkSuite, sealData, type KeyEvent, type TrafficKeys } from '../src/crypto';
-import { ADDR_STRIDE, D, DESC_STRIDE, F, ipToBytes, RecvPool, SHIM_MASK, SHIM_SHIFT } from '../src/native';
+import { ADDR_STRIDE, AddressTable, D, DESC_STRIDE, F, ipToBytes, readAddress, RecvPool, SHIM_MASK, SHIM_SHIFT, type Pool } from '../src/native';
 import { DataPlaneCrypto } from '../src/dataplane/crypto';
+import { AddressIndex } from '../src/dataplane/address-index';
+import { DataPlaneCounters } from '../src/dataplane/counters';
+import { Decapsulator, RlocFilter } from '../src/dataplane/decap';
+import { SourceFilter } from '../src/dataplane/sources';
+import { FibWriter } from '../src/mapping/fib';
 import { SHIM_FROM, writeShim } from '../src/wire/relay-shim';
 
 const RTR = '198.51.100.7', ITR_A = '198.51.100.8', ITR_B = '198.51.100.9', ITR_C = '198.51.100.12', US = '198.51.100.10';
@@ -98,4 +103,57 @@ test('a shim naming another ITR than the one that sealed it fails its ICV, count
   c.open(pool, 1);
   t.false(opened(pool, 0, 0, forged.length).open);
   t.is(c.keyStats().find((s) => s.peerRloc === ITR_A)?.authFailures, 1);
+});
+
+test('the RTR relays a GRO message whose datagrams name different targets one by one, each to its own target with a FROM shim; junk in it is counted', (t) => {
+  const PI = '198.51.100.10', PJ = '198.51.100.11';
+  const sent: { to: string; port: number; ttl: number; bytes: Buffer }[] = [];
+  let pending: Buffer[] | undefined;
+  const udp = {
+    offloads: { gso: true, gro: true },
+    stats: {},
+    recv(pool: RecvPool): number {
+      if (!pending) return 0;
+      message(pool, 0, ITR_A, pending);
+      pool.setField(0, D.TTLTOS, 64 | 0x10000);
+      pending = undefined;
+      return 1;
+    },
+    send(pool: Pool, count: number, addrs: AddressTable): number {
+      for (let i = 0; i < count; i++) {
+        const ai = pool.field(i, D.ADDR);
+        if (ai < 0) continue;
+        const to = readAddress(addrs.bytes, ai);
+        const at = pool.start(i);
+        sent.push({ to: to?.address ?? '', port: to?.port ?? 0, ttl: pool.field(i, D.TTLTOS) & 0xff, bytes: Buffer.from(pool.data.subarray(at, at + pool.length(i))) });
+      }
+      return count;
+    },
+    onReadable(): void { /* driven by the test */ },
+    close(): void { /* nothing */ },
+  };
+  const tun = { name: 't', offloads: { vnetHdr: false }, read: (): number => 0, write: (): number => 0, onReadable(): void { /* no */ }, close(): void { /* no */ } };
+  const counters = new DataPlaneCounters();
+  const rlocs = new RlocFilter();
+  rlocs.set([RTR]);
+  const sources = new SourceFilter();
+  sources.set([ITR_A, PI, PJ, RTR]);
+  const targets = new AddressIndex();
+  targets.replace([[PI, 40001], [PJ, 40002]]);
+  const decap = new Decapsulator({
+    tun, udp, local: new FibWriter({ maxEntries: 16, maxInstances: 2 }), rlocs, sources, counters, instanceId: 0, mtu: 1500,
+    onControl: () => undefined, relay: { enabled: true, packet: () => undefined, done: () => undefined }, relayTargets: targets, family: 4,
+  });
+  const to = (ip: string, tag: number): Buffer => {
+    const b = relayed(ITR_A, keys(), 1n, tag);
+    b[1] = 1; // TO
+    b.set(ipToBytes(ip), 4);
+    return b;
+  };
+  const junk = Buffer.alloc(to(PI, 0).length, 0xab);
+  pending = [to(PI, 1), to(PJ, 2), to(PI, 3), junk, to('198.51.100.99', 4)];
+  decap.drain();
+  t.deepEqual(sent.map((s) => [s.to, s.port, s.bytes[1], s.ttl]), [[PI, 40001, 2, 63], [PJ, 40002, 2, 63], [PI, 40001, 2, 63]]);
+  t.true(sent.every((s) => s.bytes.subarray(4, 8).equals(Buffer.from(ipToBytes(ITR_A)))), 'each FROM shim names the ITR');
+  t.like(counters, { rtrRelayedSealed: 3, relayShimDropped: 2 });
 });

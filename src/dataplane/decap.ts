@@ -183,6 +183,10 @@ export class Decapsulator {
   private readonly relayed: Uint8Array;
   private readonly savedAddr: Int32Array;
   private relayCount = 0;
+  /** RTR: single sealed datagrams of mixed messages, each to its own target (relaySealedEach). */
+  private readonly relayOne: Pool;
+  private readonly relayOneAddrs: AddressTable;
+  private relayOneCount = 0;
   private nowSec = 0;
   private spareCount = 0;
   private readonly rounds: number;
@@ -193,6 +197,8 @@ export class Decapsulator {
     const slotSize = (o.udp.offloads.gro ? 65536 : 2048) + 64;
     this.pool = new RecvPool({ slots: batch, slotSize, headroom: 64 });
     this.spare = new Pool({ slots: 16, slotSize: 65536 + 64, headroom: 64 });
+    this.relayOne = new Pool({ slots: 64, slotSize: 2048 + 64, headroom: 64 });
+    this.relayOneAddrs = new AddressTable(64);
     this.relayAddrs = new AddressTable(batch);
     this.relayed = new Uint8Array(batch);
     this.savedAddr = new Int32Array(batch);
@@ -207,6 +213,7 @@ export class Decapsulator {
       this.nowSec = Math.floor(Date.now() / 1000);
       const any = this.process(n);
       if (this.relayCount > 0) this.sendRelayed(n);
+      this.flushRelayOne();
       if (any) this.o.tun.write(this.pool, n);
       this.flushSpare();
       this.o.relay?.done();
@@ -320,36 +327,30 @@ export class Decapsulator {
   }
 
   /**
-   * RTR, a sealed message with TO relay shims (src/wire/relay-shim.ts): never opened. Every
-   * datagram must name the same target, a NAT binding of ours (its data port) or a group member
-   * (4341), of the receiving socket's family and not us; each shim becomes a FROM shim naming the
+   * RTR, a sealed message with TO relay shims (src/wire/relay-shim.ts): never opened. When every
+   * datagram names the same target, a NAT binding of ours (its data port) or a group member
+   * (4341), of the receiving socket's family and not us, each shim becomes a FROM shim naming the
    * outer source (the ITR whose keys open it) and the message goes on as it came, outer TTL minus
-   * one. False: dropped (the caller counts it).
+   * one. Datagrams naming different targets (one UDP flow from an ITR to several members behind
+   * us, merged by GRO) go one by one (relaySealedEach). False: dropped (the caller counts it).
    */
   private relaySealed(i: number, at: number, len: number, seg: number, tt: number, member: boolean): boolean {
     const b = this.pool.data, p = this.pool, c = this.o.counters, fam = this.o.family ?? 4, targets = this.o.relayTargets;
-    if (this.o.relay?.enabled !== true || !targets || !member) return false;
+    if (this.o.relay?.enabled !== true || !targets || !member || p.src[i * ADDR] !== fam) return false;
+    const ttl = (tt & 0xff) === 0 ? 64 : tt & 0xff;
     const sh = shimLength(b, at, Math.min(seg, len));
-    if (sh <= 0 || shimType(b, at) !== SHIM_TO || shimFamily(b, at) !== fam || p.src[i * ADDR] !== fam) return false;
-    let segs = 0;
+    let segs = 0, uniform = sh > 0 && shimType(b, at) === SHIM_TO && shimFamily(b, at) === fam;
     for (let off = 0; off < len; off += seg, segs++) {
       const o = at + off;
-      if (Math.min(seg, len - off) < sh + LISP_HEADER_LEN) return false;
-      for (let k = 0; k < sh; k++) if (b[o + k] !== b[at + k]) return false;
+      if (!uniform) continue;
+      if (Math.min(seg, len - off) < sh + LISP_HEADER_LEN) uniform = false;
+      else for (let k = 0; k < sh; k++) if (b[o + k] !== b[at + k]) { uniform = false; break; }
     }
-    if (segs > 1 && !this.o.udp.offloads.gso) return false;
+    if (ttl <= 1) { c.rtrDropTtl += segs; return true; }
+    if (!uniform || (segs > 1 && !this.o.udp.offloads.gso)) return this.relaySealedEach(i, at, len, seg, ttl, tt);
     // the target: a member behind NAT we relay for (its data port), else any member at 4341
     const a = this.relayAddrs.bytes, e = i * ADDR;
-    a[e] = fam;
-    a[e + 1] = 0;
-    for (let k = 0, n = fam === 6 ? 16 : 4; k < n; k++) a[e + 4 + k] = b[at + 4 + k];
-    let port = targets.lookupBytes(fam, b, at + 4);
-    if (port === 0 && this.o.sources.allows(a, i)) port = DATA_PORT;
-    if (port === 0 || this.o.rlocs.isOwn(a, i)) return false;
-    a[e + 2] = port >> 8;
-    a[e + 3] = port & 0xff;
-    const ttl = (tt & 0xff) === 0 ? 64 : tt & 0xff;
-    if (ttl <= 1) { c.rtrDropTtl += segs; return true; }
+    if (!this.relayTarget(b, at, a, e, i)) return false;
     // TO -> FROM: the address becomes the ITR's (the outer source), same family and length
     for (let off = 0; off < len; off += seg) {
       const o = at + off;
@@ -361,6 +362,61 @@ export class Decapsulator {
     this.relayCount++;
     c.rtrRelayedSealed += segs;
     return true;
+  }
+
+  /**
+   * The target of the TO shim at b[at] into address entry `e` of table `a` (`check` is the entry
+   * index the source filter looks at): a NAT binding of ours at its data port, else a group member
+   * at 4341, never us. False: no such target.
+   */
+  private relayTarget(b: Uint8Array, at: number, a: Uint8Array, e: number, check: number): boolean {
+    const fam = b[at + 2];
+    a[e] = fam;
+    a[e + 1] = 0;
+    for (let k = 0, n = fam === 6 ? 16 : 4; k < n; k++) a[e + 4 + k] = b[at + 4 + k];
+    let port = this.o.relayTargets?.lookupBytes(fam, b, at + 4) ?? 0;
+    if (port === 0 && this.o.sources.allows(a, check)) port = DATA_PORT;
+    if (port === 0 || this.o.rlocs.isOwn(a, check)) return false;
+    a[e + 2] = port >> 8;
+    a[e + 3] = port & 0xff;
+    return true;
+  }
+
+  /**
+   * RTR, a message whose datagrams do not all carry the same TO shim: each valid one is copied
+   * into its own slot of `relayOne` with its own target (sent at the end of the round); the rest
+   * (malformed, another family, no target, a plain datagram merged in) are dropped and counted.
+   */
+  private relaySealedEach(i: number, at: number, len: number, seg: number, ttl: number, tt: number): boolean {
+    const b = this.pool.data, src = this.pool.src, c = this.o.counters, fam = this.o.family ?? 4, one = this.relayOne;
+    const a = this.relayOneAddrs.bytes, n = fam === 6 ? 16 : 4;
+    for (let off = 0; off < len; off += seg) {
+      const o = at + off, sl = Math.min(seg, len - off), sh = shimLength(b, o, sl);
+      if (this.relayOneCount === one.slots) this.flushRelayOne();
+      const k = this.relayOneCount, e = k * ADDR;
+      if (sh <= 0 || shimType(b, o) !== SHIM_TO || shimFamily(b, o) !== fam || sl > one.slotSize - one.headroom || !this.relayTarget(b, o, a, e, k)) {
+        c.relayShimDropped++;
+        continue;
+      }
+      const d = k * DESC, to = k * one.slotSize + one.headroom;
+      one.desc.fill(0, d, d + DESC);
+      one.desc[d + D_LEN] = sl;
+      one.desc[d + D_OFF] = one.headroom;
+      one.desc[d + D_ADDR] = k;
+      one.desc[d + D_TTLTOS] = (ttl - 1) | (tt & 0x1ff00);
+      b.copy(one.data, to, o, o + sl);
+      one.data[to + 1] = SHIM_FROM;
+      for (let x = 0; x < n; x++) one.data[to + 4 + x] = src[i * ADDR + 4 + x];
+      this.relayOneCount++;
+      c.rtrRelayedSealed++;
+    }
+    return true;
+  }
+
+  private flushRelayOne(): void {
+    if (this.relayOneCount === 0) return;
+    this.o.udp.send(this.relayOne, this.relayOneCount, this.relayOneAddrs);
+    this.relayOneCount = 0;
   }
 
   /**
