@@ -15,7 +15,8 @@ import { readPcapFile } from '../src/pcap/reader';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat } from '../src/testbed/nat';
 import { netnsAvailable, run, TCP_RECEIVER, type Netns } from '../src/testbed/netns';
-import { DECENT_BIN, stopChildren } from './helpers/nodes';
+import { launchMember } from '../src/testbed/member';
+import { stopChildren } from './helpers/nodes';
 
 const avail = netnsAvailable();
 const hasDumpcap = spawnSync('dumpcap', ['--version']).status === 0;
@@ -58,17 +59,7 @@ test.serial('encryption required through an RTR: pings and TCP both ways stay se
   type Name = 'rtr' | 'pub' | 'pi';
   const logs: Record<Name, string> = { rtr: '', pub: '', pi: '' };
   const start = (name: Name, ns: Netns, eid: string, seeds: string[]): void => {
-    const file = path.join(dir, `${name}.yaml`);
-    fs.writeFileSync(file, [
-      `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.8',
-      `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
-      'nat:', '  keepalive: 2s', `  rtr: ${name === 'rtr'}`,
-      'dataplane:', '  tun: decent0', '  encryption: required', '',
-    ].join('\n'));
-    ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
-    const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-60_000); });
-    children.push(child);
+    children.push(launchMember({ dir, name, ns, eid, seeds, group: '224.9.9.8', rtr: name === 'rtr', encryption: 'required', logs }));
   };
   start('rtr', rtr.ns, RTR_EID, []);
   start('pub', pub.ns, PUB_EID, [rtr.address]);
@@ -207,17 +198,7 @@ for (const mapping of ['symmetric', 'endpoint-independent'] as const) {
     type Name = 'rtr' | 'pa' | 'pb';
     const logs: Record<Name, string> = { rtr: '', pa: '', pb: '' };
     const start = (name: Name, ns: Netns, eid: string, seeds: string[]): void => {
-      const file = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(file, [
-        `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.7',
-        `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
-        'nat:', '  keepalive: 2s', `  rtr: ${name === 'rtr'}`,
-        'dataplane:', '  tun: decent0', '  encryption: required', '',
-      ].join('\n'));
-      ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
-      const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-60_000); });
-      children.push(child);
+      children.push(launchMember({ dir, name, ns, eid, seeds, group: '224.9.9.7', rtr: name === 'rtr', encryption: 'required', logs }));
     };
     const A_EID = '10.0.0.5', B_EID = '10.0.0.8';
     start('rtr', rtr.ns, RTR_EID, []);

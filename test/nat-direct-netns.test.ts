@@ -15,6 +15,7 @@ import type { PeerRow } from '../src/control/protocol';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat, type Nat, type NatMapping } from '../src/testbed/nat';
 import { netnsAvailable, type Netns } from '../src/testbed/netns';
+import { launchMember, memberSocket } from '../src/testbed/member';
 import { DECENT_BIN, stopChildren } from './helpers/nodes';
 
 const avail = netnsAvailable();
@@ -55,21 +56,13 @@ async function natGroup(t: ExecutionContext, prefix: string, mappingB: NatMappin
   const alpha = bed.nodes[0];
   const nsOf: Record<Name, Netns> = { alpha: alpha.ns, pi: natA.host, pj: natB.host };
   const logs: Record<Name, string> = { alpha: '', pi: '', pj: '' };
-  const sock = (name: Name): string => path.join(dir, `${name}.sock`);
+  const sock = (name: Name): string => memberSocket(dir, name);
   const startedAt = Date.now();
   for (const name of ['alpha', 'pi', 'pj'] as const) {
-    const file = path.join(dir, `${name}.yaml`);
-    fs.writeFileSync(file, [
-      `name: ${name}`, 'eids:', `  - ${EIDS[name]}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
-      `  seeds: [${name === 'alpha' ? '' : alpha.address}]`, 'auth:', '  key: k', 'api:', `  socket: ${sock(name)}`,
-      'nat:', '  keepalive: 2s', `  rtr: ${name === 'alpha'}`,
-      // relayed traffic is clear (README "Behind NAT"), and so is the direct path between NATs
-      'dataplane:', '  tun: decent0', '  encryption: off', '',
-    ].join('\n'));
-    nsOf[name].ip(['addr', 'add', `${EIDS[name]}/32`, 'dev', 'lo']);
-    const child = nsOf[name].spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-40_000); });
-    children.push(child);
+    children.push(launchMember({
+      dir, name, ns: nsOf[name], eid: EIDS[name], seeds: name === 'alpha' ? [] : [alpha.address], group: '224.9.9.9',
+      rtr: name === 'alpha', encryption: 'off', logs,
+    }));
   }
   const get = <T>(name: Name, p: string): Promise<T> => apiRequest<T>(sock(name), 'GET', p, 2000);
   const g: Group = {

@@ -14,6 +14,7 @@ import type { SiteCacheRow } from '../src/control/protocol';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat } from '../src/testbed/nat';
 import { netnsAvailable, run, TCP_RECEIVER, type Netns } from '../src/testbed/netns';
+import { launchMember } from '../src/testbed/member';
 import { DECENT_BIN, stopChildren } from './helpers/nodes';
 
 const avail = netnsAvailable();
@@ -43,20 +44,11 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
   const pub = bed.nodes[0];
   const logs: Record<string, string> = { pub: '', pi: '' };
   const start = (name: 'pub' | 'pi', ns: Netns, eid: string, seeds: string[]): void => {
-    const file = path.join(dir, `${name}.yaml`);
-    fs.writeFileSync(file, [
-      `name: ${name}`, 'eids:', `  - ${eid}/32`, 'rlocs:', '  interfaces: [eth0]', 'decent:', '  group: 224.9.9.9',
-      `  seeds: [${seeds.join(', ')}]`, 'auth:', '  key: k', 'api:', `  socket: ${path.join(dir, `${name}.sock`)}`,
-      'nat:', '  keepalive: 2s', `  rtr: ${name === 'pub'}`,
-      // The clear path: the RTR reads the inner header and re-encapsulates (the sealed path, with
-      // relay shims, is test/nat-crypto-netns.test.ts).
-      'dataplane:', '  tun: decent0', '  encryption: off', '',
-    ].join('\n'));
-    ns.ip(['addr', 'add', `${eid}/32`, 'dev', 'lo']);
-    const child = ns.spawn([process.execPath, DECENT_BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-60_000); });
-    children.push(child);
+    // The clear path: the RTR reads the inner header and re-encapsulates (the sealed path, with
+    // relay shims, is test/nat-crypto-netns.test.ts).
+    children.push(launchMember({ dir, name, ns, eid, seeds, group: '224.9.9.9', rtr: name === 'pub', encryption: 'off', logs }));
   };
+
   start('pub', pub.ns, PUB_EID, []);
   start('pi', nat.host, NAT_EID, [pub.address]);
   const sock = (name: string): string => path.join(dir, `${name}.sock`);

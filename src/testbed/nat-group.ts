@@ -14,6 +14,7 @@ import { apiRequest } from '../api/client';
 import { createTestbed, type Testbed } from './bridge';
 import { createNat, type Nat } from './nat';
 import type { Netns } from './netns';
+import { launchMember, memberSocket } from './member';
 import { stopProcesses } from './processes';
 
 export interface NatGroupOptions {
@@ -118,25 +119,16 @@ export function startNatGroup(o: NatGroupOptions): NatGroup {
       nodes.set('pj', { name: 'pj', ns: nat2.host, eid: PJ_EID, address: nat2.hostAddress });
     }
     const logs: Record<string, string> = {};
-    const sock = (name: string): string => path.join(dir, `${name}.sock`);
-    const bin = path.resolve(__dirname, '../../../bin/decent');
+    const sock = (name: string): string => memberSocket(dir, name);
     const first = o.publics[0].name;
     const piSeeds = (o.piSeeds ?? [first]).map((n) => nodes.get(n)?.address ?? n);
     const launch = (n: GroupNode): void => {
       const rtr = o.publics.find((p) => p.name === n.name)?.rtr === true;
       const seeds = n.name === 'pi' || n.name === 'pj' ? piSeeds : n.name === first ? [] : [nodes.get(first)?.address ?? ''];
-      const file = path.join(dir, `${n.name}.yaml`);
-      fs.writeFileSync(file, [
-        `name: ${n.name}`, 'eids:', `  - ${n.eid}/32`, 'rlocs: {interfaces: [eth0]}',
-        `decent: {group: 224.9.9.9, seeds: [${seeds.join(', ')}]}`, 'auth: {key: decent-password}',
-        `nat: {keepalive: ${o.keepalive ?? '2s'}, rtr: ${rtr}}`,
-        `dataplane: {tun: decent0, encryption: ${o.encryption ?? 'off'}}`, `api: {socket: ${sock(n.name)}}`, ...(o.extra ?? []), '',
-      ].join('\n'));
-      n.ns.ip(['addr', 'add', `${n.eid}/32`, 'dev', 'lo']);
-      const child = n.ns.spawn([process.execPath, bin, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-      logs[n.name] = '';
-      child.stderr?.on('data', (d: Buffer) => { logs[n.name] = (logs[n.name] + d.toString()).slice(-60_000); });
-      children.set(n.name, child);
+      children.set(n.name, launchMember({
+        dir, name: n.name, ns: n.ns, eid: n.eid, seeds, group: '224.9.9.9', rtr, keepalive: o.keepalive,
+        encryption: o.encryption ?? 'off', extra: o.extra, logs,
+      }));
     };
     for (const n of nodes.values()) if ((n.name !== 'pi' || o.holdPi !== true) && n.name !== 'pj') launch(n);
     const startedAt = Date.now();

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { apiRequest } from '../../src/api/client';
 import { createTestbed, type Testbed } from '../../scripts/lib/testbed';
 
-export const DECENT_BIN = path.resolve(__dirname, '../../../bin/decent');
+export { DECENT_BIN } from '../../src/testbed/member';
+import { DECENT_BIN } from '../../src/testbed/member';
 
 export interface RunningNodes {
   readonly bed: Testbed;
