@@ -14,7 +14,7 @@ export const COUNTER_NAMES = [
   'info.rate-limited',
   // Push-mode member lists (decent/push.ts): to a member bootstrapping through us, about members
   // that joined through us (deltas, and recent joins to members new to us), anti-entropy.
-  'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent',
+  'members.list.sent', 'members.delta.sent', 'members.recent.sent', 'members.gossip.sent', 'members.gossip.answered',
   // Periodic rounds paced (decent/pacer.ts): members queued past the burst; queued ones a newer round reached first
   'register.paced', 'register.pace.superseded',
   // NAT traversal: data-port Info-Requests sent; as an RTR, bindings learnt and registrations relayed (rtr.ts)

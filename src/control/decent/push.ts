@@ -31,6 +31,7 @@ import type { MapServer } from '../map-server';
 import { CONTROL_PORT } from '../ports';
 import type { MappingSystem } from './mapping-system';
 import { FanOutPacer, PACE_SPREAD } from './pacer';
+import { ListAnswers } from './list-answers';
 import { groupEntryMembers, hasAddress, memberListRecords, mergeByAddress, rleEntryIp } from './member-lists';
 
 const REGISTER_DEBOUNCE_MS = 20;
@@ -114,6 +115,7 @@ export class PushMappingSystem implements MappingSystem {
   private clusterTimer: unknown;
   /** Periodic rounds' replicated copies, paced (pacer.ts). */
   private readonly pacer: FanOutPacer;
+  private readonly listAnswers: ListAnswers; // a whole list from a member is answered with what it lacked
 
   constructor(
     private readonly ctx: NodeContext, private readonly etr: Etr, private readonly mapServer: MapServer, private readonly itr: Itr,
@@ -121,6 +123,8 @@ export class PushMappingSystem implements MappingSystem {
     this.listed = this.seeds().length === 0;
     this.pacer = new FanOutPacer(ctx.env, (dst, packets) => this.sendReplicated(dst, packets),
       (what, n) => ctx.count(what === 'paced' ? 'register.paced' : 'register.pace.superseded', n));
+    this.listAnswers = new ListAnswers(ctx.env, () => this.membersFromSiteCache(), (ip) => this.isOwn(ip),
+      (dst, named) => ctx.running && this.sendList(dst, named) && (ctx.count('members.gossip.answered'), true));
   }
 
   start(): void {
@@ -144,6 +148,7 @@ export class PushMappingSystem implements MappingSystem {
     for (const t of [this.registerTimer, this.notifyTimer, this.bootstrapTimer, this.sendTimer, this.clusterTimer]) if (t !== undefined) this.ctx.env.clearTimeout(t);
     this.registerTimer = this.notifyTimer = this.bootstrapTimer = this.sendTimer = this.clusterTimer = undefined;
     this.pacer.stop();
+    this.listAnswers.clear();
     for (const set of [this.pendingRegs, this.pendingLists, this.pendingRecent, this.pendingDeltas]) set.clear();
   }
 
@@ -259,6 +264,7 @@ export class PushMappingSystem implements MappingSystem {
       }, SEED_LIST_WINDOW_MS);
     }
     for (const ip of ips) this.notifiedMembers.set(ip, until);
+    if (!this.ctx.config.lispers) this.listAnswers.heard(ips, src);
     this.notifiedVersion++;
     this.membersMaybeChanged();
   }
