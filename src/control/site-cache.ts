@@ -297,13 +297,13 @@ export class SiteCache {
    */
   private publish(entry: MutableEntry, locators: LocatorRecord[], onlyAdded?: readonly RleEntry[], sameMembers = false): void {
     if (!onlyAdded) {
-      for (const ip of publishedRlocs(entry.locators)) {
+      for (const ip of registeredRlocsOf(entry.locators)) {
         const n = (this.rlocRefs.get(ip) ?? 1) - 1;
         if (n > 0) this.rlocRefs.set(ip, n);
         else this.rlocRefs.delete(ip);
       }
     }
-    const added = onlyAdded ? onlyAdded.flatMap((e) => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? [e.address.ip] : [])) : publishedRlocs(locators);
+    const added = onlyAdded ? onlyAdded.flatMap((e) => (e.address.kind === 'ipv4' || e.address.kind === 'ipv6' ? [e.address.ip] : [])) : registeredRlocsOf(locators);
     for (const ip of added) this.rlocRefs.set(ip, (this.rlocRefs.get(ip) ?? 0) + 1);
     entry.locators = locators;
     if (entry.eid.kind !== 'group') entry.signature = locators.map(locatorSignature).join('|');
@@ -345,6 +345,7 @@ function registeredRlocs(reg: Registration): string[] {
   return registeredRlocsOf(reg.locators);
 }
 
+/** The RLOCs a set of locators names: unicast addresses and RLE entries. */
 function registeredRlocsOf(locators: readonly LocatorRecord[]): string[] {
   const out: string[] = [];
   for (const l of locators) {
@@ -433,17 +434,6 @@ function compareIp(a: string | undefined, b: string | undefined): number {
   if (b === undefined) return -1;
   const ka = ipSortKey(a), kb = ipSortKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-/** The RLOCs a set of published locators names: unicast addresses and RLE entries. */
-function publishedRlocs(locators: readonly LocatorRecord[]): string[] {
-  const out: string[] = [];
-  for (const l of locators) {
-    const ip = locatorIp(l.address);
-    if (ip) out.push(ip);
-    for (const r of rleEntries(l.address) ?? []) if (r.address.kind === 'ipv4' || r.address.kind === 'ipv6') out.push(r.address.ip);
-  }
-  return out;
 }
 
 function locatorSignature(l: LocatorRecord): string {
