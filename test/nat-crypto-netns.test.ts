@@ -14,7 +14,7 @@ import { parseFrame } from '../src/pcap/packet';
 import { readPcapFile } from '../src/pcap/reader';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat } from '../src/testbed/nat';
-import { netnsAvailable, run, TCP_RECEIVER, type Netns } from '../src/testbed/netns';
+import { netnsAvailable, run, tcpTransfer, type Netns } from '../src/testbed/netns';
 import { launchMember } from '../src/testbed/member';
 import { stopChildren } from './helpers/nodes';
 
@@ -25,11 +25,6 @@ const MARKER = Buffer.from('NAT-CLEARTEXT-!!');
 /** The relay shim's first byte (src/wire/relay-shim.ts): N and V both set. */
 const SHIM_MARK = 0x90;
 
-/** argv: host port localAddress hexPattern count: sends the pattern count times, prints its SHA-256. */
-const SENDER = `const net=require('net'),c=require('crypto');
-const b=Buffer.alloc(Buffer.from(process.argv[4],'hex').length*+process.argv[5],Buffer.from(process.argv[4],'hex'));
-const k=net.connect({port:+process.argv[2],host:process.argv[1],localAddress:process.argv[3]},()=>{
-k.end(b,()=>console.log(JSON.stringify({bytes:b.length,sha256:c.createHash('sha256').update(b).digest('hex')})));});`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -100,12 +95,7 @@ test.serial('encryption required through an RTR: pings and TCP both ways stay se
   if (!await until('pi -> pub: no ping through the RTR', 20_000, async () => ping(nat.host, NAT_EID, PUB_EID))) return;
 
   for (const [fromNs, fromEid, toNs, toEid, port] of [[nat.host, NAT_EID, pub.ns, PUB_EID, 5511], [pub.ns, PUB_EID, nat.host, NAT_EID, 5512]] as const) {
-    let ready!: () => void;
-    const listening = new Promise<void>((r) => { ready = r; });
-    const rx = run(toNs, [process.execPath, '-e', TCP_RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
-    await Promise.race([listening, rx.done]);
-    const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, pattern, String(65536)]);
-    const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });
+    const { sent, received } = await tcpTransfer(fromNs, toNs, toEid, port, MARKER.length * 65536, { localAddress: fromEid, pattern: MARKER });
     t.is(received.bytes, MARKER.length * 65536, `${fromEid} -> ${toEid}`);
     t.is(received.sha256, sent.sha256, `${fromEid} -> ${toEid}: the TCP transfer arrived byte for byte`);
   }
@@ -228,14 +218,8 @@ for (const mapping of ['symmetric', 'endpoint-independent'] as const) {
       const [a, b] = await Promise.all([get<Counters>('pa', '/api/counters'), get<Counters>('pb', '/api/counters')]);
       return (a.control['direct.reply.received'] ?? 0) > 0 && (b.control['direct.reply.received'] ?? 0) > 0;
     })) return;
-    const pattern = MARKER.toString('hex');
     for (const [fromNs, fromEid, toNs, toEid, port] of [[natA.host, A_EID, natB.host, B_EID, 5521], [natB.host, B_EID, natA.host, A_EID, 5522]] as const) {
-      let ready!: () => void;
-      const listening = new Promise<void>((r) => { ready = r; });
-      const rx = run(toNs, [process.execPath, '-e', TCP_RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
-      await Promise.race([listening, rx.done]);
-      const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, pattern, String(32768)]);
-      const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });
+      const { sent, received } = await tcpTransfer(fromNs, toNs, toEid, port, MARKER.length * 32768, { localAddress: fromEid, pattern: MARKER });
       t.is(received.bytes, MARKER.length * 32768, `${fromEid} -> ${toEid}`);
       t.is(received.sha256, sent.sha256, `${fromEid} -> ${toEid}: the TCP transfer arrived byte for byte`);
     }

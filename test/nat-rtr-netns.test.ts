@@ -13,17 +13,13 @@ import { apiRequest } from '../src/api/client';
 import type { SiteCacheRow } from '../src/control/protocol';
 import { createTestbed } from '../src/testbed/bridge';
 import { createNat } from '../src/testbed/nat';
-import { netnsAvailable, run, TCP_RECEIVER, type Netns } from '../src/testbed/netns';
+import { netnsAvailable, tcpTransfer, type Netns } from '../src/testbed/netns';
 import { launchMember } from '../src/testbed/member';
 import { DECENT_BIN, stopChildren } from './helpers/nodes';
 
 const avail = netnsAvailable();
 const PUB_EID = '10.0.0.7', NAT_EID = '10.0.0.5';
 
-const SENDER = `const net=require('net'),c=require('crypto');
-const b=c.randomBytes(+process.argv[4]);
-const k=net.connect({port:+process.argv[2],host:process.argv[1],localAddress:process.argv[3]},()=>{
-k.end(b,()=>console.log(JSON.stringify({bytes:b.length,sha256:c.createHash('sha256').update(b).digest('hex')})));});`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -93,12 +89,7 @@ test.serial('behind a NAT: detected, registered via the RTR, pings both ways and
 
   // A TCP transfer from behind the NAT, and one towards it.
   for (const [fromNs, fromEid, toNs, toEid, port] of [[nat.host, NAT_EID, pub.ns, PUB_EID, 5501], [pub.ns, PUB_EID, nat.host, NAT_EID, 5502]] as const) {
-    let ready!: () => void;
-    const listening = new Promise<void>((r) => { ready = r; });
-    const rx = run(toNs, [process.execPath, '-e', TCP_RECEIVER, toEid, String(port)], (l) => { if (l === 'listening') ready(); });
-    await Promise.race([listening, rx.done]);
-    const tx = run(fromNs, [process.execPath, '-e', SENDER, toEid, String(port), fromEid, String(2 * 1024 * 1024)]);
-    const [sent, received] = (await Promise.all([tx.done, rx.done])).map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { bytes: number; sha256: string });
+    const { sent, received } = await tcpTransfer(fromNs, toNs, toEid, port, 2 * 1024 * 1024, { localAddress: fromEid });
     t.is(received.bytes, 2 * 1024 * 1024, `${fromEid} -> ${toEid}`);
     t.is(received.sha256, sent.sha256, `${fromEid} -> ${toEid}: the TCP transfer arrived byte for byte`);
   }

@@ -177,9 +177,11 @@ const s=net.createServer((k)=>{const h=c.createHash('sha256');let n=0;
 k.on('data',(d)=>{h.update(d);n+=d.length;});
 k.on('end',()=>{console.log(JSON.stringify({bytes:n,sha256:h.digest('hex')}));s.close();});});
 s.listen(+process.argv[2],process.argv[1],()=>console.log('listening'));`;
+// argv: host port bytes [localAddress] [hexPattern]: random bytes, or the pattern repeated.
 const SENDER = `const net=require('net'),c=require('crypto');const N=+process.argv[3];const h=c.createHash('sha256');let sent=0;
-const k=net.connect(+process.argv[2],process.argv[1],()=>{const t0=process.hrtime.bigint();
-const w=()=>{while(sent<N){const b=c.randomBytes(Math.min(65536,N-sent));h.update(b);sent+=b.length;if(!k.write(b)){k.once('drain',w);return;}}
+const p=process.argv[5]?Buffer.from(process.argv[5],'hex'):null;const chunk=p?Buffer.alloc(p.length*Math.max(1,Math.floor(65536/p.length)),p):null;
+const k=net.connect({port:+process.argv[2],host:process.argv[1],localAddress:process.argv[4]||undefined},()=>{const t0=process.hrtime.bigint();
+const w=()=>{while(sent<N){const n=Math.min(chunk?chunk.length:65536,N-sent);const b=chunk?chunk.subarray(0,n):c.randomBytes(n);h.update(b);sent+=b.length;if(!k.write(b)){k.once('drain',w);return;}}
 k.end(()=>console.log(JSON.stringify({bytes:sent,sha256:h.digest('hex'),ms:Number(process.hrtime.bigint()-t0)/1e6})));};w();});`;
 
 export interface TransferResult {
@@ -187,13 +189,20 @@ export interface TransferResult {
   received: { bytes: number; sha256: string };
 }
 
-/** Send `bytes` random bytes over TCP from namespace `from` to `toAddr`:`port` in namespace `to`. */
-export async function tcpTransfer(from: Netns, to: Netns, toAddr: string, port: number, bytes: number): Promise<TransferResult> {
+export interface TransferOptions {
+  /** Bind the sender here (an EID on the namespace's loopback, so the flow takes the overlay). */
+  readonly localAddress?: string;
+  /** Send this pattern repeated instead of random bytes (a capture can then look for it). */
+  readonly pattern?: Buffer;
+}
+
+/** Send `bytes` bytes over TCP from namespace `from` to `toAddr`:`port` in namespace `to`. */
+export async function tcpTransfer(from: Netns, to: Netns, toAddr: string, port: number, bytes: number, o: TransferOptions = {}): Promise<TransferResult> {
   let listening!: () => void;
   const ready = new Promise<void>((r) => { listening = r; });
   const rx = run(to, [process.execPath, '-e', TCP_RECEIVER, toAddr, String(port)], (l) => { if (l === 'listening') listening(); });
   await Promise.race([ready, rx.done]);
-  const tx = run(from, [process.execPath, '-e', SENDER, toAddr, String(port), String(bytes)]);
+  const tx = run(from, [process.execPath, '-e', SENDER, toAddr, String(port), String(bytes), o.localAddress ?? '', o.pattern?.toString('hex') ?? '']);
   try {
     const [s, r] = await Promise.all([tx.done, rx.done]);
     const last = (t: string): string => t.trim().split('\n').pop() ?? '';
